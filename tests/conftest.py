@@ -1,0 +1,38 @@
+from collections.abc import Iterator
+
+import pytest
+from channels.layers import channel_layers
+
+from tests.fakes.coins import make_history
+from tests.fakes.das import FakeDas
+from tests.fakes.pumpfun import FakePumpFun
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """The in-memory layer's queues belong to one event loop; each test gets its own layer."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def pumpfun(settings) -> Iterator[FakePumpFun]:
+    """A fake pump.fun, empty until a test gives it coins; the loader is pointed at it."""
+    server = FakePumpFun([]).start()
+    settings.PUMPFUN_API_URL = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def das(settings) -> Iterator[FakeDas]:
+    server = FakeDas().start()
+    settings.SOLANA_RPC_URL = server.url + "/?api-key=test-secret-key"
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def history():
+    return make_history

@@ -1,0 +1,10 @@
+"""Test settings: the project's settings with test-only defaults that never reach outside 127.0.0.1."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("PUMPFUN_API_URL", "http://127.0.0.1:9")  # discard port: a test that forgets its fake fails fast
+os.environ.pop("SOLANA_RPC_URL", None)
+os.environ.pop("HISTORICAL_BATCH_SIZE", None)
+
+from project.settings import *  # noqa: E402,F403

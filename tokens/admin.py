@@ -1,0 +1,54 @@
+from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
+from solo.admin import SingletonModelAdmin
+
+from tokens.bot_settings import BATCH_SIZE_ENV, env_batch_size
+from tokens.models import BotSettings, LoadRun, Token
+
+
+@admin.register(BotSettings)
+class BotSettingsAdmin(SingletonModelAdmin):
+    readonly_fields = ["environment_override"]
+    fieldsets = [
+        ("Batches", {"fields": ["historical_batch_size", "environment_override"]}),
+        ("Age window", {"fields": ["token_age_filter", "custom_days"]}),
+        (
+            "Filters",
+            {
+                "fields": [
+                    "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_liquidity_sol",
+                    "include_nsfw", "include_pump_only", "blocklist",
+                ]  # fmt: skip
+            },
+        ),
+        ("Sources", {"fields": ["trending_limit"]}),
+    ]
+
+    @admin.display(description=f"{BATCH_SIZE_ENV} override")
+    def environment_override(self, obj: BotSettings) -> str:
+        try:
+            value = env_batch_size()
+        except ImproperlyConfigured as exc:
+            return f"invalid: {exc}"
+        return "not set: the value above applies" if value is None else f"{value} (wins over the value above)"
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "name", "mint", "created_at", "usd_market_cap", "holders", "passed_filters"]
+    list_filter = ["passed_filters", "complete", "nsfw"]
+    search_fields = ["mint", "name", "symbol"]
+    readonly_fields = [field.name for field in Token._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(LoadRun)
+class LoadRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "source", "days", "batch_size", "status", "fetched", "accepted", "rejected", "failed", "created_at"]
+    list_filter = ["status", "source", "origin"]
+    readonly_fields = [field.name for field in LoadRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

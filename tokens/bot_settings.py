@@ -1,0 +1,72 @@
+"""Reading the operator's settings: the admin-edited row, the environment override, JSON export/import."""
+
+import os
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import transaction
+
+from tokens.models import MAX_BATCH_SIZE, MIN_BATCH_SIZE, BotSettings
+
+BATCH_SIZE_ENV = "HISTORICAL_BATCH_SIZE"
+EXPORT_KEY = "bot_settings"
+_EXPORTED_FIELDS = [
+    "historical_batch_size", "token_age_filter", "custom_days", "min_usd_market_cap", "max_usd_market_cap",
+    "min_holders", "min_liquidity_sol", "include_nsfw", "include_pump_only", "trending_limit", "blocklist",
+]  # fmt: skip
+
+
+def parse_batch_size(raw: Any, *, name: str) -> int:
+    """A batch size from a person (flag, form, env var); the error names where it came from."""
+    text = str(raw).strip()
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = int(text) if isinstance(raw, str) else raw
+        if not isinstance(value, int):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, got {text!r}") from None
+    if not MIN_BATCH_SIZE <= value <= MAX_BATCH_SIZE:
+        raise ValueError(f"{name} must be from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, got {value}")
+    return value
+
+
+def env_batch_size() -> int | None:
+    raw = os.environ.get(BATCH_SIZE_ENV)
+    if raw is None:
+        return None
+    try:
+        return parse_batch_size(raw, name=BATCH_SIZE_ENV)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+def effective_batch_size(stored: BotSettings) -> int:
+    """The environment variable, when set, wins over the value edited in the admin."""
+    override = env_batch_size()
+    return stored.historical_batch_size if override is None else override
+
+
+def export_settings(stored: BotSettings) -> dict[str, Any]:
+    return {EXPORT_KEY: {name: getattr(stored, name) for name in _EXPORTED_FIELDS}}
+
+
+def import_settings(data: Any) -> BotSettings:
+    """Apply an exported document; on any error nothing is changed."""
+    if not isinstance(data, dict) or not isinstance(data.get(EXPORT_KEY), dict):
+        raise ValidationError(f'expected a JSON object of the form {{"{EXPORT_KEY}": {{...}}}}')
+    values = data[EXPORT_KEY]
+    unknown = sorted(set(values) - set(_EXPORTED_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown settings: {', '.join(unknown)}")
+    with transaction.atomic():
+        stored = BotSettings.get_solo()
+        for name, value in values.items():
+            setattr(stored, name, value)
+        try:
+            stored.full_clean()
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(str(exc)) from exc
+        stored.save()
+    return stored

@@ -1,0 +1,34 @@
+"""The board's websocket: joins the board group and forwards each message to the page."""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from tokens.messages import BOARD_GROUP, run_message
+from tokens.models import LoadRun
+
+
+@database_sync_to_async
+def _latest_run_message() -> dict[str, Any] | None:
+    run = LoadRun.objects.order_by("-created_at", "-pk").first()
+    return None if run is None else run_message(run)
+
+
+class BoardConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.channel_layer.group_add(BOARD_GROUP, self.channel_name)
+        await self.accept()
+        # A page that joins mid-run learns the run's state at once instead of at the next batch.
+        latest = await _latest_run_message()
+        if latest is not None:
+            await self.send_json(latest)
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(BOARD_GROUP, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The board only listens; anything a page sends is ignored."""
+
+    async def board_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["message"])

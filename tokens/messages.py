@@ -1,0 +1,94 @@
+"""The one place for the Channels group name and the JSON shapes sent to pages and API clients."""
+
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from tokens.models import LoadRun, Token
+
+BOARD_GROUP = "token-board"
+# The `type` Channels uses to route a group message to the consumer's handler method.
+BOARD_EVENT = "board.event"
+
+
+def token_payload(token: Token) -> dict[str, Any]:
+    return {
+        "mint": token.mint,
+        "name": token.name,
+        "symbol": token.symbol,
+        "description": token.description,
+        "image_uri": token.image_uri,
+        "creator": token.creator,
+        "created_timestamp": int(token.created_at.timestamp() * 1000),
+        "market_cap_sol": token.market_cap_sol,
+        "usd_market_cap": token.usd_market_cap,
+        "liquidity_sol": token.liquidity_sol,
+        "holders": token.holders,
+        "reply_count": token.reply_count,
+        "bonding_progress": token.bonding_progress,
+        "complete": token.complete,
+        "nsfw": token.nsfw,
+        "twitter": token.twitter,
+        "telegram": token.telegram,
+        "website": token.website,
+        "sources": list(token.sources),
+    }
+
+
+def progress_payload(run: LoadRun) -> dict[str, Any]:
+    processed = run.fetched
+    total = run.estimated_total
+    if run.status == LoadRun.Status.SUCCEEDED:
+        percent = 100.0
+    elif total:
+        percent = round(min(99.0, 100 * processed / total), 1)
+    else:
+        percent = None
+    return {
+        "processed": processed,
+        "estimated_total": total,
+        "percent": percent,
+        "accepted": run.accepted,
+        "rejected": run.rejected,
+        "failed": run.failed,
+        "holder_errors": run.holder_errors,
+        "batches": run.batches,
+    }
+
+
+def run_payload(run: LoadRun) -> dict[str, Any]:
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "source": run.source,
+        "days": run.days,
+        "age_filter": run.age_filter,
+        "batch_size": run.batch_size,
+        "origin": run.origin,
+        "created_at": run.created_at.isoformat() if run.created_at else None,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error,
+        "progress": progress_payload(run),
+    }
+
+
+def batch_message(*, run: LoadRun, index: int, tokens: list[Token]) -> dict[str, Any]:
+    return {
+        "type": "batch",
+        "run_id": run.pk,
+        "index": index,
+        "tokens": [token_payload(token) for token in tokens],
+        "progress": progress_payload(run),
+    }
+
+
+def run_message(run: LoadRun) -> dict[str, Any]:
+    return {"type": "run", **run_payload(run)}
+
+
+async def broadcast(message: dict[str, Any]) -> None:
+    """Send to every connected page. Call only after the data it describes is committed."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(BOARD_GROUP, {"type": BOARD_EVENT, "message": message})

@@ -1,0 +1,148 @@
+"""What the loader stores: tokens, the runs that loaded them, and the operator's settings."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from solo.models import SingletonModel
+
+from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter
+
+MIN_BATCH_SIZE = 1
+MAX_BATCH_SIZE = 500
+
+
+class Source(models.TextChoices):
+    RECENT = "recent", "Recent launches"
+    TRENDING = "trending", "Trending (last trade)"
+    HYBRID = "hybrid", "Recent + trending"
+
+
+class Token(models.Model):
+    mint = models.CharField(max_length=44, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    symbol = models.CharField(max_length=50, blank=True)
+    description = models.TextField(blank=True)
+    image_uri = models.URLField(max_length=500, blank=True)
+    creator = models.CharField(max_length=44, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    market_cap_sol = models.FloatField(null=True, help_text="Market cap in SOL, as pump.fun reports it")
+    usd_market_cap = models.FloatField(null=True, help_text="Market cap in USD")
+    liquidity_sol = models.FloatField(null=True, help_text="Virtual SOL reserves of the bonding curve, in SOL")
+    holders = models.PositiveIntegerField(null=True, help_text="Distinct owners with a non-zero balance; empty when unknown")
+    reply_count = models.PositiveIntegerField(null=True)
+    bonding_progress = models.FloatField(null=True, help_text="Bonding-curve progress, 0-100 %")
+    complete = models.BooleanField(default=False, help_text="Graduated from the bonding curve")
+    nsfw = models.BooleanField(default=False)
+    twitter = models.URLField(max_length=500, blank=True)
+    telegram = models.URLField(max_length=500, blank=True)
+    website = models.URLField(max_length=500, blank=True)
+    last_trade_at = models.DateTimeField(null=True)
+    sources = models.JSONField(default=list, help_text="Lists this token was seen in: recent, trending")
+    passed_filters = models.BooleanField(default=True)
+    rejection_reason = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    last_run = models.ForeignKey("LoadRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "mint"]
+        indexes = [models.Index(fields=["passed_filters", "-created_at"], name="token_board_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol or '?'} ({self.mint})"
+
+
+class LoadRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    class Origin(models.TextChoices):
+        COMMAND = "command"
+        WEB = "web"
+
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.HYBRID)
+    age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, blank=True)
+    days = models.FloatField(help_text="Length of the age window in days")
+    batch_size = models.PositiveIntegerField()
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    fetched = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    batches = models.PositiveIntegerField(default=0)
+    holder_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose holder count could not be fetched")
+    estimated_total = models.PositiveIntegerField(null=True)
+    error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.source}, {self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class BotSettings(SingletonModel):
+    historical_batch_size = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(MIN_BATCH_SIZE), MaxValueValidator(MAX_BATCH_SIZE)],
+        help_text=f"Tokens per batch ({MIN_BATCH_SIZE}-{MAX_BATCH_SIZE}). "
+        "The HISTORICAL_BATCH_SIZE environment variable overrides it.",
+    )
+    token_age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, default=AgeFilter.LAST_7_DAYS)
+    custom_days = models.PositiveIntegerField(
+        default=7,
+        validators=[MinValueValidator(MIN_DAYS), MaxValueValidator(MAX_DAYS)],
+        help_text="Window length when the age filter is 'custom days'",
+    )
+    min_usd_market_cap = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
+    max_usd_market_cap = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
+    min_holders = models.PositiveIntegerField(null=True, blank=True, help_text="Needs SOLANA_RPC_URL")
+    min_liquidity_sol = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0)], help_text="Minimum virtual SOL reserves, in SOL"
+    )
+    include_nsfw = models.BooleanField(default=True)
+    include_pump_only = models.BooleanField(
+        default=True, help_text="Hybrid source: keep tokens still on the bonding curve (off: graduated tokens only)"
+    )
+    trending_limit = models.PositiveIntegerField(
+        default=200,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Most trending tokens a run takes",
+    )
+    blocklist = models.TextField(
+        blank=True, help_text="Words, one per line; a token whose name or symbol contains one is rejected"
+    )
+
+    class Meta:
+        verbose_name = "bot settings"
+
+    def __str__(self) -> str:
+        return "Bot settings"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        low, high = self.min_usd_market_cap, self.max_usd_market_cap
+        if low is not None and high is not None and low > high:
+            raise ValidationError({"max_usd_market_cap": "must not be below the minimum market cap"})
+
+    def blocklist_terms(self) -> list[str]:
+        return [line.strip().lower() for line in self.blocklist.splitlines() if line.strip()]

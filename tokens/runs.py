@@ -1,0 +1,78 @@
+"""Creating and cancelling load runs: checked parameters in, a recorded `LoadRun` out."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter, window_days
+from tokens.bot_settings import effective_batch_size, parse_batch_size
+from tokens.models import BotSettings, LoadRun, Source
+
+
+class RunParameterError(ValueError):
+    """A person asked for a run we cannot do; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    source: str
+    days: float
+    age_filter: str
+    batch_size: int
+
+
+def plan_run(
+    *,
+    stored: BotSettings,
+    days: Any = None,
+    age_filter: str | None = None,
+    batch_size: Any = None,
+    source: str | None = None,
+) -> RunPlan:
+    """Fill what the request leaves out from the settings, and check everything."""
+    source = source or Source.HYBRID
+    if source not in Source.values:
+        raise RunParameterError(f"unknown source {source!r}; choose one of: {', '.join(Source.values)}")
+    if days not in (None, "") and age_filter:
+        raise RunParameterError("give either days or an age filter, not both")
+    try:
+        if days not in (None, ""):
+            span, label = float(_parse_days(days)), AgeFilter.CUSTOM_DAYS.value
+        else:
+            label = age_filter or stored.token_age_filter
+            span = window_days(label, custom_days=stored.custom_days)
+        size = effective_batch_size(stored) if batch_size in (None, "") else parse_batch_size(batch_size, name="batch size")
+    except ValueError as exc:
+        raise RunParameterError(str(exc)) from None
+    return RunPlan(source=source, days=span, age_filter=label, batch_size=size)
+
+
+def _parse_days(raw: Any) -> int:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not text.isdigit():
+        raise RunParameterError(f"days must be a whole number from {MIN_DAYS} to {MAX_DAYS}, got {text!r}")
+    value = int(text)
+    if not MIN_DAYS <= value <= MAX_DAYS:
+        raise RunParameterError(f"days must be from {MIN_DAYS} to {MAX_DAYS}, got {value}")
+    return value
+
+
+def create_run(*, plan: RunPlan, origin: str, user: Any = None) -> LoadRun:
+    return LoadRun.objects.create(
+        source=plan.source,
+        days=plan.days,
+        age_filter=plan.age_filter,
+        batch_size=plan.batch_size,
+        origin=origin,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+
+
+def request_cancel(*, run_id: int) -> LoadRun:
+    """A queued run is cancelled at once; a running one stops at its next batch boundary."""
+    LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.QUEUED).update(
+        status=LoadRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.RUNNING).update(cancel_requested=True)
+    return LoadRun.objects.get(pk=run_id)

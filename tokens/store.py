@@ -1,0 +1,87 @@
+"""Writes: one batch upserted in one transaction, together with the run's counters."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tokens.models import LoadRun, Token
+from tokens.normalise import TokenRecord
+
+_UPDATED_FIELDS = [
+    "name", "symbol", "description", "image_uri", "creator", "created_at", "market_cap_sol",
+    "usd_market_cap", "liquidity_sol", "holders", "reply_count", "bonding_progress", "complete",
+    "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "passed_filters",
+    "rejection_reason", "last_seen_at", "last_run",
+]  # fmt: skip
+
+
+@dataclass
+class StoredBatch:
+    run: LoadRun
+    accepted: list[Token]
+
+
+def store_batch(
+    *,
+    run_id: int,
+    records: list[TokenRecord],
+    failed: int,
+    estimated_total: int | None,
+) -> StoredBatch:
+    """Upsert the batch's tokens by mint and count the batch on its run, all or nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        known = {
+            mint: (sources, holders)
+            for mint, sources, holders in Token.objects.filter(mint__in=[r.mint for r in records]).values_list(
+                "mint", "sources", "holders"
+            )
+        }
+        rows = [_row(record, known.get(record.mint), run_id=run_id, now=now) for record in records]
+        Token.objects.bulk_create(rows, update_conflicts=True, unique_fields=["mint"], update_fields=_UPDATED_FIELDS)
+        accepted = sum(1 for record in records if not record.rejection_reason)
+        LoadRun.objects.filter(pk=run_id).update(
+            fetched=F("fetched") + len(records) + failed,
+            accepted=F("accepted") + accepted,
+            rejected=F("rejected") + len(records) - accepted,
+            failed=F("failed") + failed,
+            holder_errors=F("holder_errors") + sum(1 for record in records if record.holder_error),
+            batches=F("batches") + 1,
+            estimated_total=estimated_total,
+        )
+        run = LoadRun.objects.get(pk=run_id)
+    return StoredBatch(run=run, accepted=[row for row in rows if row.passed_filters])
+
+
+def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run_id: int, now) -> Token:
+    known_sources, known_holders = known or ([], None)
+    return Token(
+        mint=record.mint,
+        name=record.name,
+        symbol=record.symbol,
+        description=record.description,
+        image_uri=record.image_uri,
+        creator=record.creator,
+        created_at=record.created_at,
+        market_cap_sol=record.market_cap_sol,
+        usd_market_cap=record.usd_market_cap,
+        liquidity_sol=record.liquidity_sol,
+        # A run that could not count holders keeps the last count we knew rather than erasing it.
+        holders=record.holders if record.holders is not None else known_holders,
+        reply_count=record.reply_count,
+        bonding_progress=record.bonding_progress,
+        complete=record.complete,
+        nsfw=record.nsfw,
+        twitter=record.twitter,
+        telegram=record.telegram,
+        website=record.website,
+        last_trade_at=record.last_trade_at,
+        sources=sorted({*known_sources, record.source}),
+        passed_filters=not record.rejection_reason,
+        rejection_reason=record.rejection_reason[:200],
+        first_seen_at=now,
+        last_seen_at=now,
+        last_run_id=run_id,
+    )

@@ -1,0 +1,53 @@
+"""Formatting for the board; board.js mirrors each of these for rows that arrive live."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def compact_usd(value: float | None) -> str:
+    if not _is_number(value):
+        return "—"
+    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= threshold:
+            return f"${value / threshold:.1f}{suffix}"
+    return f"${value:.0f}"
+
+
+@register.filter
+def age(created: datetime | None) -> str:
+    if not isinstance(created, datetime):
+        return "—"
+    seconds = max(0, int((timezone.now() - created).total_seconds()))
+    for span, suffix in ((86_400, "d"), (3_600, "h"), (60, "m")):
+        if seconds >= span:
+            return f"{seconds // span}{suffix}"
+    return f"{seconds}s"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return f"{value:.0f}%" if _is_number(value) else "—"
+
+
+@register.filter
+def count_or_dash(value: int | None) -> str:
+    return f"{value:,}" if _is_number(value) else "—"
+
+
+@register.filter
+def short_mint(mint: str) -> str:
+    return f"{mint[:4]}…{mint[-4:]}" if isinstance(mint, str) and len(mint) > 10 else (mint or "")
+
+
+@register.filter
+def epoch_ms(value: datetime | None) -> int | str:
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else ""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,72 @@
+"""Turns a stream of pages into de-duplicated batches for a callback, or into one list."""
+
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any
+
+TokenDict = dict[str, Any]
+BatchCallback = Callable[[list[TokenDict]], Awaitable[Any]]
+
+DEFAULT_BATCH_SIZE = 10
+
+
+def mint_of(token: Any) -> str | None:
+    """The de-duplication key; records without a usable mint pass through for validation to reject."""
+    if isinstance(token, dict):
+        mint = token.get("mint")
+        if isinstance(mint, str) and mint:
+            return mint
+    return None
+
+
+class Batcher:
+    """Feeds every token to the callback once per run, in batches of exactly `batch_size`.
+
+    Without a callback it collects every token and `finish()` returns the list, which is what
+    callers written before batching expect.
+    """
+
+    def __init__(self, *, batch_callback: BatchCallback | None, batch_size: int | None) -> None:
+        size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self._callback = batch_callback
+        self._batch_size = size
+        self._seen: set[str] = set()
+        self._pending: list[TokenDict] = []
+        self._collected: list[TokenDict] = []
+        self.delivered = 0
+
+    def is_new(self, token: Any) -> bool:
+        mint = mint_of(token)
+        return mint is None or mint not in self._seen
+
+    async def add(self, token: TokenDict) -> None:
+        mint = mint_of(token)
+        if mint is not None:
+            if mint in self._seen:
+                return
+            self._seen.add(mint)
+        self.delivered += 1
+        if self._callback is None:
+            self._collected.append(token)
+            return
+        self._pending.append(token)
+        if len(self._pending) >= self._batch_size:
+            await self._emit()
+
+    async def consume(self, pages: AsyncIterable[list[TokenDict]]) -> None:
+        async for page in pages:
+            for token in page:
+                await self.add(token)
+
+    async def finish(self) -> list[TokenDict] | int:
+        """Flush the final partial batch; return the full list, or the count when streaming."""
+        if self._callback is None:
+            return self._collected
+        if self._pending:
+            await self._emit()
+        return self.delivered
+
+    async def _emit(self) -> None:
+        batch, self._pending = self._pending, []
+        await self._callback(batch)

@@ -1,0 +1,107 @@
+"""Holder counts from a DAS JSON-RPC provider (`getTokenAccounts`).
+
+Holders are distinct owners with a non-zero balance: one owner can hold several accounts, and
+accounts stay behind with a zero balance after a sale. Errors never mention the RPC URL, which
+often carries an API key.
+"""
+
+import asyncio
+from typing import Any
+
+import httpx
+
+PAGE_LIMIT = 1000
+DEFAULT_CONCURRENCY = 8
+MAX_PAGES = 10_000  # a provider that never stops handing out cursors must not hang a run
+
+
+class HolderLookupError(Exception):
+    """The RPC could not give a holder count for a mint."""
+
+
+class HolderCounter:
+    def __init__(
+        self,
+        *,
+        rpc_url: str,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        page_limit: int = PAGE_LIMIT,
+        timeout: float = 15.0,
+    ) -> None:
+        self._rpc_url = rpc_url
+        self._page_limit = page_limit
+        self._slots = asyncio.Semaphore(concurrency)
+        self._http = httpx.AsyncClient(timeout=timeout, headers={"Content-Type": "application/json"})
+        self._request_id = 0
+
+    async def __aenter__(self) -> "HolderCounter":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
+
+    async def count(self, mint: str) -> int:
+        async with self._slots:
+            owners: set[str] = set()
+            cursor: str | None = None
+            for _ in range(MAX_PAGES):
+                result = await self._token_accounts(mint, cursor)
+                accounts = result.get("token_accounts") or []
+                owners.update(_owners_with_balance(accounts, mint))
+                cursor = result.get("cursor")
+                if not accounts or not cursor:
+                    return len(owners)
+            raise HolderLookupError(f"{mint}: more than {MAX_PAGES} pages of token accounts")
+
+    async def _token_accounts(self, mint: str, cursor: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"mint": mint, "limit": self._page_limit}
+        if cursor:
+            params["cursor"] = cursor
+        self._request_id += 1
+        payload = {"jsonrpc": "2.0", "id": self._request_id, "method": "getTokenAccounts", "params": params}
+        try:
+            response = await self._http.post(self._rpc_url, json=payload)
+        except httpx.TimeoutException as exc:
+            raise HolderLookupError(f"{mint}: holder RPC timed out") from exc
+        except httpx.TransportError as exc:
+            raise HolderLookupError(f"{mint}: holder RPC unreachable ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise HolderLookupError(f"{mint}: holder RPC sent a body that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise HolderLookupError(f"{mint}: holder RPC sent {type(body).__name__}, expected an object")
+        if body.get("error") is not None:
+            error = body["error"]
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise HolderLookupError(f"{mint}: holder RPC error: {str(detail)[:200]}")
+        result = body.get("result")
+        if not isinstance(result, dict):
+            raise HolderLookupError(f"{mint}: holder RPC result is missing")
+        return result
+
+
+def _owners_with_balance(accounts: list[Any], mint: str) -> set[str]:
+    owners = set()
+    for account in accounts:
+        if not isinstance(account, dict):
+            raise HolderLookupError(f"{mint}: token account is not an object")
+        owner, amount = account.get("owner"), _amount(account.get("amount"))
+        if not isinstance(owner, str) or amount is None:
+            raise HolderLookupError(f"{mint}: token account without an owner or a numeric amount")
+        if amount > 0:
+            owners.add(owner)
+    return owners
+
+
+def _amount(value: Any) -> int | None:
+    """Raw token units; some providers send them as a decimal string."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tokens import api, views
+
+app_name = "tokens"
+
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("runs/", views.start_run, name="start-run"),
+    path("runs/<int:run_id>/cancel/", views.cancel_run, name="cancel-run"),
+    path("api/tokens/", api.tokens, name="api-tokens"),
+    path("api/runs/", api.runs, name="api-runs"),
+    path("api/runs/<int:run_id>/", api.run_detail, name="api-run"),
+]

@@ -1,0 +1,116 @@
+"""The board page and the staff-only actions that start and cancel runs."""
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from tokens import runner
+from tokens.age_filters import window_days
+from tokens.bot_settings import effective_batch_size
+from tokens.messages import run_payload
+from tokens.models import BotSettings, LoadRun, Source
+from tokens.runs import RunParameterError, create_run, plan_run, request_cancel
+from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs
+
+
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    page = Paginator(board_tokens(), PAGE_SIZE).get_page(request.GET.get("page"))
+    stored = BotSettings.get_solo()
+    runs = recent_runs()
+    batch_size, config_error = _batch_size_or_error(stored)
+    context = {
+        "page": page,
+        "runs": runs,
+        "latest_run": runs[0] if runs else None,
+        "sources": Source.choices,
+        "default_source": Source.HYBRID,
+        "default_days": max(1, round(window_days(stored.token_age_filter, custom_days=stored.custom_days))),
+        "default_batch_size": batch_size,
+        "config_error": config_error,
+        "board_config": {
+            "ws_path": "/ws/tokens/",
+            # Live rows are newest launches: they belong on the first page only.
+            "live_inserts": page.number == 1,
+            "latest_run": run_payload(runs[0]) if runs else None,
+        },
+    }
+    return render(request, "tokens/board.html", context)
+
+
+@require_POST
+async def start_run(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    refusal = _refuse_unless_staff(request, user)
+    if refusal is not None:
+        return refusal
+    try:
+        run = await sync_to_async(_create_web_run)(request.POST, user)
+    except RunParameterError as exc:
+        return _fail(request, str(exc), status=400)
+    runner.start_in_server(run_id=run.pk)
+    if _wants_json(request):
+        return JsonResponse({"run_id": run.pk, "status": run.status}, status=202)
+    messages.info(request, f"Run {run.pk} started.")
+    return redirect("tokens:board")
+
+
+@require_POST
+async def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    user = await request.auser()
+    refusal = _refuse_unless_staff(request, user)
+    if refusal is not None:
+        return refusal
+    run = await sync_to_async(_cancel)(run_id)
+    if _wants_json(request):
+        return JsonResponse({"run_id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested})
+    messages.info(request, f"Run {run.pk}: cancel requested.")
+    return redirect("tokens:board")
+
+
+def _create_web_run(data, user) -> LoadRun:
+    plan = plan_run(
+        stored=BotSettings.get_solo(),
+        days=data.get("days"),
+        batch_size=data.get("batch_size"),
+        source=data.get("source") or None,
+    )
+    return create_run(plan=plan, origin=LoadRun.Origin.WEB, user=user)
+
+
+def _cancel(run_id: int) -> LoadRun:
+    get_object_or_404(LoadRun, pk=run_id)
+    return request_cancel(run_id=run_id)
+
+
+def _refuse_unless_staff(request: HttpRequest, user) -> HttpResponse | None:
+    if user.is_authenticated and user.is_staff:
+        return None
+    if not user.is_authenticated and not _wants_json(request):
+        return redirect_to_login(request.get_full_path())
+    return _fail(request, "only staff can start or cancel loads", status=403)
+
+
+def _fail(request: HttpRequest, reason: str, *, status: int) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": reason}, status=status)
+    messages.error(request, reason)
+    return redirect("tokens:board")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    # Browsers send */* on form posts; only an explicit JSON accept gets JSON.
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _batch_size_or_error(stored: BotSettings) -> tuple[int, str]:
+    """The page still renders under a bad HISTORICAL_BATCH_SIZE, and says what is wrong."""
+    try:
+        return effective_batch_size(stored), ""
+    except ImproperlyConfigured as exc:
+        return stored.historical_batch_size, str(exc)
