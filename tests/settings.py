@@ -7,4 +7,9 @@ os.environ.setdefault("PUMPFUN_API_URL", "http://127.0.0.1:9")  # discard port: 
 os.environ.pop("SOLANA_RPC_URL", None)
 os.environ.pop("HISTORICAL_BATCH_SIZE", None)
 
-from project.settings import *  # noqa: E402,F403
+from project.settings import *  # noqa: F403
+
+# Serve static files straight from the apps, without a collectstatic step.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -90,7 +90,9 @@ async def test_nsfw_switch_is_sent_upstream(server):
 async def test_trending_keeps_the_window_and_the_cap(server):
     now = now_ms()
     fresh = [make_coin(i, created_ms=now - i * 60_000, last_trade_timestamp=now - i) for i in range(30)]
-    old_but_hot = [make_coin(100 + i, created_ms=now - 10 * DAY_MS, last_trade_timestamp=now - 5 - i) for i in range(10)]
+    old_but_hot = [
+        make_coin(100 + i, created_ms=now - 10 * DAY_MS, last_trade_timestamp=now - 5 - i) for i in range(10)
+    ]
     server.coins = fresh + old_but_hot
     async with PumpFunClient(base_url=server.url) as client:
         capped = await get_trending_pump_tokens(1, limit=12, client=client)

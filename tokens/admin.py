@@ -16,9 +16,14 @@ class BotSettingsAdmin(SingletonModelAdmin):
             "Filters",
             {
                 "fields": [
-                    "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_liquidity_sol",
-                    "include_nsfw", "include_pump_only", "blocklist",
-                ]  # fmt: skip
+                    "min_usd_market_cap",
+                    "max_usd_market_cap",
+                    "min_holders",
+                    "min_liquidity_sol",
+                    "include_nsfw",
+                    "include_pump_only",
+                    "blocklist",
+                ]
             },
         ),
         ("Sources", {"fields": ["trending_limit"]}),
@@ -46,7 +51,18 @@ class TokenAdmin(admin.ModelAdmin):
 
 @admin.register(LoadRun)
 class LoadRunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "source", "days", "batch_size", "status", "fetched", "accepted", "rejected", "failed", "created_at"]
+    list_display = [
+        "pk",
+        "source",
+        "days",
+        "batch_size",
+        "status",
+        "fetched",
+        "accepted",
+        "rejected",
+        "failed",
+        "created_at",
+    ]
     list_filter = ["status", "source", "origin"]
     readonly_fields = [field.name for field in LoadRun._meta.fields]
 

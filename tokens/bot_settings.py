@@ -26,7 +26,9 @@ def parse_batch_size(raw: Any, *, name: str) -> int:
         if not isinstance(value, int):
             raise ValueError
     except ValueError:
-        raise ValueError(f"{name} must be a whole number from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, got {text!r}") from None
+        raise ValueError(
+            f"{name} must be a whole number from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, got {text!r}"
+        ) from None
     if not MIN_BATCH_SIZE <= value <= MAX_BATCH_SIZE:
         raise ValueError(f"{name} must be from {MIN_BATCH_SIZE} to {MAX_BATCH_SIZE}, got {value}")
     return value

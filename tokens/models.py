@@ -28,7 +28,9 @@ class Token(models.Model):
     market_cap_sol = models.FloatField(null=True, help_text="Market cap in SOL, as pump.fun reports it")
     usd_market_cap = models.FloatField(null=True, help_text="Market cap in USD")
     liquidity_sol = models.FloatField(null=True, help_text="Virtual SOL reserves of the bonding curve, in SOL")
-    holders = models.PositiveIntegerField(null=True, help_text="Distinct owners with a non-zero balance; empty when unknown")
+    holders = models.PositiveIntegerField(
+        null=True, help_text="Distinct owners with a non-zero balance; empty when unknown"
+    )
     reply_count = models.PositiveIntegerField(null=True)
     bonding_progress = models.FloatField(null=True, help_text="Bonding-curve progress, 0-100 %")
     complete = models.BooleanField(default=False, help_text="Graduated from the bonding curve")

@@ -33,9 +33,7 @@ class BatchOutcome:
         return [record for record in self.records if record.rejection_reason]
 
 
-async def process_token(
-    raw: Any, *, holders: HolderCounter | None, rules: FilterRules, now_ms: int
-) -> TokenRecord:
+async def process_token(raw: Any, *, holders: HolderCounter | None, rules: FilterRules, now_ms: int) -> TokenRecord:
     record = normalise(raw, now_ms=now_ms)
     reason = rejection_reason(record, rules)
     # Holder lookups cost RPC calls: only for tokens the cheap filters kept.
@@ -58,7 +56,7 @@ async def process_batch(
         return_exceptions=True,
     )
     outcome = BatchOutcome()
-    for raw, result in zip(raws, results):
+    for raw, result in zip(raws, results, strict=True):
         if isinstance(result, TokenRecord):
             outcome.records.append(result)
         elif isinstance(result, InvalidRecord):

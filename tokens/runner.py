@@ -5,6 +5,7 @@ every batch. Tasks are kept referenced here until they end, so they are not garb
 """
 
 import asyncio
+import contextvars
 
 from tokens.loader import execute_run
 
@@ -12,7 +13,11 @@ _tasks: dict[int, asyncio.Task] = {}
 
 
 def start_in_server(*, run_id: int) -> asyncio.Task:
-    task = asyncio.get_running_loop().create_task(execute_run(run_id=run_id), name=f"load-run-{run_id}")
+    # A fresh context: the request's context carries asgiref's per-request thread executor, which
+    # shuts down with the response, long before the run ends.
+    task = asyncio.get_running_loop().create_task(
+        execute_run(run_id=run_id), name=f"load-run-{run_id}", context=contextvars.Context()
+    )
     _tasks[run_id] = task
     task.add_done_callback(lambda _: _tasks.pop(run_id, None))
     return task

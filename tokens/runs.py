@@ -42,7 +42,11 @@ def plan_run(
         else:
             label = age_filter or stored.token_age_filter
             span = window_days(label, custom_days=stored.custom_days)
-        size = effective_batch_size(stored) if batch_size in (None, "") else parse_batch_size(batch_size, name="batch size")
+        size = (
+            effective_batch_size(stored)
+            if batch_size in (None, "")
+            else parse_batch_size(batch_size, name="batch size")
+        )
     except ValueError as exc:
         raise RunParameterError(str(exc)) from None
     return RunPlan(source=source, days=span, age_filter=label, batch_size=size)

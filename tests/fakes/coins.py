@@ -53,7 +53,9 @@ def make_coin(index: int, *, created_ms: int, **overrides: Any) -> dict[str, Any
     return coin
 
 
-def make_history(count: int, *, newest_ms: int | None = None, spacing_ms: int = 60_000, start_index: int = 0) -> list[dict[str, Any]]:
+def make_history(
+    count: int, *, newest_ms: int | None = None, spacing_ms: int = 60_000, start_index: int = 0
+) -> list[dict[str, Any]]:
     """`count` coins, the newest `newest_ms` and each older one `spacing_ms` before it."""
     newest = now_ms() - 5_000 if newest_ms is None else newest_ms
     return [make_coin(start_index + i, created_ms=newest - i * spacing_ms) for i in range(count)]

@@ -7,7 +7,9 @@ from tests.fakes.http import FakeServer, Reply
 
 
 class FakeDas(FakeServer):
-    def __init__(self, accounts_by_mint: dict[str, list[tuple[str, int]]] | None = None, *, max_limit: int = 1000) -> None:
+    def __init__(
+        self, accounts_by_mint: dict[str, list[tuple[str, int]]] | None = None, *, max_limit: int = 1000
+    ) -> None:
         super().__init__()
         self.accounts_by_mint = accounts_by_mint or {}
         self.max_limit = max_limit

@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Reply:
-    def __init__(self, status: int, body: Any, *, raw: bytes | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, body: Any, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.status = status
         self.body = raw if raw is not None else json.dumps(body).encode()
         self.headers = headers or {}
@@ -33,7 +35,9 @@ class FakeServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                reply = server._next_fault() or server.handle(method, parts.path, parse_qs(parts.query), body, dict(self.headers))
+                reply = server._next_fault() or server.handle(
+                    method, parts.path, parse_qs(parts.query), body, dict(self.headers)
+                )
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply.body)))
@@ -70,5 +74,7 @@ class FakeServer:
         with self.lock:
             return self.queued_faults.pop(0) if self.queued_faults else None
 
-    def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: dict[str, str]) -> Reply:
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: dict[str, str]
+    ) -> Reply:
         raise NotImplementedError

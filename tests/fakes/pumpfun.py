@@ -16,7 +16,7 @@ class FakePumpFun(FakeServer):
         self.requests: list[dict[str, str]] = []
         self.request_headers: list[dict[str, str]] = []
         # Runs before each page is served, e.g. to add launches at the head mid-backfill.
-        self.before_page: Callable[["FakePumpFun", dict[str, str]], None] | None = None
+        self.before_page: Callable[[FakePumpFun, dict[str, str]], None] | None = None
 
     def handle(self, method, path, query, body, headers) -> Reply:
         if method != "GET" or path != "/coins":

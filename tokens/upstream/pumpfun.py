@@ -36,7 +36,9 @@ class PumpFunError(Exception):
 class PumpFunClient:
     """One `httpx.AsyncClient` for a whole run."""
 
-    def __init__(self, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 15.0, page_limit: int = PAGE_LIMIT) -> None:
+    def __init__(
+        self, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 15.0, page_limit: int = PAGE_LIMIT
+    ) -> None:
         self.page_limit = page_limit
         self._http = httpx.AsyncClient(base_url=base_url, headers=_BROWSER_HEADERS, timeout=timeout)
 
@@ -105,7 +107,7 @@ async def recent_pages(client: PumpFunClient, *, cutoff_ms: int, include_nsfw: b
             return
         created = [_ms(coin.get("created_timestamp")) if isinstance(coin, dict) else None for coin in page]
         # Records without a usable timestamp pass on so validation can reject them with a reason.
-        in_window = [coin for coin, ts in zip(page, created) if ts is None or ts >= cutoff_ms]
+        in_window = [coin for coin, ts in zip(page, created, strict=True) if ts is None or ts >= cutoff_ms]
         yield _tagged(in_window, RECENT)
         if any(ts is not None and ts < cutoff_ms for ts in created):
             return

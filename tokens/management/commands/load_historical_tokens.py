@@ -25,9 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         run = self._create_run(options)
-        self.stdout.write(
-            f"Run {run.pk}: {run.source}, last {run.days:g} days, batches of {run.batch_size}"
-        )
+        self.stdout.write(f"Run {run.pk}: {run.source}, last {run.days:g} days, batches of {run.batch_size}")
         with _ProgressBar(enabled=sys.stderr.isatty()) as bar:
             try:
                 final = asyncio.run(execute_run(run_id=run.pk, on_progress=bar.update))

@@ -1,0 +1,72 @@
+"""The board page as served: rows rendered server-side, hostile text escaped, only http(s) links."""
+
+import asyncio
+import re
+
+import pytest
+from django.test import Client
+
+from tests.fakes.coins import make_coin, make_history, now_ms
+from tests.helpers import run_load
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_empty_board_says_so_and_offers_no_load_to_anonymous_users():
+    page = Client().get("/").content.decode()
+    assert "No tokens stored yet" in page
+    assert 'id="load-form"' not in page
+    assert "logging in" in page
+
+
+def test_staff_get_the_load_form_with_the_settings_defaults(admin_client):
+    page = admin_client.get("/").content.decode()
+    assert 'id="load-form"' in page
+    assert 'name="batch_size" min="1" max="500" value="10"' in page
+    assert 'name="days" min="1" max="365" value="7"' in page
+
+
+def test_rows_are_rendered_newest_first_and_paged(pumpfun):
+    pumpfun.coins = make_history(60)
+    asyncio.run(run_load(days=1))
+    first = Client().get("/").content.decode()
+    mints = re.findall(r'<tr class="token-row" id="token-([1-9A-HJ-NP-Za-km-z]+)"', first)
+    assert mints == [coin["mint"] for coin in pumpfun.coins[:50]]
+    second = Client().get("/?page=2").content.decode()
+    assert re.findall(r'<tr class="token-row" id="token-([1-9A-HJ-NP-Za-km-z]+)"', second) == [
+        coin["mint"] for coin in pumpfun.coins[50:]
+    ]
+    assert '"live_inserts": false' in second and '"live_inserts": true' in first
+
+
+def test_hostile_names_are_text_and_javascript_links_are_gone(pumpfun):
+    pumpfun.coins = [
+        make_coin(
+            1,
+            created_ms=now_ms() - 1_000,
+            name='<img src=x onerror="alert(1)">',
+            symbol="<b>BOLD</b>",
+            website="javascript:alert(document.cookie)",
+            twitter="https://x.com/real",
+            telegram="  JAVASCRIPT:alert(1)",
+            image_uri="javascript:alert(2)",
+        )
+    ]
+    asyncio.run(run_load(days=1))
+    page = Client().get("/").content.decode()
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert "&lt;b&gt;BOLD&lt;/b&gt;" in page
+    assert "<img src=x" not in page and "<b>BOLD" not in page
+    assert "javascript:" not in page.lower()
+    assert 'href="https://x.com/real"' in page
+
+
+def test_the_live_row_template_is_the_same_partial(pumpfun):
+    pumpfun.coins = make_history(1)
+    asyncio.run(run_load(days=1))
+    page = Client().get("/").content.decode()
+    template = page.split('<template id="token-row-template">')[1].split("</template>")[0]
+    row = page.split('<tbody id="token-rows">')[1].split("</tbody>")[0]
+    fields = re.findall(r'data-(?:field|link)="(\w+)"', template)
+    assert fields == re.findall(r'data-(?:field|link)="(\w+)"', row)
+    assert len(fields) == 12
