@@ -1,6 +1,7 @@
 """A fake DAS JSON-RPC provider answering `getTokenAccounts` with cursor paging."""
 
 import json
+import time
 from typing import Any
 
 from tests.fakes.http import FakeServer, Reply
@@ -8,9 +9,14 @@ from tests.fakes.http import FakeServer, Reply
 
 class FakeDas(FakeServer):
     def __init__(
-        self, accounts_by_mint: dict[str, list[tuple[str, int]]] | None = None, *, max_limit: int = 1000
+        self,
+        accounts_by_mint: dict[str, list[tuple[str, int]]] | None = None,
+        *,
+        max_limit: int = 1000,
+        latency: float = 0.0,
     ) -> None:
         super().__init__()
+        self.latency = latency  # seconds per call, like a real round trip
         self.accounts_by_mint = accounts_by_mint or {}
         self.max_limit = max_limit
         self.calls: list[dict[str, Any]] = []
@@ -22,6 +28,8 @@ class FakeDas(FakeServer):
         request = json.loads(body)
         with self.lock:
             self.calls.append(request)
+        if self.latency:
+            time.sleep(self.latency)
         rid = request.get("id")
         if request.get("method") != "getTokenAccounts":
             return Reply(200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "Method not found"}})

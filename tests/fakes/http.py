@@ -7,6 +7,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 drops concurrent connects, and a dropped SYN costs a 1 s retry.
+    request_queue_size = 512
+
+
 class Reply:
     def __init__(
         self, status: int, body: Any, *, raw: bytes | None = None, headers: dict[str, str] | None = None
@@ -49,8 +55,7 @@ class FakeServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property

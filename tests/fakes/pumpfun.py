@@ -1,5 +1,6 @@
 """A fake pump.fun frontend API: `GET /coins` with offset/limit paging, sorting and the NSFW switch."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,10 +10,11 @@ SORT_KEYS = {"created_timestamp", "last_trade_timestamp", "market_cap"}
 
 
 class FakePumpFun(FakeServer):
-    def __init__(self, coins: list[dict[str, Any]], *, max_limit: int = 50) -> None:
+    def __init__(self, coins: list[dict[str, Any]], *, max_limit: int = 50, latency: float = 0.0) -> None:
         super().__init__()
         self.coins = list(coins)
         self.max_limit = max_limit
+        self.latency = latency  # seconds per page, like a real round trip
         self.requests: list[dict[str, str]] = []
         self.request_headers: list[dict[str, str]] = []
         # Runs before each page is served, e.g. to add launches at the head mid-backfill.
@@ -27,6 +29,8 @@ class FakePumpFun(FakeServer):
             self.request_headers.append(headers)
         if self.before_page is not None:
             self.before_page(self, params)
+        if self.latency:
+            time.sleep(self.latency)
         sort = params.get("sort", "created_timestamp")
         if sort not in SORT_KEYS or params.get("order", "DESC") != "DESC":
             return Reply(400, {"message": "bad sort"})

@@ -1,0 +1,143 @@
+"""The whole loop in a real Daphne process: press Load, watch batches arrive on a websocket.
+
+The server runs as it does for `make run` (its own SQLite file, the in-memory channel layer); the
+test logs in as staff over HTTP, posts to /runs/ with the CSRF token, and reads the board socket.
+"""
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from tests.fakes.coins import make_coin, make_history, now_ms
+from tests.fakes.pumpfun import FakePumpFun
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "live-test-password-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}: {process.stderr.read()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"daphne did not listen on {port}")
+
+
+@pytest.fixture
+def upstream():
+    fake = FakePumpFun([], latency=0.15).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def server(tmp_path, upstream):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "SECRET_KEY": "live-server-test-only-key",
+        "DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        "PUMPFUN_API_URL": upstream.url,
+        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("SOLANA_RPC_URL", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"],
+        env=env, check=True, capture_output=True, cwd=ROOT,
+    )  # fmt: skip
+    port = free_port()
+    daphne = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, daphne)
+        yield f"127.0.0.1:{port}"
+    finally:
+        daphne.terminate()
+        daphne.wait(timeout=10)
+
+
+def staff_session(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=10)
+    client.get("/admin/login/")
+    login = client.post(
+        "/admin/login/?next=/",
+        data={"username": "ops", "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/admin/login/"},
+    )
+    assert login.status_code == 302, login.text[:500]
+    return client
+
+
+async def watch_run(host: str, start_run) -> tuple[list[tuple[float, dict]], float]:
+    """Connect, press Load, and collect (arrival time, message) until the run ends."""
+    received: list[tuple[float, dict]] = []
+    async with websockets.connect(f"ws://{host}/ws/tokens/", origin=f"http://{host}") as ws:
+        pressed_at = time.monotonic()
+        await asyncio.to_thread(start_run)
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
+            received.append((time.monotonic() - pressed_at, message))
+            if message["type"] == "run" and message["status"] in ("succeeded", "failed", "cancelled"):
+                return received, pressed_at
+
+
+def test_press_load_and_watch_every_token_arrive_once_batch_by_batch(server, upstream):
+    now = now_ms()
+    expected = make_history(300, newest_ms=now - 1_000, spacing_ms=10_000)
+    upstream.coins = [*expected, *(make_coin(5_000 + i, created_ms=now - 3 * 86_400_000 - i) for i in range(60))]
+    base = f"http://{server}"
+    session = staff_session(base)
+
+    def press_load():
+        response = session.post(
+            "/runs/",
+            data={"days": "1", "batch_size": "25", "source": "recent"},
+            headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"], "Referer": base + "/"},
+        )
+        assert response.status_code == 202, response.text
+
+    received, _ = asyncio.run(watch_run(server, press_load))
+
+    batches = [(at, m) for at, m in received if m["type"] == "batch"]
+    finished_at, final = received[-1]
+    assert final["status"] == "succeeded"
+    assert len(batches) == 12
+    first_batch_at = batches[0][0]
+    # Seven pages at 150 ms each: the first batch comes after about one round trip, the end after all.
+    assert first_batch_at < 1.0
+    assert finished_at - first_batch_at > 0.6
+    mints = [token["mint"] for _, m in batches for token in m["tokens"]]
+    assert len(mints) == len(set(mints)) == 300
+    assert set(mints) == {coin["mint"] for coin in expected}
+    assert [m["progress"]["processed"] for _, m in batches] == list(range(25, 301, 25))
+
+    page = session.get("/").text
+    assert len(re.findall(r'<tr class="token-row" id="token-[1-9A-HJ-NP-Za-km-z]+"', page)) == 50
+    api = session.get("/api/tokens/?limit=1").json()
+    assert api["count"] == 300
