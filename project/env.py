@@ -29,3 +29,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def env_number(name: str, default: float, *, minimum: float = 0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a finite number of at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if not raw.strip().lstrip("-").isdigit() or int(raw) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum}, got {raw!r}")
+    return int(raw)

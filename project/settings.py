@@ -5,21 +5,35 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import env_bool, env_list, env_str
+from project.env import env_bool, env_int, env_list, env_number, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 
+_DEVELOPMENT_KEY = "django-insecure-development-key-for-debug-only"
 SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
-    # Only ever used with DEBUG on, on a developer's own machine.
-    SECRET_KEY = "insecure-development-key-not-for-production"
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "With DEBUG off, SECRET_KEY must come from the environment: at least 50 random characters "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
+# Only ever used with DEBUG on, on a developer's own machine.
+SECRET_KEY = SECRET_KEY or _DEVELOPMENT_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS hardening is on whenever DEBUG is off; each switch can be turned off for a plain-HTTP setup.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     # daphne must precede staticfiles so that `runserver` is the ASGI one.
@@ -117,6 +131,15 @@ LOGIN_URL = "admin:login"
 # Upstreams. The loader reads these at the start of each run.
 PUMPFUN_API_URL = env_str("PUMPFUN_API_URL", "https://frontend-api-v3.pump.fun")
 SOLANA_RPC_URL = env_str("SOLANA_RPC_URL")
+UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per request
+PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 5.0, minimum=0.01)
+SOLANA_RPC_REQUESTS_PER_SECOND = env_number("SOLANA_RPC_REQUESTS_PER_SECOND", 10.0, minimum=0.01)
+UPSTREAM_RETRY_ATTEMPTS = env_int("UPSTREAM_RETRY_ATTEMPTS", 6, minimum=1)
+UPSTREAM_RETRY_WAIT_INITIAL = env_number("UPSTREAM_RETRY_WAIT_INITIAL", 0.5)  # seconds, doubled per retry
+UPSTREAM_RETRY_WAIT_MAX = env_number("UPSTREAM_RETRY_WAIT_MAX", 30.0)
+UPSTREAM_RETRY_JITTER = env_number("UPSTREAM_RETRY_JITTER", 1.0)
+# A running run writes a heartbeat; one silent for this long is shown as interrupted.
+RUN_STALE_AFTER = env_number("RUN_STALE_AFTER", 30.0, minimum=1)
 
 LOGGING = {
     "version": 1,

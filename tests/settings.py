@@ -6,6 +6,15 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghij
 os.environ.setdefault("PUMPFUN_API_URL", "http://127.0.0.1:9")  # discard port: a test that forgets its fake fails fast
 os.environ.pop("SOLANA_RPC_URL", None)
 os.environ.pop("HISTORICAL_BATCH_SIZE", None)
+# The test client speaks plain HTTP; production keeps these on.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Short waits, so that retry tests take milliseconds; the production defaults are in project/settings.
+os.environ.setdefault("UPSTREAM_RETRY_WAIT_INITIAL", "0.01")
+os.environ.setdefault("UPSTREAM_RETRY_WAIT_MAX", "0.05")
+os.environ.setdefault("UPSTREAM_RETRY_JITTER", "0.01")
+os.environ.setdefault("UPSTREAM_TIMEOUT", "2")
+os.environ.setdefault("PUMPFUN_REQUESTS_PER_SECOND", "1000")
+os.environ.setdefault("SOLANA_RPC_REQUESTS_PER_SECOND", "1000")
 
 from project.settings import *  # noqa: F403
 

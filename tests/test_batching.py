@@ -1,5 +1,7 @@
 """The seed's batch cases: exact callback counts and sizes, every token once, list without a callback."""
 
+import asyncio
+
 import pytest
 
 from tests.fakes.coins import make_history, now_ms
@@ -63,14 +65,17 @@ async def test_hybrid_callback_sees_a_token_once_even_when_both_sources_list_it(
 
 
 async def test_a_slow_callback_holds_back_the_next_page(server):
-    """The callback is awaited: no later page is fetched while a batch is being handled."""
+    """The callback is awaited: no page is fetched while a batch is being handled."""
     server.coins = make_history(150, newest_ms=now_ms() - 1000)
-    pages_when_called: list[int] = []
+    pages_during_callbacks: list[tuple[int, int]] = []
 
-    async def record(batch):
-        pages_when_called.append(server.pages_served())
+    async def slow(batch):
+        before = server.pages_served()
+        await asyncio.sleep(0.05)
+        pages_during_callbacks.append((before, server.pages_served()))
 
     async with PumpFunClient(base_url=server.url) as client:
-        await get_recent_pump_tokens(1, batch_callback=record, batch_size=50, client=client)
+        await get_recent_pump_tokens(1, batch_callback=slow, batch_size=50, client=client)
 
-    assert pages_when_called == [1, 2, 3]
+    assert len(pages_during_callbacks) == 3
+    assert all(before == after for before, after in pages_during_callbacks)

@@ -51,10 +51,12 @@ async def test_a_json_rpc_error_is_a_lookup_error_without_the_url(rpc):
     assert "very-secret" not in str(caught.value)
 
 
-async def test_an_http_error_is_a_lookup_error(rpc):
+async def test_a_refusal_is_a_lookup_error_at_once(rpc):
     from tests.fakes.http import Reply
 
-    rpc.fail_next(Reply(429, {"message": "rate limited"}))
+    rpc.fail_next(Reply(401, {"message": "bad api key"}))
     async with HolderCounter(rpc_url=rpc.url) as counter:
-        with pytest.raises(HolderLookupError, match="HTTP 429"):
+        with pytest.raises(HolderLookupError, match="HTTP 401"):
             await counter.count(mint_for(5))
+    assert len(rpc.calls) == 0  # the refusal came before the fake's handler: one request, not retried
+    assert rpc.requests_seen == 1

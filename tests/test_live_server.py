@@ -55,8 +55,11 @@ def server(tmp_path, upstream):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "live-server-test-only-key",
+        "SECRET_KEY": "live-server-test-only-key-" + "x1y2z3" * 8,
         "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
         "PUMPFUN_API_URL": upstream.url,
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,

@@ -79,23 +79,25 @@ async def test_a_bad_record_is_counted_and_never_fails_its_batch(pumpfun):
     pumpfun.coins[3]["usd_market_cap"] = "NaN-ish"
     pumpfun.coins[6]["mint"] = "<img src=x onerror=alert(1)>"
     run = await run_load(days=1, batch_size=5)
-    assert (run.status, run.fetched, run.accepted, run.failed, run.batches) == (LoadRun.Status.SUCCEEDED, 10, 8, 2, 2)
+    assert (run.status, run.fetched, run.accepted, run.invalid, run.failed, run.batches) == (
+        LoadRun.Status.SUCCEEDED, 10, 8, 2, 0, 2,
+    )  # fmt: skip
     assert await Token.objects.acount() == 8
 
 
 async def test_an_upstream_failure_ends_the_run_failed_and_keeps_committed_batches(pumpfun):
     pumpfun.coins = make_history(120)
 
-    def fail_third_page(fake, params):
-        if params["offset"] == "50":  # queued now, served to the next request
-            fake.fail_next(Reply(503, {"message": "Service Unavailable"}))
+    def fail_from_the_third_page(fake, params):
+        if params["offset"] == "47":  # from the next request on, pump.fun is down
+            fake.fault_plan = lambda n: Reply(503, {"message": "Service Unavailable"})
 
-    pumpfun.before_page = fail_third_page
-    run = await run_load(days=1, batch_size=50)
+    pumpfun.before_page = fail_from_the_third_page
+    run = await run_load(days=1, batch_size=47)
     assert run.status == LoadRun.Status.FAILED
-    assert run.error == "pump.fun answered HTTP 503 at offset 100"
+    assert run.error == "pump.fun at offset 94: answered HTTP 503 (gave up after 6 attempts)"
     assert run.batches == 2
-    assert await Token.objects.acount() == 100
+    assert await Token.objects.acount() == 94
 
 
 async def test_min_holders_without_an_rpc_fails_with_a_reason(pumpfun):
@@ -112,16 +114,16 @@ async def test_cancel_stops_at_the_next_batch_and_keeps_what_was_stored(pumpfun)
     state = {}
 
     def cancel_on_third_page(fake, params):
-        if params["offset"] == "100" and "run" in state:
+        if params["offset"] == "94" and "run" in state:
             request_cancel(run_id=state["run"])
 
     from tests.helpers import queue_run
     from tokens.loader import execute_run
 
-    run = await sync_to_async(queue_run)(days=1, batch_size=50)
+    run = await sync_to_async(queue_run)(days=1, batch_size=47)
     state["run"] = run.pk
     pumpfun.before_page = cancel_on_third_page
     final = await execute_run(run_id=run.pk)
     assert final.status == LoadRun.Status.CANCELLED
     assert final.batches == 2
-    assert await Token.objects.acount() == 100
+    assert await Token.objects.acount() == 94

@@ -115,7 +115,7 @@ async def test_cancel_a_running_run_from_the_page(pumpfun, staff):
     started = {}
 
     def cancel_once_started(fake, params):
-        if params["offset"] == "100":
+        if params["offset"] == "94":
             started["yes"] = True
             LoadRun.objects.filter(status="running").update(cancel_requested=True)
 

@@ -1,9 +1,11 @@
 """One load run, end to end: pages -> batches -> process -> store -> broadcast.
 
-The `LoadRun` row is the run's single source of truth; this module moves it from queued to a
-final status and never leaves it running when it stops.
+The `LoadRun` row is the run's single source of truth: this module moves it from queued (or, to
+resume, from interrupted/failed/cancelled) to a final status, checkpoints it after every committed
+batch, and keeps its heartbeat fresh so that a run whose process died is seen as interrupted.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -13,23 +15,27 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import IntegrityError
+from django.db.models import F
 from django.utils import timezone
 
 from tokens.filters import FilterRules
 from tokens.messages import batch_message, broadcast, run_message
-from tokens.models import BotSettings, LoadRun, Source
+from tokens.models import BotSettings, LoadRun, Source, Token
 from tokens.processing import process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
-from tokens.upstream.holders import HolderCounter, HolderLookupError
+from tokens.upstream.holders import HolderLookupError
 from tokens.upstream.pumpfun import (
-    PumpFunClient,
+    POSITION_KEY,
+    RECENT,
     PumpFunError,
     cutoff_ms_for,
     get_hybrid_recent_tokens,
     get_recent_pump_tokens,
     get_trending_pump_tokens,
 )
+from tokens.upstream_clients import holder_counter, pumpfun_client
 
 logger = logging.getLogger(__name__)
 ProgressHook = Callable[[LoadRun], None]
@@ -39,8 +45,8 @@ class RunCancelled(Exception):
     """Someone asked the run to stop."""
 
 
-class RunNotQueued(Exception):
-    """The run was already started, finished or cancelled."""
+class RunNotClaimable(Exception):
+    """The run is not in a state this call can start it from."""
 
 
 class RunConfigurationError(Exception):
@@ -48,25 +54,28 @@ class RunConfigurationError(Exception):
 
 
 # Failures that are the upstream's or the configuration's, logged without a traceback.
-_UPSTREAM_ERRORS = (PumpFunError, HolderLookupError, RunConfigurationError)
+_EXPECTED_ERRORS = (PumpFunError, HolderLookupError, RunConfigurationError)
 
 
-async def execute_run(*, run_id: int, on_progress: ProgressHook | None = None) -> LoadRun:
-    """Run a queued load to its end and return the final row. A failed load does not raise:
-    its failure is recorded on the run."""
-    run = await sync_to_async(_claim)(run_id)
+async def execute_run(*, run_id: int, resume: bool = False, on_progress: ProgressHook | None = None) -> LoadRun:
+    """Run a queued load (or resume a stopped one) to its end and return the final row.
+
+    A failed load does not raise: its failure is recorded on the run.
+    """
+    run = await sync_to_async(_claim)(run_id, resume=resume)
     await broadcast(run_message(run))
-    logger.info("run %s started: %s, last %g days, batches of %s", run.pk, run.source, run.days, run.batch_size)
+    verb = "resumed" if resume else "started"
+    logger.info("run %s %s: %s, last %g days, batches of %s", run.pk, verb, run.source, run.days, run.batch_size)
     try:
         await _load(run, on_progress=on_progress)
     except RunCancelled:
         return await _end(run.pk, status=LoadRun.Status.CANCELLED)
     except Exception as exc:
-        logger.error("run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _UPSTREAM_ERRORS))
+        logger.error("run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS))
         return await _end(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc))
     except BaseException:
-        # Ctrl-C or a server shutdown cancelled the task: record it, then let it propagate.
-        await _end(run.pk, status=LoadRun.Status.CANCELLED, error="interrupted before it finished")
+        # Ctrl-C, SIGTERM or a server shutdown cancelled the task: record it, then let it propagate.
+        await _end(run.pk, status=LoadRun.Status.INTERRUPTED, error="interrupted before it finished; resume it")
         raise
     return await _end(run.pk, status=LoadRun.Status.SUCCEEDED)
 
@@ -74,8 +83,8 @@ async def execute_run(*, run_id: int, on_progress: ProgressHook | None = None) -
 async def _end(run_id: int, *, status: str, error: str = "") -> LoadRun:
     run = await sync_to_async(_finish)(run_id, status=status, error=error)
     logger.info(
-        "run %s %s: %s fetched, %s accepted, %s rejected, %s failed in %s batches",
-        run.pk, run.status, run.fetched, run.accepted, run.rejected, run.failed, run.batches,
+        "run %s %s: %s fetched, %s accepted, %s rejected, %s invalid, %s failed in %s batches",
+        run.pk, run.status, run.fetched, run.accepted, run.rejected, run.invalid, run.failed, run.batches,
     )  # fmt: skip
     await broadcast(run_message(run))
     return run
@@ -85,48 +94,59 @@ async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
     stored = await sync_to_async(BotSettings.get_solo)()
     if stored.min_holders is not None and not settings.SOLANA_RPC_URL:
         raise RunConfigurationError("the min holders filter needs SOLANA_RPC_URL to count holders")
-    start_ms = int(time.time() * 1000)
-    cutoff_ms = cutoff_ms_for(run.days, now_ms=start_ms)
+    cutoff_ms = cutoff_ms_for(run.days, now_ms=run.window_end_ms)
     rules = _rules(stored, cutoff_ms=cutoff_ms)
-    estimator = TotalEstimator(start_ms=start_ms, cutoff_ms=cutoff_ms)
+    estimator = TotalEstimator(start_ms=run.window_end_ms, cutoff_ms=cutoff_ms)
+    estimator.resume(count=run.fetched, checkpoint=run.checkpoint)
+    seen = await sync_to_async(_mints_already_delivered)(run)
+    processed = run.fetched
 
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(PumpFunClient(base_url=settings.PUMPFUN_API_URL))
-        holders = None
-        if settings.SOLANA_RPC_URL:
-            holders = await stack.enter_async_context(HolderCounter(rpc_url=settings.SOLANA_RPC_URL))
+        client = await stack.enter_async_context(pumpfun_client())
+        holders = holder_counter()
+        if holders is not None:
+            await stack.enter_async_context(holders)
+        heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
+        stack.callback(heartbeat.cancel)
 
         async def on_batch(raw_batch: list[Any]) -> None:
+            nonlocal processed
             if await sync_to_async(_cancel_requested)(run.pk):
                 raise RunCancelled
             outcome = await process_batch(raw_batch, holders=holders, rules=rules, now_ms=int(time.time() * 1000))
             estimator.observe(raw_batch)
+            processed += len(raw_batch)
             batch = await sync_to_async(store_batch)(
                 run_id=run.pk,
                 records=outcome.records,
+                invalid=len(outcome.invalid),
                 failed=len(outcome.failures),
-                estimated_total=estimator.estimate(processed=run.fetched + len(raw_batch)),
+                estimated_total=estimator.estimate(processed=processed),
+                checkpoint=_position_after(raw_batch),
             )
-            run.fetched = batch.run.fetched
             logger.info(
-                "run %s batch %s: %s tokens, %s accepted, %s rejected, %s failed",
+                "run %s batch %s: %s tokens, %s accepted, %s rejected, %s invalid, %s failed",
                 run.pk, batch.run.batches, len(raw_batch), len(outcome.accepted), len(outcome.rejected),
-                len(outcome.failures),
+                len(outcome.invalid), len(outcome.failures),
             )  # fmt: skip
-            await broadcast(batch_message(run=batch.run, index=batch.run.batches, tokens=batch.accepted))
+            await broadcast(
+                batch_message(run=batch.run, cursor=batch.cursor, tokens=batch.accepted, removed=batch.rejected_mints)
+            )
             if on_progress is not None:
                 on_progress(batch.run)
 
-        await _fetch(run, stored, client=client, on_batch=on_batch, now_ms=start_ms)
+        await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
 
 
-async def _fetch(run: LoadRun, stored: BotSettings, *, client: PumpFunClient, on_batch, now_ms: int) -> None:
+async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: set[str]) -> None:
     common: dict[str, Any] = {
         "batch_callback": on_batch,
         "batch_size": run.batch_size,
         "include_nsfw": stored.include_nsfw,
         "client": client,
-        "now_ms": now_ms,
+        "now_ms": run.window_end_ms,
+        "resume_from": run.checkpoint,
+        "seen": seen,
     }
     if run.source == Source.RECENT:
         await get_recent_pump_tokens(run.days, **common)
@@ -135,6 +155,22 @@ async def _fetch(run: LoadRun, stored: BotSettings, *, client: PumpFunClient, on
     else:
         # Graduation is judged by the filters, so that pump-only tokens are counted as rejected.
         await get_hybrid_recent_tokens(run.days, trending_limit=stored.trending_limit, **common)
+
+
+def _position_after(raw_batch: list[Any]) -> dict[str, Any] | None:
+    last = raw_batch[-1] if raw_batch else None
+    return last.get(POSITION_KEY) if isinstance(last, dict) else None
+
+
+def _mints_already_delivered(run: LoadRun) -> set[str]:
+    """On resume, what this run already stored must not be delivered again.
+
+    A recent backfill's checkpoint carries its own boundary, so only runs that will (re)list
+    trending coins need the stored set.
+    """
+    if run.checkpoint is None or (run.source == Source.RECENT and run.checkpoint.get("phase") == RECENT):
+        return set()
+    return set(Token.objects.filter(last_run_id=run.pk).values_list("mint", flat=True).iterator())
 
 
 def _rules(stored: BotSettings, *, cutoff_ms: int) -> FilterRules:
@@ -150,13 +186,46 @@ def _rules(stored: BotSettings, *, cutoff_ms: int) -> FilterRules:
     )
 
 
-def _claim(run_id: int) -> LoadRun:
-    claimed = LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.QUEUED).update(
-        status=LoadRun.Status.RUNNING, started_at=timezone.now()
-    )
+def _claim(run_id: int, *, resume: bool) -> LoadRun:
+    """Compare-and-set into running, so two processes can never both take the same run."""
+    now = timezone.now()
+    runs = LoadRun.objects.filter(pk=run_id)
+    try:
+        if resume:
+            claimed = runs.filter(status__in=LoadRun.RESUMABLE_STATUSES).update(
+                status=LoadRun.Status.RUNNING,
+                cancel_requested=False,
+                error="",
+                finished_at=None,
+                heartbeat_at=now,
+                resumes=F("resumes") + 1,
+            )
+        else:
+            claimed = runs.filter(status=LoadRun.Status.QUEUED).update(
+                status=LoadRun.Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                window_end_ms=int(now.timestamp() * 1000),
+            )
+    except IntegrityError:
+        raise RunNotClaimable(f"run {run_id}: another run of its source is active") from None
     if not claimed:
-        raise RunNotQueued(f"run {run_id} is not queued")
+        state = runs.values_list("status", flat=True).first()
+        raise RunNotClaimable(
+            f"run {run_id} is {state or 'unknown'}; it cannot be {'resumed' if resume else 'started'}"
+        )
     return LoadRun.objects.get(pk=run_id)
+
+
+async def _keep_heartbeat(run_id: int) -> None:
+    interval = settings.RUN_STALE_AFTER / 3
+    while True:
+        await asyncio.sleep(interval)
+        await sync_to_async(_beat)(run_id)
+
+
+def _beat(run_id: int) -> None:
+    LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.RUNNING).update(heartbeat_at=timezone.now())
 
 
 def _cancel_requested(run_id: int) -> bool:

@@ -50,6 +50,7 @@ def progress_payload(run: LoadRun) -> dict[str, Any]:
         "percent": percent,
         "accepted": run.accepted,
         "rejected": run.rejected,
+        "invalid": run.invalid,
         "failed": run.failed,
         "holder_errors": run.holder_errors,
         "batches": run.batches,
@@ -69,16 +70,22 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "error": run.error,
+        "resumable": run.is_resumable,
+        "resumes": run.resumes,
         "progress": progress_payload(run),
     }
 
 
-def batch_message(*, run: LoadRun, index: int, tokens: list[Token]) -> dict[str, Any]:
+def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: list[str]) -> dict[str, Any]:
+    """One stored batch. `cursor` rises by one per stored batch across all runs: a page that sees
+    a jump missed a batch and asks `GET /api/tokens/?after=<its last cursor>` for it."""
     return {
         "type": "batch",
         "run_id": run.pk,
-        "index": index,
+        "index": run.batches,
+        "cursor": cursor,
         "tokens": [token_payload(token) for token in tokens],
+        "removed": removed,
         "progress": progress_payload(run),
     }
 

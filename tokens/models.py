@@ -40,6 +40,9 @@ class Token(models.Model):
     website = models.URLField(max_length=500, blank=True)
     last_trade_at = models.DateTimeField(null=True)
     sources = models.JSONField(default=list, help_text="Lists this token was seen in: recent, trending")
+    cursor = models.BigIntegerField(
+        default=0, db_index=True, help_text="The board cursor of the batch that last stored this token"
+    )
     passed_filters = models.BooleanField(default=True)
     rejection_reason = models.CharField(max_length=200, blank=True)
     first_seen_at = models.DateTimeField()
@@ -61,8 +64,10 @@ class LoadRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        INTERRUPTED = "interrupted"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    RESUMABLE_STATUSES = (Status.INTERRUPTED, Status.FAILED, Status.CANCELLED)
 
     class Origin(models.TextChoices):
         COMMAND = "command"
@@ -75,23 +80,39 @@ class LoadRun(models.Model):
     origin = models.CharField(max_length=10, choices=Origin.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     fetched = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0, help_text="Upstream records refused by validation")
     batches = models.PositiveIntegerField(default=0)
     holder_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose holder count could not be fetched")
     estimated_total = models.PositiveIntegerField(null=True)
     error = models.TextField(blank=True)
 
+    window_end_ms = models.BigIntegerField(
+        null=True, help_text="The run's 'now', in ms: the window is fixed when it first starts, resumes included"
+    )
+    checkpoint = models.JSONField(null=True, blank=True, help_text="Where the last committed batch ended")
+    resumes = models.PositiveIntegerField(default=0)
+
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Enforced by the database, so two processes can never run the same source at once.
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_run_per_source",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.source}, {self.status})"
@@ -99,6 +120,16 @@ class LoadRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_resumable(self) -> bool:
+        return self.status in self.RESUMABLE_STATUSES
+
+
+class BoardCursor(models.Model):
+    """One row: the cursor of the newest stored batch. Pages catch up with `?after=<cursor>`."""
+
+    value = models.BigIntegerField(default=0)
 
 
 class BotSettings(SingletonModel):

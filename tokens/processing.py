@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class BatchOutcome:
     records: list[TokenRecord] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # upstream records refused by validation
+    failures: list[str] = field(default_factory=list)  # unexpected errors while processing
 
     @property
     def holder_errors(self) -> int:
@@ -60,7 +61,7 @@ async def process_batch(
         if isinstance(result, TokenRecord):
             outcome.records.append(result)
         elif isinstance(result, InvalidRecord):
-            outcome.failures.append(f"{_label(raw)}: {result}")
+            outcome.invalid.append(f"{_label(raw)}: {result}")
             logger.warning("rejected upstream record %s: %s", _label(raw), result)
         elif isinstance(result, Exception):
             outcome.failures.append(f"{_label(raw)}: {type(result).__name__}: {result}")

@@ -17,6 +17,15 @@ class TotalEstimator:
         self._other = 0
         self._oldest_ms: int | None = None
 
+    def resume(self, *, count: int, checkpoint: dict[str, Any] | None) -> None:
+        """Carry over what an interrupted run had already covered."""
+        if checkpoint is None:
+            return
+        if checkpoint.get("phase") == RECENT and isinstance(checkpoint.get("anchor_ms"), int):
+            self._recent, self._oldest_ms = count, checkpoint["anchor_ms"]
+        else:
+            self._other = count
+
     def observe(self, batch: list[Any]) -> None:
         for coin in batch:
             created = coin.get("created_timestamp") if isinstance(coin, dict) else None

@@ -1,8 +1,11 @@
 """Creating and cancelling load runs: checked parameters in, a recorded `LoadRun` out."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter, window_days
@@ -12,6 +15,10 @@ from tokens.models import BotSettings, LoadRun, Source
 
 class RunParameterError(ValueError):
     """A person asked for a run we cannot do; the message says what to change."""
+
+
+class RunConflict(Exception):
+    """Another run of the same source is active; one at a time per source."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +70,53 @@ def _parse_days(raw: Any) -> int:
 
 
 def create_run(*, plan: RunPlan, origin: str, user: Any = None) -> LoadRun:
-    return LoadRun.objects.create(
-        source=plan.source,
-        days=plan.days,
-        age_filter=plan.age_filter,
-        batch_size=plan.batch_size,
-        origin=origin,
-        requested_by=user if getattr(user, "is_authenticated", False) else None,
+    """Record a queued run; the database refuses a second active run of the same source."""
+    mark_stale_runs_interrupted()
+    try:
+        with transaction.atomic():
+            return LoadRun.objects.create(
+                source=plan.source,
+                days=plan.days,
+                age_filter=plan.age_filter,
+                batch_size=plan.batch_size,
+                origin=origin,
+                requested_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        raise RunConflict(_conflict_message(plan.source)) from None
+
+
+def check_resumable(*, run_id: int) -> LoadRun:
+    """The run, if it can be resumed now; otherwise a clear refusal."""
+    mark_stale_runs_interrupted()
+    run = LoadRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise RunParameterError(f"there is no run {run_id}")
+    if not run.is_resumable:
+        raise RunParameterError(
+            f"run {run_id} is {run.status}; only interrupted, failed or cancelled runs can be resumed"
+        )
+    if LoadRun.objects.filter(source=run.source, status__in=LoadRun.ACTIVE_STATUSES).exists():
+        raise RunConflict(_conflict_message(run.source))
+    return run
+
+
+def mark_stale_runs_interrupted() -> int:
+    """Runs whose process died (kill -9, crash, restart) stop writing heartbeats: say so."""
+    stale_before = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER)
+    running = LoadRun.objects.filter(status=LoadRun.Status.RUNNING, heartbeat_at__lt=stale_before)
+    queued = LoadRun.objects.filter(status=LoadRun.Status.QUEUED, created_at__lt=stale_before)
+    reason = "interrupted: its process stopped responding; resume it"
+    return sum(
+        runs.update(status=LoadRun.Status.INTERRUPTED, error=reason, finished_at=timezone.now())
+        for runs in (running, queued)
     )
+
+
+def _conflict_message(source: str) -> str:
+    active = LoadRun.objects.filter(source=source, status__in=LoadRun.ACTIVE_STATUSES).first()
+    which = f"run {active.pk} is {active.status}" if active else "another run is active"
+    return f"a {source} load is already going ({which}); wait for it or cancel it first"
 
 
 def request_cancel(*, run_id: int) -> LoadRun:

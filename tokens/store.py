@@ -1,18 +1,19 @@
 """Writes: one batch upserted in one transaction, together with the run's counters."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tokens.models import LoadRun, Token
+from tokens.models import BoardCursor, LoadRun, Token
 from tokens.normalise import TokenRecord
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "creator", "created_at", "market_cap_sol",
     "usd_market_cap", "liquidity_sol", "holders", "reply_count", "bonding_progress", "complete",
-    "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "passed_filters",
+    "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters",
     "rejection_reason", "last_seen_at", "last_run",
 ]  # fmt: skip
 
@@ -20,42 +21,70 @@ _UPDATED_FIELDS = [
 @dataclass
 class StoredBatch:
     run: LoadRun
+    cursor: int
     accepted: list[Token]
+    rejected_mints: list[str]
 
 
 def store_batch(
     *,
     run_id: int,
     records: list[TokenRecord],
+    invalid: int,
     failed: int,
     estimated_total: int | None,
+    checkpoint: dict[str, Any] | None,
 ) -> StoredBatch:
-    """Upsert the batch's tokens by mint and count the batch on its run, all or nothing."""
+    """Upsert the batch's tokens by mint, give them the next board cursor, and record the batch
+    and the run's checkpoint: all or nothing."""
     now = timezone.now()
     with transaction.atomic():
+        cursor = _next_cursor()
         known = {
             mint: (sources, holders)
             for mint, sources, holders in Token.objects.filter(mint__in=[r.mint for r in records]).values_list(
                 "mint", "sources", "holders"
             )
         }
-        rows = [_row(record, known.get(record.mint), run_id=run_id, now=now) for record in records]
+        rows = [_row(record, known.get(record.mint), run_id=run_id, cursor=cursor, now=now) for record in records]
         Token.objects.bulk_create(rows, update_conflicts=True, unique_fields=["mint"], update_fields=_UPDATED_FIELDS)
         accepted = sum(1 for record in records if not record.rejection_reason)
-        LoadRun.objects.filter(pk=run_id).update(
-            fetched=F("fetched") + len(records) + failed,
-            accepted=F("accepted") + accepted,
-            rejected=F("rejected") + len(records) - accepted,
-            failed=F("failed") + failed,
-            holder_errors=F("holder_errors") + sum(1 for record in records if record.holder_error),
-            batches=F("batches") + 1,
-            estimated_total=estimated_total,
-        )
+        changes: dict[str, Any] = {
+            "fetched": F("fetched") + len(records) + invalid + failed,
+            "accepted": F("accepted") + accepted,
+            "rejected": F("rejected") + len(records) - accepted,
+            "invalid": F("invalid") + invalid,
+            "failed": F("failed") + failed,
+            "holder_errors": F("holder_errors") + sum(1 for record in records if record.holder_error),
+            "batches": F("batches") + 1,
+            "estimated_total": estimated_total,
+            "heartbeat_at": now,
+        }
+        if checkpoint is not None:
+            changes["checkpoint"] = checkpoint
+        LoadRun.objects.filter(pk=run_id).update(**changes)
         run = LoadRun.objects.get(pk=run_id)
-    return StoredBatch(run=run, accepted=[row for row in rows if row.passed_filters])
+    return StoredBatch(
+        run=run,
+        cursor=cursor,
+        accepted=[row for row in rows if row.passed_filters],
+        rejected_mints=[row.mint for row in rows if not row.passed_filters],
+    )
 
 
-def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run_id: int, now) -> Token:
+def _next_cursor() -> int:
+    """Batches get consecutive cursors, so a page can tell when it missed one."""
+    counter, _ = BoardCursor.objects.select_for_update().get_or_create(pk=1)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return counter.value
+
+
+def current_cursor() -> int:
+    return BoardCursor.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+
+def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run_id: int, cursor: int, now) -> Token:
     known_sources, known_holders = known or ([], None)
     return Token(
         mint=record.mint,
@@ -79,6 +108,7 @@ def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run
         website=record.website,
         last_trade_at=record.last_trade_at,
         sources=sorted({*known_sources, record.source}),
+        cursor=cursor,
         passed_filters=not record.rejection_reason,
         rejection_reason=record.rejection_reason[:200],
         first_seen_at=now,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.board, name="board"),
     path("runs/", views.start_run, name="start-run"),
     path("runs/<int:run_id>/cancel/", views.cancel_run, name="cancel-run"),
+    path("runs/<int:run_id>/resume/", views.resume_run, name="resume-run"),
     path("api/tokens/", api.tokens, name="api-tokens"),
     path("api/runs/", api.runs, name="api-runs"),
     path("api/runs/<int:run_id>/", api.run_detail, name="api-run"),

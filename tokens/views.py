@@ -14,12 +14,22 @@ from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
 from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
-from tokens.runs import RunParameterError, create_run, plan_run, request_cancel
+from tokens.runs import (
+    RunConflict,
+    RunParameterError,
+    check_resumable,
+    create_run,
+    mark_stale_runs_interrupted,
+    plan_run,
+    request_cancel,
+)
 from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs
+from tokens.store import current_cursor
 
 
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
+    mark_stale_runs_interrupted()
     page = Paginator(board_tokens(), PAGE_SIZE).get_page(request.GET.get("page"))
     stored = BotSettings.get_solo()
     runs = recent_runs()
@@ -38,6 +48,7 @@ def board(request: HttpRequest) -> HttpResponse:
             # Live rows are newest launches: they belong on the first page only.
             "live_inserts": page.number == 1,
             "latest_run": run_payload(runs[0]) if runs else None,
+            "cursor": current_cursor(),
         },
     }
     return render(request, "tokens/board.html", context)
@@ -53,6 +64,8 @@ async def start_run(request: HttpRequest) -> HttpResponse:
         run = await sync_to_async(_create_web_run)(request.POST, user)
     except RunParameterError as exc:
         return _fail(request, str(exc), status=400)
+    except RunConflict as exc:
+        return _fail(request, str(exc), status=409)
     runner.start_in_server(run_id=run.pk)
     if _wants_json(request):
         return JsonResponse({"run_id": run.pk, "status": run.status}, status=202)
@@ -70,6 +83,25 @@ async def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"run_id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested})
     messages.info(request, f"Run {run.pk}: cancel requested.")
+    return redirect("tokens:board")
+
+
+@require_POST
+async def resume_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    user = await request.auser()
+    refusal = _refuse_unless_staff(request, user)
+    if refusal is not None:
+        return refusal
+    try:
+        run = await sync_to_async(check_resumable)(run_id=run_id)
+    except RunParameterError as exc:
+        return _fail(request, str(exc), status=404 if "there is no run" in str(exc) else 400)
+    except RunConflict as exc:
+        return _fail(request, str(exc), status=409)
+    runner.start_in_server(run_id=run.pk, resume=True)
+    if _wants_json(request):
+        return JsonResponse({"run_id": run.pk, "status": "resuming"}, status=202)
+    messages.info(request, f"Run {run.pk} resumed.")
     return redirect("tokens:board")
 
 

@@ -1,7 +1,11 @@
 """A real HTTP server on 127.0.0.1 in a background thread, for the fake upstreams."""
 
 import json
+import socket
+import struct
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,12 +18,27 @@ class _Server(ThreadingHTTPServer):
 
 
 class Reply:
+    """What the fake answers. `delay` holds the answer back (a timeout for an impatient client);
+    `reset` drops the connection without answering."""
+
     def __init__(
-        self, status: int, body: Any, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int = 200,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        reset: bool = False,
     ) -> None:
         self.status = status
         self.body = raw if raw is not None else json.dumps(body).encode()
         self.headers = headers or {}
+        self.delay = delay
+        self.reset = reset
+
+
+RESET = Reply(reset=True)
 
 
 class FakeServer:
@@ -28,6 +47,10 @@ class FakeServer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.queued_faults: list[Reply] = []
+        self.faults_served = 0
+        self.requests_seen = 0
+        # Decides, by request number (1-based), whether that request meets a fault.
+        self.fault_plan: Callable[[int], Reply | None] | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,16 +64,26 @@ class FakeServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                reply = server._next_fault() or server.handle(
-                    method, parts.path, parse_qs(parts.query), body, dict(self.headers)
-                )
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply.body)
+                reply = server._next_fault()
+                if reply is None:
+                    reply = server.handle(method, parts.path, parse_qs(parts.query), body, dict(self.headers))
+                time.sleep(reply.delay)
+                if reply.reset:
+                    # SO_LINGER 0 closes with a TCP reset, as a dropped proxy connection does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a timeout test)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -77,7 +110,13 @@ class FakeServer:
 
     def _next_fault(self) -> Reply | None:
         with self.lock:
-            return self.queued_faults.pop(0) if self.queued_faults else None
+            self.requests_seen += 1
+            fault = self.queued_faults.pop(0) if self.queued_faults else None
+            if fault is None and self.fault_plan is not None:
+                fault = self.fault_plan(self.requests_seen)
+            if fault is not None:
+                self.faults_served += 1
+            return fault
 
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, headers: dict[str, str]

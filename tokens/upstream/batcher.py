@@ -1,6 +1,6 @@
 """Turns a stream of pages into de-duplicated batches for a callback, or into one list."""
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
 TokenDict = dict[str, Any]
@@ -25,20 +25,18 @@ class Batcher:
     callers written before batching expect.
     """
 
-    def __init__(self, *, batch_callback: BatchCallback | None, batch_size: int | None) -> None:
+    def __init__(
+        self, *, batch_callback: BatchCallback | None, batch_size: int | None, seen: Iterable[str] = ()
+    ) -> None:
         size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._callback = batch_callback
         self._batch_size = size
-        self._seen: set[str] = set()
+        self._seen: set[str] = set(seen)
         self._pending: list[TokenDict] = []
         self._collected: list[TokenDict] = []
         self.delivered = 0
-
-    def is_new(self, token: Any) -> bool:
-        mint = mint_of(token)
-        return mint is None or mint not in self._seen
 
     async def add(self, token: TokenDict) -> None:
         mint = mint_of(token)

@@ -10,9 +10,20 @@ from typing import Any
 
 import httpx
 
+from tokens.upstream.resilience import (
+    RetriesExhausted,
+    RetryPolicy,
+    TransientError,
+    call_with_retries,
+    retry_after_seconds,
+    shared_limiter,
+)
+
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
 MAX_PAGES = 10_000  # a provider that never stops handing out cursors must not hang a run
+# JSON-RPC codes providers use for "slow down": Helius/-32429, EIP-1474 limit exceeded/-32005.
+_RATE_LIMIT_CODES = {-32429, -32005, 429}
 
 
 class HolderLookupError(Exception):
@@ -27,9 +38,13 @@ class HolderCounter:
         concurrency: int = DEFAULT_CONCURRENCY,
         page_limit: int = PAGE_LIMIT,
         timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        requests_per_second: float | None = None,
     ) -> None:
         self._rpc_url = rpc_url
         self._page_limit = page_limit
+        self._retry = retry or RetryPolicy()
+        self._rate = requests_per_second
         self._slots = asyncio.Semaphore(concurrency)
         self._http = httpx.AsyncClient(timeout=timeout, headers={"Content-Type": "application/json"})
         self._request_id = 0
@@ -57,30 +72,54 @@ class HolderCounter:
         params: dict[str, Any] = {"mint": mint, "limit": self._page_limit}
         if cursor:
             params["cursor"] = cursor
+        limiter = None if self._rate is None else shared_limiter("holder-rpc", per_second=self._rate)
+        try:
+            return await call_with_retries(
+                lambda: self._call("getTokenAccounts", params, mint=mint),
+                policy=self._retry,
+                limiter=limiter,
+                what=f"{mint}: holder RPC",
+            )
+        except RetriesExhausted as exc:
+            raise HolderLookupError(str(exc)) from exc
+
+    async def _call(self, method: str, params: dict[str, Any], *, mint: str) -> dict[str, Any]:
         self._request_id += 1
-        payload = {"jsonrpc": "2.0", "id": self._request_id, "method": "getTokenAccounts", "params": params}
+        payload = {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
         try:
             response = await self._http.post(self._rpc_url, json=payload)
         except httpx.TimeoutException as exc:
-            raise HolderLookupError(f"{mint}: holder RPC timed out") from exc
+            raise TransientError("timed out") from exc
         except httpx.TransportError as exc:
-            raise HolderLookupError(f"{mint}: holder RPC unreachable ({type(exc).__name__})") from exc
-        if response.status_code != 200:
-            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {response.status_code}")
+            raise TransientError(f"connection failed ({type(exc).__name__})") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"answered HTTP {status}", retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        if status != 200:
+            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {status}")
         try:
             body = response.json()
         except ValueError as exc:
-            raise HolderLookupError(f"{mint}: holder RPC sent a body that is not JSON") from exc
+            raise TransientError("sent a body that is not JSON") from exc
         if not isinstance(body, dict):
             raise HolderLookupError(f"{mint}: holder RPC sent {type(body).__name__}, expected an object")
         if body.get("error") is not None:
-            error = body["error"]
-            detail = error.get("message") if isinstance(error, dict) else error
-            raise HolderLookupError(f"{mint}: holder RPC error: {str(detail)[:200]}")
+            raise _rpc_error(body["error"], mint=mint)
         result = body.get("result")
         if not isinstance(result, dict):
             raise HolderLookupError(f"{mint}: holder RPC result is missing")
         return result
+
+
+def _rpc_error(error: Any, *, mint: str) -> Exception:
+    """Rate-limit errors are worth a retry; any other JSON-RPC error is final for this mint."""
+    code = error.get("code") if isinstance(error, dict) else None
+    detail = str(error.get("message") if isinstance(error, dict) else error)[:200]
+    if code in _RATE_LIMIT_CODES or "rate limit" in detail.lower() or "too many requests" in detail.lower():
+        return TransientError(f"rate limited ({detail})")
+    return HolderLookupError(f"{mint}: holder RPC error: {detail}")
 
 
 def _owners_with_balance(accounts: list[Any], mint: str) -> set[str]:

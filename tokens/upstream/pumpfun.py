@@ -5,18 +5,29 @@ Knows nothing of Django. Timestamps from pump.fun are milliseconds since the epo
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from tokens.upstream.batcher import BatchCallback, Batcher, TokenDict
+from tokens.upstream.resilience import (
+    RetriesExhausted,
+    RetryPolicy,
+    TransientError,
+    call_with_retries,
+    retry_after_seconds,
+    shared_limiter,
+)
 
 DEFAULT_BASE_URL = "https://frontend-api-v3.pump.fun"
 PAGE_LIMIT = 50
 DEFAULT_TRENDING_LIMIT = 200
 SOURCE_KEY = "_source"  # added to each coin dict: which list it came from
+POSITION_KEY = "_position"  # added to each coin dict: where to resume after it (JSON-serialisable)
+PAGE_OVERLAP = 3  # coins each page re-reads from the previous one, to notice pages shifting
+MAX_STEP_BACKS = 5
 RECENT = "recent"
 TRENDING = "trending"
 
@@ -30,16 +41,24 @@ _BROWSER_HEADERS = {
 
 
 class PumpFunError(Exception):
-    """pump.fun answered with something other than a list of coins."""
+    """pump.fun could not give us a page of coins, even after retries."""
 
 
 class PumpFunClient:
-    """One `httpx.AsyncClient` for a whole run."""
+    """One `httpx.AsyncClient` for a whole run; every request is rate-limited and retried."""
 
     def __init__(
-        self, *, base_url: str = DEFAULT_BASE_URL, timeout: float = 15.0, page_limit: int = PAGE_LIMIT
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 15.0,
+        page_limit: int = PAGE_LIMIT,
+        retry: RetryPolicy | None = None,
+        requests_per_second: float | None = None,
     ) -> None:
         self.page_limit = page_limit
+        self._retry = retry or RetryPolicy()
+        self._rate = requests_per_second
         self._http = httpx.AsyncClient(base_url=base_url, headers=_BROWSER_HEADERS, timeout=timeout)
 
     async def __aenter__(self) -> "PumpFunClient":
@@ -59,27 +78,41 @@ class PumpFunClient:
             "order": "DESC",
             "includeNsfw": "true" if include_nsfw else "false",
         }
+        limiter = None if self._rate is None else shared_limiter("pump.fun", per_second=self._rate)
+        try:
+            return await call_with_retries(
+                lambda: self._get_page(params), policy=self._retry, limiter=limiter, what=f"pump.fun at offset {offset}"
+            )
+        except RetriesExhausted as exc:
+            raise PumpFunError(str(exc)) from exc
+
+    async def _get_page(self, params: dict[str, Any]) -> list[Any]:
         try:
             response = await self._http.get("/coins", params=params)
         except httpx.TimeoutException as exc:
-            raise PumpFunError(f"pump.fun timed out at offset {offset}") from exc
+            raise TransientError("timed out") from exc
         except httpx.TransportError as exc:
-            raise PumpFunError(f"pump.fun unreachable at offset {offset}: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            raise PumpFunError(f"pump.fun answered HTTP {response.status_code} at offset {offset}")
+            raise TransientError(f"connection failed ({type(exc).__name__})") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"answered HTTP {status}", retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        if status != 200:
+            raise PumpFunError(f"pump.fun at offset {params['offset']}: answered HTTP {status}")
         try:
             body = response.json()
         except ValueError as exc:
-            raise PumpFunError(f"pump.fun sent a body that is not JSON at offset {offset}") from exc
+            raise TransientError("sent a body that is not JSON") from exc
         if not isinstance(body, list):
-            raise PumpFunError(f"pump.fun sent {type(body).__name__}, expected a list of coins, at offset {offset}")
+            raise TransientError(f"sent a JSON {type(body).__name__}, not a list of coins")
         return body
 
 
 def _ms(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    return int(value)
+    return value
 
 
 def cutoff_ms_for(days: float, *, now_ms: int | None = None) -> int:
@@ -88,34 +121,73 @@ def cutoff_ms_for(days: float, *, now_ms: int | None = None) -> int:
     return now_ms - int(days * 86_400_000)
 
 
-def _tagged(page: list[Any], source: str) -> list[Any]:
-    for coin in page:
-        if isinstance(coin, dict):
-            coin[SOURCE_KEY] = source
-    return page
+def _tag(coin: Any, source: str, position: dict[str, Any]) -> Any:
+    if isinstance(coin, dict):
+        coin[SOURCE_KEY] = source
+        coin[POSITION_KEY] = position
+    return coin
 
 
-async def recent_pages(client: PumpFunClient, *, cutoff_ms: int, include_nsfw: bool) -> AsyncIterator[list[Any]]:
-    """Newest first, until a page reaches coins older than the cutoff or comes back empty.
+def _advance(page_length: int) -> int:
+    """Next offset step: re-read the last few coins, unless the page is that short."""
+    return page_length - PAGE_OVERLAP if page_length > PAGE_OVERLAP else page_length
 
-    A short page is not the end: the server may cap `limit` below what we asked for.
+
+async def recent_pages(
+    client: PumpFunClient,
+    *,
+    cutoff_ms: int,
+    window_end_ms: int,
+    include_nsfw: bool,
+    start: dict[str, Any] | None = None,
+) -> AsyncIterator[list[Any]]:
+    """Coins created in [cutoff, window end], newest first, each once, from `start` if given.
+
+    Offset pages shift while we read them: launches at the head push coins to later pages, and
+    coins hidden upstream pull them to earlier ones. So pages overlap by a few coins, and an
+    anchor (the oldest creation time delivered, plus the mints delivered at exactly that time)
+    tells which coins are new. A page that begins older than the anchor means coins were skipped:
+    we step back. A short page is not the end; the end is an empty page or one that reaches coins
+    older than the cutoff.
     """
-    offset = 0
+    offset = start["offset"] if start else 0
+    anchor = start["anchor_ms"] if start else window_end_ms
+    boundary = set(start["boundary"]) if start else set()
+    step_backs = 0
     while True:
         page = await client.fetch_coins(offset=offset, sort="created_timestamp", include_nsfw=include_nsfw)
         if not page:
             return
-        created = [_ms(coin.get("created_timestamp")) if isinstance(coin, dict) else None for coin in page]
-        # Records without a usable timestamp pass on so validation can reject them with a reason.
-        in_window = [coin for coin, ts in zip(page, created, strict=True) if ts is None or ts >= cutoff_ms]
-        yield _tagged(in_window, RECENT)
-        if any(ts is not None and ts < cutoff_ms for ts in created):
+        stamps = [_ms(coin.get("created_timestamp")) if isinstance(coin, dict) else None for coin in page]
+        known = [ts for ts in stamps if ts is not None]
+        if offset > 0 and known and max(known) < anchor:
+            step_backs += 1
+            if step_backs > MAX_STEP_BACKS:
+                raise PumpFunError(f"pump.fun pages keep shifting under the backfill near offset {offset}")
+            offset = max(0, offset - client.page_limit)
+            continue
+        step_backs = 0
+        fresh = []
+        for coin, ts in zip(page, stamps, strict=True):
+            if ts is not None:
+                mint = coin.get("mint")
+                # Newer than the anchor: delivered already, or launched after the run's window.
+                if ts > anchor or (ts == anchor and mint in boundary) or ts < cutoff_ms:
+                    continue
+                if ts < anchor:
+                    anchor, boundary = ts, set()
+                boundary.add(mint)
+            # Records without a usable timestamp pass on so validation can reject them with a reason.
+            position = {"phase": RECENT, "offset": offset, "anchor_ms": anchor, "boundary": sorted(map(str, boundary))}
+            fresh.append(_tag(coin, RECENT, position))
+        yield fresh
+        if any(ts < cutoff_ms for ts in known):
             return
-        offset += len(page)
+        offset += _advance(len(page))
 
 
 async def trending_pages(
-    client: PumpFunClient, *, cutoff_ms: int, include_nsfw: bool, limit: int
+    client: PumpFunClient, *, cutoff_ms: int, window_end_ms: int, include_nsfw: bool, limit: int
 ) -> AsyncIterator[list[Any]]:
     """Most recently traded first, keeping coins created inside the window, up to `limit` coins."""
     offset = 0
@@ -132,16 +204,17 @@ async def trending_pages(
                 continue
             created = _ms(coin.get("created_timestamp"))
             mint = coin.get("mint")
-            if created is None or created < cutoff_ms or not isinstance(mint, str) or mint in taken:
+            if created is None or not cutoff_ms <= created <= window_end_ms or not isinstance(mint, str):
                 continue
-            taken.add(mint)
-            keep.append(coin)
-        yield _tagged(keep, TRENDING)
+            if mint not in taken:
+                taken.add(mint)
+                keep.append(_tag(coin, TRENDING, {"phase": TRENDING}))
+        yield keep
         # A coin last traded before the cutoff was created before it, and so is every coin after it.
         last_trades = [_ms(coin.get("last_trade_timestamp")) for coin in page if isinstance(coin, dict)]
         if any(ts is not None and ts < cutoff_ms for ts in last_trades):
             return
-        offset += len(page)
+        offset += _advance(len(page))
 
 
 async def _graduated_only(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
@@ -159,6 +232,11 @@ async def _client_scope(client: PumpFunClient | None) -> AsyncIterator[PumpFunCl
         yield own
 
 
+def _window(days: float, now_ms: int | None) -> tuple[int, int]:
+    end = int(time.time() * 1000) if now_ms is None else now_ms
+    return cutoff_ms_for(days, now_ms=end), end
+
+
 async def get_recent_pump_tokens(
     days: float,
     *,
@@ -167,16 +245,22 @@ async def get_recent_pump_tokens(
     include_nsfw: bool = True,
     client: PumpFunClient | None = None,
     now_ms: int | None = None,
+    resume_from: dict[str, Any] | None = None,
+    seen: Iterable[str] = (),
 ) -> list[TokenDict] | int:
-    """Coins launched in the last `days`, newest first.
+    """Coins launched in the last `days` before `now_ms`, newest first.
 
     Without `batch_callback` returns the list; with one, awaits it for every batch and returns
-    how many coins it delivered.
+    how many coins it delivered. `resume_from` is a coin's `_position` from an earlier, interrupted
+    call; `seen` are mints already delivered, which are not delivered again.
     """
-    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size)
+    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
+    cutoff, end = _window(days, now_ms)
     async with _client_scope(client) as api:
-        cutoff = cutoff_ms_for(days, now_ms=now_ms)
-        await batcher.consume(recent_pages(api, cutoff_ms=cutoff, include_nsfw=include_nsfw))
+        start = resume_from if resume_from and resume_from.get("phase") == RECENT else None
+        await batcher.consume(
+            recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
+        )
     return await batcher.finish()
 
 
@@ -189,12 +273,19 @@ async def get_trending_pump_tokens(
     include_nsfw: bool = True,
     client: PumpFunClient | None = None,
     now_ms: int | None = None,
+    resume_from: dict[str, Any] | None = None,
+    seen: Iterable[str] = (),
 ) -> list[TokenDict] | int:
-    """Up to `limit` coins launched in the last `days`, most recently traded first."""
-    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size)
+    """Up to `limit` coins launched in the last `days`, most recently traded first.
+
+    Trending order changes by the second, so a resumed call lists it again and skips `seen` mints.
+    """
+    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
+    cutoff, end = _window(days, now_ms)
     async with _client_scope(client) as api:
-        cutoff = cutoff_ms_for(days, now_ms=now_ms)
-        await batcher.consume(trending_pages(api, cutoff_ms=cutoff, include_nsfw=include_nsfw, limit=limit))
+        await batcher.consume(
+            trending_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, limit=limit)
+        )
     return await batcher.finish()
 
 
@@ -208,18 +299,24 @@ async def get_hybrid_recent_tokens(
     include_nsfw: bool = True,
     client: PumpFunClient | None = None,
     now_ms: int | None = None,
+    resume_from: dict[str, Any] | None = None,
+    seen: Iterable[str] = (),
 ) -> list[TokenDict] | int:
     """Recent launches, then trending coins not already seen, de-duplicated by mint.
 
     `include_pump_only=False` keeps only coins that have graduated from the bonding curve.
     """
-    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size)
+    batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
+    cutoff, end = _window(days, now_ms)
+    phase = resume_from.get("phase") if resume_from else RECENT
     async with _client_scope(client) as api:
-        cutoff = cutoff_ms_for(days, now_ms=now_ms)
         sources = [
-            recent_pages(api, cutoff_ms=cutoff, include_nsfw=include_nsfw),
-            trending_pages(api, cutoff_ms=cutoff, include_nsfw=include_nsfw, limit=trending_limit),
+            trending_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, limit=trending_limit)
         ]
+        if phase == RECENT:
+            start = resume_from if resume_from else None
+            recent = recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
+            sources.insert(0, recent)
         for pages in sources:
             await batcher.consume(pages if include_pump_only else _graduated_only(pages))
     return await batcher.finish()

@@ -1,6 +1,7 @@
 """Load the last N days of pump.fun launches in batches, with a progress bar on a terminal."""
 
 import asyncio
+import signal
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
@@ -10,7 +11,7 @@ from tqdm import tqdm
 from tokens.age_filters import AgeFilter
 from tokens.loader import execute_run
 from tokens.models import BotSettings, LoadRun, Source
-from tokens.runs import RunParameterError, create_run, plan_run
+from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
 
 
 class Command(BaseCommand):
@@ -38,6 +39,16 @@ class Command(BaseCommand):
         if final.status != LoadRun.Status.SUCCEEDED:
             raise CommandError(f"run {final.pk} {final.status}: {final.error or 'no reason recorded'}")
 
+    def _resumable_run(self, options) -> LoadRun:
+        given = [name for name in ("days", "age_filter", "batch_size", "source") if options[name] is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise CommandError(f"--resume continues a run with its own parameters; drop {flags}")
+        try:
+            return check_resumable(run_id=options["resume"])
+        except (RunParameterError, RunConflict) as exc:
+            raise CommandError(str(exc)) from None
+
     def _create_run(self, options) -> LoadRun:
         try:
             plan = plan_run(
@@ -47,9 +58,20 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 source=options["source"],
             )
-        except (RunParameterError, ImproperlyConfigured) as exc:
+            return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
+        except (RunParameterError, RunConflict, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
-        return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
+
+
+async def _until_signalled(work):
+    """Run `work`, cancelling it on SIGTERM as Ctrl-C does, so the run is recorded as interrupted."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 class _ProgressBar:

@@ -1,0 +1,102 @@
+"""Retries with backoff and jitter, Retry-After, and one request-rate limit per upstream per process.
+
+Knows nothing of Django: callers pass a `RetryPolicy` and the upstream's name and rate.
+"""
+
+import asyncio
+import email.utils
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import stamina
+from aiolimiter import AsyncLimiter
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    wait_initial: float = 0.5
+    wait_max: float = 30.0
+    wait_jitter: float = 1.0
+    # A Retry-After longer than this is not waited out: the call fails at once and says so.
+    max_retry_after: float = 120.0
+
+
+class TransientError(Exception):
+    """A failure worth another try: timeouts, dropped connections, 429, 5xx, rate-limit replies."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetriesExhausted(Exception):
+    """Every attempt failed; the message carries the last failure."""
+
+
+def retry_after_seconds(header: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds: either a number of seconds or an HTTP date."""
+    if not header:
+        return None
+    value = header.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# One limiter per upstream name per event loop: every concurrent call of the process shares it.
+_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], AsyncLimiter]]"
+_limiters = weakref.WeakKeyDictionary()
+
+
+def shared_limiter(name: str, *, per_second: float) -> AsyncLimiter:
+    per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
+    key = (name, per_second)
+    if key not in per_loop:
+        # A bucket of one second's worth: at most `per_second` requests start in any second.
+        per_loop[key] = AsyncLimiter(max_rate=per_second, time_period=1)
+    return per_loop[key]
+
+
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, limiter: AsyncLimiter | None, what: str
+) -> T:
+    """Run `call` until it succeeds, is refused for good, or the attempts run out."""
+
+    def backoff(exc: Exception) -> bool | float:
+        if not isinstance(exc, TransientError):
+            return False
+        if exc.retry_after is None:
+            return True
+        if exc.retry_after > policy.max_retry_after:
+            return False
+        return exc.retry_after
+
+    try:
+        async for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=policy.attempts,
+            timeout=None,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                if limiter is None:
+                    return await call()
+                async with limiter:
+                    return await call()
+    except TransientError as exc:
+        if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+            raise RetriesExhausted(f"{what}: {exc}; asked to wait {exc.retry_after:.0f} s") from exc
+        raise RetriesExhausted(f"{what}: {exc} (gave up after {policy.attempts} attempts)") from exc
+    raise AssertionError("unreachable: stamina either returns or raises")
