@@ -26,7 +26,7 @@ def test_loads_the_window_and_prints_a_summary(pumpfun):
     output = run_command("--days", "1", "--batch-size", "10", "--source", "recent")
     run = LoadRun.objects.get()
     assert (run.status, run.origin, run.batches, run.accepted) == ("succeeded", "command", 5, 42)
-    assert f"Run {run.pk} succeeded: 42 fetched, 42 accepted, 0 rejected, 0 failed, 5 batches" in output
+    assert f"Run {run.pk} succeeded: 42 fetched, 42 accepted, 0 rejected, 0 invalid, 0 failed, 5 batches" in output
     assert Token.objects.count() == 42
 
 
@@ -68,7 +68,9 @@ def test_bad_input_is_refused_before_anything_is_recorded(args, message):
 def test_an_upstream_failure_exits_non_zero_with_the_reason(pumpfun):
     pumpfun.coins = make_history(5)
     pumpfun.fault_plan = lambda n: Reply(502, {"message": "Bad Gateway"})
-    with pytest.raises(CommandError, match=r"run \d+ failed: pump.fun at offset 0: answered HTTP 502 \(gave up after 6"):
+    with pytest.raises(
+        CommandError, match=r"run \d+ failed: pump.fun at offset 0: answered HTTP 502 \(gave up after 6"
+    ):
         run_command("--days", "1")
     assert LoadRun.objects.get().status == "failed"
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from tokens.age_filters import AgeFilter
-from tokens.loader import execute_run
+from tokens.loader import RunNotClaimable, execute_run
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
 
@@ -23,18 +23,28 @@ class Command(BaseCommand):
         window.add_argument("--age-filter", help=f"A named window: {', '.join(AgeFilter.values)}")
         parser.add_argument("--batch-size", help="Tokens per batch (1-500); default: settings or HISTORICAL_BATCH_SIZE")
         parser.add_argument("--source", help=f"{', '.join(Source.values)} (default: hybrid)")
+        parser.add_argument(
+            "--resume", metavar="RUN_ID", type=int, help="Continue an interrupted, failed or cancelled run"
+        )
 
     def handle(self, *args, **options) -> None:
-        run = self._create_run(options)
-        self.stdout.write(f"Run {run.pk}: {run.source}, last {run.days:g} days, batches of {run.batch_size}")
+        resume = options["resume"] is not None
+        run = self._resumable_run(options) if resume else self._create_run(options)
+        verb = "resuming" if resume else "loading"
+        self.stdout.write(f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
         with _ProgressBar(enabled=sys.stderr.isatty()) as bar:
             try:
-                final = asyncio.run(execute_run(run_id=run.pk, on_progress=bar.update))
-            except KeyboardInterrupt:
-                raise CommandError(f"run {run.pk} interrupted; batches stored so far are kept") from None
+                final = asyncio.run(_until_sigterm(execute_run(run_id=run.pk, resume=resume, on_progress=bar.update)))
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                raise CommandError(
+                    f"run {run.pk} interrupted; its stored batches are kept. "
+                    f"Continue it with: manage.py load_historical_tokens --resume {run.pk}"
+                ) from None
+            except RunNotClaimable as exc:
+                raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Run {final.pk} {final.status}: {final.fetched} fetched, {final.accepted} accepted, "
-            f"{final.rejected} rejected, {final.failed} failed, {final.batches} batches"
+            f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches"
         )
         if final.status != LoadRun.Status.SUCCEEDED:
             raise CommandError(f"run {final.pk} {final.status}: {final.error or 'no reason recorded'}")
@@ -63,8 +73,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
 
-async def _until_signalled(work):
-    """Run `work`, cancelling it on SIGTERM as Ctrl-C does, so the run is recorded as interrupted."""
+async def _until_sigterm(work):
+    """Await `work`, cancelling it on SIGTERM as Ctrl-C does, so the run is recorded as interrupted."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
