@@ -1,5 +1,7 @@
 """The board websocket: a page connected during a run gets the run's messages and every batch, in order."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -68,3 +70,57 @@ async def test_a_foreign_origin_is_refused():
     socket = board_socket(origin=b"https://evil.example")
     connected, _ = await socket.connect()
     assert not connected
+
+
+async def test_batch_cursors_rise_by_one_across_runs(pumpfun):
+    pumpfun.coins = make_history(25)
+    socket = board_socket()
+    await socket.connect()
+    for source in ("recent", "trending"):
+        run = await sync_to_async(queue_run)(days=1, batch_size=10, source=source)
+        await execute_run(run_id=run.pk)
+    messages = await receive_until_finished(socket)
+    messages += await receive_until_finished(socket)
+    await socket.disconnect()
+    cursors = [m["cursor"] for m in messages if m["type"] == "batch"]
+    assert cursors == list(range(1, 7))
+
+
+async def test_a_client_whose_channel_overflows_catches_up_from_the_api(pumpfun, settings):
+    """The layer drops messages for a channel over capacity, silently. The client sees the cursor
+    jump (or the run end) and asks the API for everything after its cursor."""
+    from channels.layers import get_channel_layer
+    from django.test import AsyncClient
+
+    from tokens.messages import BOARD_GROUP
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 3}}
+    }
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(BOARD_GROUP, channel)
+    pumpfun.coins = make_history(120)
+    run = await sync_to_async(queue_run)(days=1, batch_size=10)
+    await execute_run(run_id=run.pk)  # the client reads nothing meanwhile
+
+    received = []
+    while True:
+        try:
+            received.append((await asyncio.wait_for(layer.receive(channel), timeout=0.2))["message"])
+        except TimeoutError:
+            break
+    batches = [m for m in received if m["type"] == "batch"]
+    assert len(received) == 3 and len(batches) < 12  # the rest was dropped
+    board = {t["mint"]: t for m in batches for t in m["tokens"]}
+    cursor = max(m["cursor"] for m in batches)
+
+    client = AsyncClient()
+    more = True
+    while more:
+        page = (await client.get(f"/api/tokens/?after={cursor}")).json()
+        board.update({t["mint"]: t for t in page["tokens"]})
+        cursor, more = page["cursor"], page["more"]
+
+    assert set(board) == {coin["mint"] for coin in pumpfun.coins}
+    assert cursor == 12

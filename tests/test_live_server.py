@@ -144,3 +144,65 @@ def test_press_load_and_watch_every_token_arrive_once_batch_by_batch(server, ups
     assert len(re.findall(r'<tr class="token-row" id="token-[1-9A-HJ-NP-Za-km-z]+"', page)) == 50
     api = session.get("/api/tokens/?limit=1").json()
     assert api["count"] == 300
+
+
+async def reconnecting_client(host: str, base: str, start_run) -> tuple[dict[str, dict], int, int]:
+    """A client that follows the board protocol: it drops its socket after two batches, stays away
+    while the run goes on, reconnects, and asks the API for what it missed."""
+    board: dict[str, dict] = {}
+    cursor = 0
+    deliveries = 0
+    origin = f"http://{host}"
+
+    async def catch_up(api: httpx.AsyncClient) -> None:
+        nonlocal cursor
+        more = True
+        while more:
+            page = (await api.get(f"/api/tokens/?after={cursor}")).json()
+            board.update({t["mint"]: t for t in page["tokens"]})
+            cursor, more = page["cursor"], page["more"]
+
+    async with httpx.AsyncClient(base_url=base) as api:
+        async with websockets.connect(f"ws://{host}/ws/tokens/", origin=origin) as ws:
+            await asyncio.to_thread(start_run)
+            while deliveries < 2:
+                message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
+                if message["type"] == "batch":
+                    deliveries += 1
+                    board.update({t["mint"]: t for t in message["tokens"]})
+                    cursor = message["cursor"]
+        await asyncio.sleep(0.8)  # away while batches are stored and broadcast without us
+        async with websockets.connect(f"ws://{host}/ws/tokens/", origin=origin) as ws:
+            await catch_up(api)
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
+                if message["type"] == "batch":
+                    deliveries += 1
+                    board.update({t["mint"]: t for t in message["tokens"]})
+                    if message["cursor"] > cursor + 1:
+                        await catch_up(api)
+                    cursor = max(cursor, message["cursor"])
+                elif message["status"] in ("succeeded", "failed", "cancelled"):
+                    await catch_up(api)  # batches stored between our catch-up and the socket
+                    return board, deliveries, cursor
+
+
+def test_a_client_that_drops_its_socket_mid_run_ends_with_every_token_once(server, upstream):
+    now = now_ms()
+    expected = make_history(300, newest_ms=now - 1_000, spacing_ms=10_000)
+    upstream.coins = [*expected, *(make_coin(5_000 + i, created_ms=now - 3 * 86_400_000 - i) for i in range(60))]
+    base = f"http://{server}"
+    session = staff_session(base)
+
+    def press_load():
+        response = session.post(
+            "/runs/",
+            data={"days": "1", "batch_size": "20", "source": "recent"},
+            headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"], "Referer": base + "/"},
+        )
+        assert response.status_code == 202, response.text
+
+    board, deliveries, cursor = asyncio.run(reconnecting_client(server, base, press_load))
+    assert set(board) == {coin["mint"] for coin in expected}
+    assert deliveries < 15  # it really missed batches while away
+    assert cursor == 15

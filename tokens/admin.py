@@ -1,14 +1,16 @@
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from solo.admin import SingletonModelAdmin
 
 from tokens.bot_settings import BATCH_SIZE_ENV, env_batch_size
 from tokens.models import BotSettings, LoadRun, Token
+from tokens.redaction import redact_url
 
 
 @admin.register(BotSettings)
 class BotSettingsAdmin(SingletonModelAdmin):
-    readonly_fields = ["environment_override"]
+    readonly_fields = ["environment_override", "holder_rpc"]
     fieldsets = [
         ("Batches", {"fields": ["historical_batch_size", "environment_override"]}),
         ("Age window", {"fields": ["token_age_filter", "custom_days"]}),
@@ -26,7 +28,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
                 ]
             },
         ),
-        ("Sources", {"fields": ["trending_limit"]}),
+        ("Sources", {"fields": ["trending_limit", "holder_rpc"]}),
     ]
 
     @admin.display(description=f"{BATCH_SIZE_ENV} override")
@@ -36,6 +38,12 @@ class BotSettingsAdmin(SingletonModelAdmin):
         except ImproperlyConfigured as exc:
             return f"invalid: {exc}"
         return "not set: the value above applies" if value is None else f"{value} (wins over the value above)"
+
+    @admin.display(description="Holder RPC (SOLANA_RPC_URL)")
+    def holder_rpc(self, obj: BotSettings) -> str:
+        if not settings.SOLANA_RPC_URL:
+            return "not set: holder counts stay unknown"
+        return redact_url(settings.SOLANA_RPC_URL)
 
 
 @admin.register(Token)

@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tokens import runner
@@ -45,6 +46,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "config_error": config_error,
         "board_config": {
             "ws_path": "/ws/tokens/",
+            "api_tokens": reverse("tokens:api-tokens"),
             # Live rows are newest launches: they belong on the first page only.
             "live_inserts": page.number == 1,
             "latest_run": run_payload(runs[0]) if runs else None,

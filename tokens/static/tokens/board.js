@@ -14,6 +14,7 @@
   const runError = document.getElementById("run-error");
   const emptyState = document.getElementById("empty-state");
   const cancelButton = document.getElementById("cancel-run");
+  const resumeButton = document.getElementById("resume-run");
   const form = document.getElementById("load-form");
   const formError = document.getElementById("form-error");
   const MAX_ROWS = 1000;
@@ -21,6 +22,11 @@
 
   let currentRunId = config.latest_run ? config.latest_run.run_id : null;
   let retryDelay = 500;
+  // The cursor of the last stored batch this page has; batches carry consecutive cursors, so a
+  // jump means a missed batch, and the API hands over everything after our cursor.
+  let lastCursor = config.cursor;
+  let catchUpRunning = false;
+  let catchUpAgain = false;
 
   // Formatting mirrors tokens/templatetags/board.py.
   function compactUsd(value) {
@@ -122,18 +128,51 @@
     rows.insertBefore(row, before);
   }
 
-  function insertTokens(tokens) {
-    if (!config.live_inserts) return;
-    for (const token of tokens) upsertRow(token);
-    while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+  function applyChanges(tokens, removed) {
+    for (const mint of removed || []) {
+      const row = document.getElementById("token-" + mint);
+      if (row) row.remove();
+    }
+    if (config.live_inserts) {
+      for (const token of tokens) upsertRow(token);
+      while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+    }
     emptyState.hidden = rows.children.length > 0;
+  }
+
+  async function catchUp() {
+    if (catchUpRunning) {
+      catchUpAgain = true;
+      return;
+    }
+    catchUpRunning = true;
+    try {
+      do {
+        catchUpAgain = false;
+        let more = true;
+        while (more) {
+          const response = await fetch(config.api_tokens + "?after=" + lastCursor, {headers: {"Accept": "application/json"}});
+          if (!response.ok) throw new Error("catch-up failed (HTTP " + response.status + ")");
+          const data = await response.json();
+          applyChanges(data.tokens, data.removed);
+          lastCursor = Math.max(lastCursor, data.cursor);
+          more = data.more;
+        }
+      } while (catchUpAgain);
+      window.boardCaughtUp = lastCursor;
+    } catch (error) {
+      // The next batch or reconnect tries again; the cursor has not moved past what we lack.
+      setConnection("reconnecting", "catching up failed, retrying…");
+    } finally {
+      catchUpRunning = false;
+    }
   }
 
   function showProgress(status, progress) {
     const parts = [progress.processed + " processed"];
     if (progress.estimated_total) parts[0] += " of ~" + progress.estimated_total;
     parts.push(progress.accepted + " accepted", progress.rejected + " rejected",
-      progress.failed + " failed", progress.batches + " batches");
+      progress.invalid + " invalid", progress.failed + " failed", progress.batches + " batches");
     progressText.textContent = parts.join(" · ");
     if (status === "succeeded") {
       progressBar.value = 100;
@@ -151,12 +190,18 @@
     runError.textContent = message.error || "";
     runError.hidden = !message.error;
     if (cancelButton) cancelButton.hidden = !ACTIVE.has(message.status);
+    if (resumeButton) resumeButton.hidden = !message.resumable;
     showProgress(message.status, message.progress);
   }
 
   function handle(message) {
     if (message.type === "batch") {
-      insertTokens(message.tokens);
+      applyChanges(message.tokens, message.removed);
+      if (message.cursor === lastCursor + 1 && !catchUpRunning) {
+        lastCursor = message.cursor;
+      } else if (message.cursor > lastCursor) {
+        catchUp();
+      }
       currentRunId = message.run_id;
       runStatus.textContent = "#" + message.run_id + " running";
       showProgress("running", message.progress);
@@ -177,15 +222,18 @@
     socket.addEventListener("open", function () {
       retryDelay = 500;
       setConnection("live", "connected");
+      catchUp(); // whatever was stored while we were away, or since the page was rendered
     });
     socket.addEventListener("message", function (event) {
       handle(JSON.parse(event.data));
     });
     socket.addEventListener("close", function () {
       setConnection("reconnecting", "reconnecting…");
-      window.setTimeout(connect, retryDelay);
+      // Exponential backoff with jitter, so a restarted server is not hit by every page at once.
+      window.setTimeout(connect, retryDelay * (0.5 + Math.random()));
       retryDelay = Math.min(retryDelay * 2, 15000);
     });
+    window.boardSocket = socket;
   }
 
   function csrfToken() {
@@ -220,10 +268,11 @@
     });
   }
 
-  if (cancelButton) {
-    cancelButton.addEventListener("click", async function () {
+  function runAction(button) {
+    if (!button) return;
+    button.addEventListener("click", async function () {
       if (currentRunId === null) return;
-      const url = cancelButton.dataset.cancelUrlTemplate.replace("/0/", "/" + currentRunId + "/");
+      const url = button.dataset.urlTemplate.replace("/0/", "/" + currentRunId + "/");
       try {
         await post(url, new FormData());
       } catch (error) {
@@ -231,6 +280,9 @@
       }
     });
   }
+
+  runAction(cancelButton);
+  runAction(resumeButton);
 
   window.setInterval(function () {
     for (const row of rows.children) {
