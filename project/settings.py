@@ -103,11 +103,24 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                # redis-py 8's async pool defaults to 100 connections, which about 100 connected
+                # pages exhaust (MaxConnectionsError at group_add); connections open only as needed.
+                "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONNECTIONS", 4096, minimum=1)}],
+                "capacity": 200,
+            },
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# With a shared layer, runs are handed to `manage.py runworker token-loader` processes instead of
+# running inside the web process that received the request.
+LOADER_WORKERS = env_bool("LOADER_WORKERS", bool(REDIS_URL))
+if LOADER_WORKERS and not REDIS_URL:
+    raise ImproperlyConfigured("LOADER_WORKERS needs REDIS_URL: workers receive runs over the channel layer")
+# A queued run that no worker has claimed after this long is shown as interrupted.
+RUN_QUEUE_TIMEOUT = env_number("RUN_QUEUE_TIMEOUT", 120.0, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

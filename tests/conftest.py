@@ -1,7 +1,9 @@
 from collections.abc import Iterator
 
 import pytest
+import redis
 from channels.layers import channel_layers
+from django.conf import settings as django_settings
 
 from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
@@ -10,8 +12,11 @@ from tests.fakes.pumpfun import FakePumpFun
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
-    """The in-memory layer's queues belong to one event loop; each test gets its own layer."""
+    """Each test gets its own layer (the in-memory layer's queues belong to one event loop), and
+    with Redis an empty database (tests use their own Redis database number)."""
     channel_layers.backends.clear()
+    if django_settings.REDIS_URL:
+        redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     yield
     channel_layers.backends.clear()
 

@@ -8,6 +8,8 @@ os.environ.pop("SOLANA_RPC_URL", None)
 os.environ.pop("HISTORICAL_BATCH_SIZE", None)
 # The test client speaks plain HTTP; production keeps these on.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Tests run loads in their own process unless a test starts workers itself.
+os.environ.setdefault("LOADER_WORKERS", "false")
 # Short waits, so that retry tests take milliseconds; the production defaults are in project/settings.
 os.environ.setdefault("UPSTREAM_RETRY_WAIT_INITIAL", "0.01")
 os.environ.setdefault("UPSTREAM_RETRY_WAIT_MAX", "0.05")

@@ -7,6 +7,8 @@ batch, and keeps its heartbeat fresh so that a run whose process died is seen as
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -194,6 +196,7 @@ def _claim(run_id: int, *, resume: bool) -> LoadRun:
         if resume:
             claimed = runs.filter(status__in=LoadRun.RESUMABLE_STATUSES).update(
                 status=LoadRun.Status.RUNNING,
+                executed_by=_this_process(),
                 cancel_requested=False,
                 error="",
                 finished_at=None,
@@ -203,6 +206,7 @@ def _claim(run_id: int, *, resume: bool) -> LoadRun:
         else:
             claimed = runs.filter(status=LoadRun.Status.QUEUED).update(
                 status=LoadRun.Status.RUNNING,
+                executed_by=_this_process(),
                 started_at=now,
                 heartbeat_at=now,
                 window_end_ms=int(now.timestamp() * 1000),
@@ -215,6 +219,10 @@ def _claim(run_id: int, *, resume: bool) -> LoadRun:
             f"run {run_id} is {state or 'unknown'}; it cannot be {'resumed' if resume else 'started'}"
         )
     return LoadRun.objects.get(pk=run_id)
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 async def _keep_heartbeat(run_id: int) -> None:

@@ -9,6 +9,13 @@ from tokens.models import LoadRun, Token
 BOARD_GROUP = "token-board"
 # The `type` Channels uses to route a group message to the consumer's handler method.
 BOARD_EVENT = "board.event"
+# The channel `manage.py runworker token-loader` consumes, and the message that starts a run there.
+LOADER_CHANNEL = "token-loader"
+RUN_START = "run.start"
+
+
+def run_start_message(*, run_id: int, resume: bool) -> dict[str, Any]:
+    return {"type": RUN_START, "run_id": run_id, "resume": resume}
 
 
 def token_payload(token: Token) -> dict[str, Any]:
@@ -66,6 +73,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "age_filter": run.age_filter,
         "batch_size": run.batch_size,
         "origin": run.origin,
+        "executed_by": run.executed_by,
         "created_at": run.created_at.isoformat() if run.created_at else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -79,6 +79,7 @@ class LoadRun(models.Model):
     batch_size = models.PositiveIntegerField()
     origin = models.CharField(max_length=10, choices=Origin.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    executed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the process running it")
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)

@@ -103,14 +103,22 @@ def check_resumable(*, run_id: int) -> LoadRun:
 
 def mark_stale_runs_interrupted() -> int:
     """Runs whose process died (kill -9, crash, restart) stop writing heartbeats: say so."""
-    stale_before = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER)
-    running = LoadRun.objects.filter(status=LoadRun.Status.RUNNING, heartbeat_at__lt=stale_before)
-    queued = LoadRun.objects.filter(status=LoadRun.Status.QUEUED, created_at__lt=stale_before)
-    reason = "interrupted: its process stopped responding; resume it"
-    return sum(
-        runs.update(status=LoadRun.Status.INTERRUPTED, error=reason, finished_at=timezone.now())
-        for runs in (running, queued)
+    now = timezone.now()
+    running = LoadRun.objects.filter(
+        status=LoadRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.RUN_STALE_AFTER)
     )
+    queued = LoadRun.objects.filter(
+        status=LoadRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
+    )
+    died = running.update(
+        status=LoadRun.Status.INTERRUPTED,
+        error="interrupted: its process stopped responding; resume it",
+        finished_at=now,
+    )
+    unclaimed = queued.update(
+        status=LoadRun.Status.INTERRUPTED, error="interrupted: no loader process took it; resume it", finished_at=now
+    )
+    return died + unclaimed
 
 
 def _conflict_message(source: str) -> str:

@@ -10,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tokens import runner
 from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
+from tokens.dispatch import dispatch_run
 from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import (
@@ -68,7 +68,7 @@ async def start_run(request: HttpRequest) -> HttpResponse:
         return _fail(request, str(exc), status=400)
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
-    runner.start_in_server(run_id=run.pk)
+    await dispatch_run(run_id=run.pk)
     if _wants_json(request):
         return JsonResponse({"run_id": run.pk, "status": run.status}, status=202)
     messages.info(request, f"Run {run.pk} started.")
@@ -100,7 +100,7 @@ async def resume_run(request: HttpRequest, run_id: int) -> HttpResponse:
         return _fail(request, str(exc), status=404 if "there is no run" in str(exc) else 400)
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
-    runner.start_in_server(run_id=run.pk, resume=True)
+    await dispatch_run(run_id=run.pk, resume=True)
     if _wants_json(request):
         return JsonResponse({"run_id": run.pk, "status": "resuming"}, status=202)
     messages.info(request, f"Run {run.pk} resumed.")

@@ -4,11 +4,14 @@ import asyncio
 import signal
 import sys
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from tokens.age_filters import AgeFilter
+from tokens.dispatch import dispatch_run
 from tokens.loader import RunNotClaimable, execute_run
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
@@ -26,10 +29,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resume", metavar="RUN_ID", type=int, help="Continue an interrupted, failed or cancelled run"
         )
+        parser.add_argument(
+            "--enqueue", action="store_true", help="Hand the run to a loader worker (needs REDIS_URL) and exit"
+        )
 
     def handle(self, *args, **options) -> None:
         resume = options["resume"] is not None
+        if options["enqueue"] and not settings.LOADER_WORKERS:
+            raise CommandError(
+                "--enqueue needs loader workers: set REDIS_URL and run `manage.py runworker token-loader`"
+            )
         run = self._resumable_run(options) if resume else self._create_run(options)
+        if options["enqueue"]:
+            async_to_sync(dispatch_run)(run_id=run.pk, resume=resume)
+            self.stdout.write(f"Run {run.pk} handed to the loader workers; follow it at /api/runs/{run.pk}/")
+            return
         verb = "resuming" if resume else "loading"
         self.stdout.write(f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
         with _ProgressBar(enabled=sys.stderr.isatty()) as bar:

@@ -1,0 +1,13 @@
+"""`manage.py runworker token-loader`: executes the runs handed to it over the channel layer."""
+
+from typing import Any
+
+from channels.consumer import AsyncConsumer
+
+from tokens import runner
+
+
+class LoaderWorker(AsyncConsumer):
+    async def run_start(self, message: dict[str, Any]) -> None:
+        # A task, not an await: the worker keeps taking runs (of other sources) while one goes on.
+        runner.start_in_server(run_id=message["run_id"], resume=bool(message.get("resume")))
