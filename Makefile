@@ -7,7 +7,10 @@ PORT ?= 8000
 # The embedded default runs with DEBUG on unless you say otherwise (DEBUG=false needs SECRET_KEY).
 export DEBUG ?= true
 
-.PHONY: install run test lint admin load bench clean
+.PHONY: install run test test-embedded test-production services lint admin load bench clean
+# The production pass of the suite: PostgreSQL (trust auth) and Redis on their standard local ports.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pumpfun
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +25,18 @@ run: install
 	@echo "Serving on http://$(HOST):$(PORT)/  (create a staff login with: make admin)"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
-test: install lint
-	$(BIN)/pytest
+# The whole suite, twice: on the embedded default (SQLite + in-memory layer), then on PostgreSQL +
+# Redis, where the multi-process tests (two Daphne processes and a loader worker) also run.
+test: install lint test-embedded test-production
+
+test-embedded: install
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not production"
+
+test-production: install services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+
+services:
+	bash .ci/services
 
 lint: install
 	$(BIN)/ruff check .

@@ -104,9 +104,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8's async pool defaults to 100 connections, which about 100 connected
-                # pages exhaust (MaxConnectionsError at group_add); connections open only as needed.
-                "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONNECTIONS", 4096, minimum=1)}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8's async pool defaults to 100 connections, which about 100
+                        # connected pages exhaust (MaxConnectionsError at group_add); they open as needed.
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 4096, minimum=1),
+                        # redis-py 8 reads with a 5 s socket timeout, exactly channels_redis's 5 s
+                        # BZPOPMIN wait: an idle consumer then dies with "Timeout reading from".
+                        "socket_timeout": 15,
+                    }
+                ],
                 "capacity": 200,
             },
         }

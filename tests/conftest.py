@@ -41,3 +41,15 @@ def das(settings) -> Iterator[FakeDas]:
 @pytest.fixture
 def history():
     return make_history
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_loader_thread_connections(django_db_setup, django_db_blocker):
+    """The loader's ORM calls run in asgiref's single worker thread, whose connection outlives the
+    tests; close it before the test database is dropped (PostgreSQL refuses while it is open)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()

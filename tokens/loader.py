@@ -113,6 +113,7 @@ async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
 
         async def on_batch(raw_batch: list[Any]) -> None:
             nonlocal processed
+            _raise_swallowed_cancellation()
             if await sync_to_async(_cancel_requested)(run.pk):
                 raise RunCancelled
             outcome = await process_batch(raw_batch, holders=holders, rules=rules, now_ms=int(time.time() * 1000))
@@ -136,6 +137,7 @@ async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
             )
             if on_progress is not None:
                 on_progress(batch.run)
+            _raise_swallowed_cancellation()
 
         await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
 
@@ -219,6 +221,14 @@ def _claim(run_id: int, *, resume: bool) -> LoadRun:
             f"run {run_id} is {state or 'unknown'}; it cannot be {'resumed' if resume else 'started'}"
         )
     return LoadRun.objects.get(pk=run_id)
+
+
+def _raise_swallowed_cancellation() -> None:
+    """asgiref lets a sync call that was cancelled run to its end and then returns normally; the
+    cancellation (Ctrl-C, SIGTERM, shutdown) is still pending on the task, so honour it here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _this_process() -> str:
