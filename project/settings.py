@@ -155,6 +155,8 @@ SOLANA_RPC_URL = env_str("SOLANA_RPC_URL")
 UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per request
 PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 5.0, minimum=0.01)
 SOLANA_RPC_REQUESTS_PER_SECOND = env_number("SOLANA_RPC_REQUESTS_PER_SECOND", 10.0, minimum=0.01)
+# Pages requested ahead of the one being processed (the request rate still applies).
+PUMPFUN_PREFETCH_PAGES = env_int("PUMPFUN_PREFETCH_PAGES", 4, minimum=1)
 UPSTREAM_RETRY_ATTEMPTS = env_int("UPSTREAM_RETRY_ATTEMPTS", 6, minimum=1)
 UPSTREAM_RETRY_WAIT_INITIAL = env_number("UPSTREAM_RETRY_WAIT_INITIAL", 0.5)  # seconds, doubled per retry
 UPSTREAM_RETRY_WAIT_MAX = env_number("UPSTREAM_RETRY_WAIT_MAX", 30.0)

@@ -22,6 +22,7 @@ def pumpfun_client() -> PumpFunClient:
         timeout=settings.UPSTREAM_TIMEOUT,
         retry=retry_policy(),
         requests_per_second=settings.PUMPFUN_REQUESTS_PER_SECOND,
+        prefetch_pages=settings.PUMPFUN_PREFETCH_PAGES,
     )
 
 

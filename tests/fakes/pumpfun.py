@@ -16,6 +16,7 @@ class FakePumpFun(FakeServer):
         self.max_limit = max_limit
         self.latency = latency  # seconds per page, like a real round trip
         self.requests: list[dict[str, str]] = []
+        self.served_mints: set[str] = set()
         self.request_headers: list[dict[str, str]] = []
         # Runs before each page is served, e.g. to add launches at the head mid-backfill.
         self.before_page: Callable[[FakePumpFun, dict[str, str]], None] | None = None
@@ -39,7 +40,10 @@ class FakePumpFun(FakeServer):
         with self.lock:
             visible = [c for c in self.coins if params.get("includeNsfw") == "true" or not c.get("nsfw")]
         ordered = sorted(visible, key=lambda coin: coin.get(sort) or 0, reverse=True)
-        return Reply(200, ordered[offset : offset + limit])
+        page = ordered[offset : offset + limit]
+        with self.lock:
+            self.served_mints.update(str(coin.get("mint")) for coin in page)
+        return Reply(200, page)
 
     def add_launches(self, coins: list[dict[str, Any]]) -> None:
         with self.lock:

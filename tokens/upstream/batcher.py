@@ -1,6 +1,7 @@
 """Turns a stream of pages into de-duplicated batches for a callback, or into one list."""
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from typing import Any
 
 TokenDict = dict[str, Any]
@@ -52,10 +53,12 @@ class Batcher:
         if len(self._pending) >= self._batch_size:
             await self._emit()
 
-    async def consume(self, pages: AsyncIterable[list[TokenDict]]) -> None:
-        async for page in pages:
-            for token in page:
-                await self.add(token)
+    async def consume(self, pages: AsyncIterator[list[TokenDict]]) -> None:
+        # aclosing: when a callback raises, the page source stops its prefetches at once.
+        async with aclosing(pages):
+            async for page in pages:
+                for token in page:
+                    await self.add(token)
 
     async def finish(self) -> list[TokenDict] | int:
         """Flush the final partial batch; return the full list, or the count when streaming."""

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tokens.upstream.batcher import BatchCallback, Batcher, TokenDict
+from tokens.upstream.prefetch import PageReader
 from tokens.upstream.resilience import (
     RetriesExhausted,
     RetryPolicy,
@@ -55,8 +56,10 @@ class PumpFunClient:
         page_limit: int = PAGE_LIMIT,
         retry: RetryPolicy | None = None,
         requests_per_second: float | None = None,
+        prefetch_pages: int = 1,
     ) -> None:
         self.page_limit = page_limit
+        self.prefetch_pages = prefetch_pages
         self._retry = retry or RetryPolicy()
         self._rate = requests_per_second
         self._http = httpx.AsyncClient(base_url=base_url, headers=_BROWSER_HEADERS, timeout=timeout)
@@ -128,6 +131,17 @@ def _tag(coin: Any, source: str, position: dict[str, Any]) -> Any:
     return coin
 
 
+@asynccontextmanager
+async def _reader(client: PumpFunClient, *, sort: str, include_nsfw: bool) -> AsyncIterator[PageReader]:
+    reader = PageReader(
+        client, sort=sort, include_nsfw=include_nsfw, step=client.page_limit - PAGE_OVERLAP, depth=client.prefetch_pages
+    )
+    try:
+        yield reader
+    finally:
+        await reader.close()
+
+
 def _advance(page_length: int) -> int:
     """Next offset step: re-read the last few coins, unless the page is that short."""
     return page_length - PAGE_OVERLAP if page_length > PAGE_OVERLAP else page_length
@@ -154,36 +168,42 @@ async def recent_pages(
     anchor = start["anchor_ms"] if start else window_end_ms
     boundary = set(start["boundary"]) if start else set()
     step_backs = 0
-    while True:
-        page = await client.fetch_coins(offset=offset, sort="created_timestamp", include_nsfw=include_nsfw)
-        if not page:
-            return
-        stamps = [_ms(coin.get("created_timestamp")) if isinstance(coin, dict) else None for coin in page]
-        known = [ts for ts in stamps if ts is not None]
-        if offset > 0 and known and max(known) < anchor:
-            step_backs += 1
-            if step_backs > MAX_STEP_BACKS:
-                raise PumpFunError(f"pump.fun pages keep shifting under the backfill near offset {offset}")
-            offset = max(0, offset - client.page_limit)
-            continue
-        step_backs = 0
-        fresh = []
-        for coin, ts in zip(page, stamps, strict=True):
-            if ts is not None:
-                mint = coin.get("mint")
-                # Newer than the anchor: delivered already, or launched after the run's window.
-                if ts > anchor or (ts == anchor and mint in boundary) or ts < cutoff_ms:
-                    continue
-                if ts < anchor:
-                    anchor, boundary = ts, set()
-                boundary.add(mint)
-            # Records without a usable timestamp pass on so validation can reject them with a reason.
-            position = {"phase": RECENT, "offset": offset, "anchor_ms": anchor, "boundary": sorted(map(str, boundary))}
-            fresh.append(_tag(coin, RECENT, position))
-        yield fresh
-        if any(ts < cutoff_ms for ts in known):
-            return
-        offset += _advance(len(page))
+    async with _reader(client, sort="created_timestamp", include_nsfw=include_nsfw) as reader:
+        while True:
+            page = await reader.page(offset)
+            if not page:
+                return
+            stamps = [_ms(coin.get("created_timestamp")) if isinstance(coin, dict) else None for coin in page]
+            known = [ts for ts in stamps if ts is not None]
+            if offset > 0 and known and max(known) < anchor:
+                step_backs += 1
+                if step_backs > MAX_STEP_BACKS:
+                    raise PumpFunError(f"pump.fun pages keep shifting under the backfill near offset {offset}")
+                offset = max(0, offset - client.page_limit)
+                continue
+            step_backs = 0
+            fresh = []
+            for coin, ts in zip(page, stamps, strict=True):
+                if ts is not None:
+                    mint = coin.get("mint")
+                    # Newer than the anchor: delivered already, or launched after the run's window.
+                    if ts > anchor or (ts == anchor and mint in boundary) or ts < cutoff_ms:
+                        continue
+                    if ts < anchor:
+                        anchor, boundary = ts, set()
+                    boundary.add(mint)
+                # Records without a usable timestamp pass on so validation can reject them with a reason.
+                position = {
+                    "phase": RECENT,
+                    "offset": offset,
+                    "anchor_ms": anchor,
+                    "boundary": sorted(map(str, boundary)),
+                }
+                fresh.append(_tag(coin, RECENT, position))
+            yield fresh
+            if any(ts < cutoff_ms for ts in known):
+                return
+            offset += _advance(len(page))
 
 
 async def trending_pages(
@@ -192,29 +212,30 @@ async def trending_pages(
     """Most recently traded first, keeping coins created inside the window, up to `limit` coins."""
     offset = 0
     taken: set[str] = set()
-    while len(taken) < limit:
-        page = await client.fetch_coins(offset=offset, sort="last_trade_timestamp", include_nsfw=include_nsfw)
-        if not page:
-            return
-        keep = []
-        for coin in page:
-            if len(taken) >= limit:
-                break
-            if not isinstance(coin, dict):
-                continue
-            created = _ms(coin.get("created_timestamp"))
-            mint = coin.get("mint")
-            if created is None or not cutoff_ms <= created <= window_end_ms or not isinstance(mint, str):
-                continue
-            if mint not in taken:
-                taken.add(mint)
-                keep.append(_tag(coin, TRENDING, {"phase": TRENDING}))
-        yield keep
-        # A coin last traded before the cutoff was created before it, and so is every coin after it.
-        last_trades = [_ms(coin.get("last_trade_timestamp")) for coin in page if isinstance(coin, dict)]
-        if any(ts is not None and ts < cutoff_ms for ts in last_trades):
-            return
-        offset += _advance(len(page))
+    async with _reader(client, sort="last_trade_timestamp", include_nsfw=include_nsfw) as reader:
+        while len(taken) < limit:
+            page = await reader.page(offset)
+            if not page:
+                return
+            keep = []
+            for coin in page:
+                if len(taken) >= limit:
+                    break
+                if not isinstance(coin, dict):
+                    continue
+                created = _ms(coin.get("created_timestamp"))
+                mint = coin.get("mint")
+                if created is None or not cutoff_ms <= created <= window_end_ms or not isinstance(mint, str):
+                    continue
+                if mint not in taken:
+                    taken.add(mint)
+                    keep.append(_tag(coin, TRENDING, {"phase": TRENDING}))
+            yield keep
+            # A coin last traded before the cutoff was created before it, and so is every coin after it.
+            last_trades = [_ms(coin.get("last_trade_timestamp")) for coin in page if isinstance(coin, dict)]
+            if any(ts is not None and ts < cutoff_ms for ts in last_trades):
+                return
+            offset += _advance(len(page))
 
 
 async def _graduated_only(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
