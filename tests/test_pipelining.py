@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from tests.fakes.coins import make_coin, make_history, now_ms
+from tests.fakes.coins import make_coin, now_ms
 from tests.fakes.http import Reply
 from tests.fakes.pumpfun import FakePumpFun
 from tokens.upstream.pumpfun import PumpFunClient, get_hybrid_recent_tokens, get_recent_pump_tokens
