@@ -12,7 +12,17 @@ from tokens.redaction import redact_url
 class BotSettingsAdmin(SingletonModelAdmin):
     readonly_fields = ["environment_override", "holder_rpc"]
     fieldsets = [
-        ("Batches", {"fields": ["historical_batch_size", "environment_override"]}),
+        (
+            "Batches",
+            {
+                "fields": [
+                    "historical_batch_size",
+                    "environment_override",
+                    "adaptive_batch_size",
+                    "batch_time_budget_ms",
+                ]
+            },
+        ),
         ("Age window", {"fields": ["token_age_filter", "custom_days"]}),
         (
             "Filters",
@@ -28,7 +38,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
                 ]
             },
         ),
-        ("Sources", {"fields": ["trending_limit", "holder_rpc"]}),
+        ("Sources", {"fields": ["trending_first", "trending_limit", "holder_rpc"]}),
     ]
 
     @admin.display(description=f"{BATCH_SIZE_ENV} override")

@@ -27,6 +27,7 @@ from tokens.models import BotSettings, LoadRun, Source, Token
 from tokens.processing import process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
+from tokens.upstream.batcher import AdaptiveBatchSize
 from tokens.upstream.holders import HolderLookupError
 from tokens.upstream.pumpfun import (
     POSITION_KEY,
@@ -143,9 +144,12 @@ async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
 
 
 async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: set[str]) -> None:
+    batch_size: int | AdaptiveBatchSize = run.batch_size
+    if stored.adaptive_batch_size:
+        batch_size = AdaptiveBatchSize(target=run.batch_size, budget_seconds=stored.batch_time_budget_ms / 1000)
     common: dict[str, Any] = {
         "batch_callback": on_batch,
-        "batch_size": run.batch_size,
+        "batch_size": batch_size,
         "include_nsfw": stored.include_nsfw,
         "client": client,
         "now_ms": run.window_end_ms,
@@ -158,7 +162,9 @@ async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: s
         await get_trending_pump_tokens(run.days, limit=stored.trending_limit, **common)
     else:
         # Graduation is judged by the filters, so that pump-only tokens are counted as rejected.
-        await get_hybrid_recent_tokens(run.days, trending_limit=stored.trending_limit, **common)
+        await get_hybrid_recent_tokens(
+            run.days, trending_limit=stored.trending_limit, trending_first=stored.trending_first, **common
+        )
 
 
 def _position_after(raw_batch: list[Any]) -> dict[str, Any] | None:

@@ -140,6 +140,16 @@ class BotSettings(SingletonModel):
         help_text=f"Tokens per batch ({MIN_BATCH_SIZE}-{MAX_BATCH_SIZE}). "
         "The HISTORICAL_BATCH_SIZE environment variable overrides it.",
     )
+    adaptive_batch_size = models.BooleanField(
+        default=False,
+        help_text="Start with a small batch for a fast first paint, then grow batches up to the batch size "
+        "while each stays under the time budget",
+    )
+    batch_time_budget_ms = models.PositiveIntegerField(
+        default=500,
+        validators=[MinValueValidator(50), MaxValueValidator(60_000)],
+        help_text="Adaptive batches: the time one batch may take to process, store and broadcast",
+    )
     token_age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, default=AgeFilter.LAST_7_DAYS)
     custom_days = models.PositiveIntegerField(
         default=7,
@@ -155,6 +165,9 @@ class BotSettings(SingletonModel):
     include_nsfw = models.BooleanField(default=True)
     include_pump_only = models.BooleanField(
         default=True, help_text="Hybrid source: keep tokens still on the bonding curve (off: graduated tokens only)"
+    )
+    trending_first = models.BooleanField(
+        default=False, help_text="Hybrid source: load trending coins before the rest of the history"
     )
     trending_limit = models.PositiveIntegerField(
         default=200,

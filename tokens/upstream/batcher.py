@@ -1,5 +1,6 @@
 """Turns a stream of pages into de-duplicated batches for a callback, or into one list."""
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from typing import Any
@@ -8,6 +9,25 @@ TokenDict = dict[str, Any]
 BatchCallback = Callable[[list[TokenDict]], Awaitable[Any]]
 
 DEFAULT_BATCH_SIZE = 10
+
+
+class AdaptiveBatchSize:
+    """A small first batch for a fast first paint, then batches that double while one takes less than
+    half the time budget, up to `target`, and halve when one overruns it."""
+
+    def __init__(self, *, target: int, budget_seconds: float, first: int = 10) -> None:
+        self.target = target
+        self.budget = budget_seconds
+        self.size = max(1, min(first, target))
+
+    def current(self) -> int:
+        return self.size
+
+    def record(self, seconds: float) -> None:
+        if seconds < self.budget / 2:
+            self.size = min(self.target, self.size * 2)
+        elif seconds > self.budget:
+            self.size = max(1, self.size // 2)
 
 
 def mint_of(token: Any) -> str | None:
@@ -27,13 +47,20 @@ class Batcher:
     """
 
     def __init__(
-        self, *, batch_callback: BatchCallback | None, batch_size: int | None, seen: Iterable[str] = ()
+        self,
+        *,
+        batch_callback: BatchCallback | None,
+        batch_size: int | AdaptiveBatchSize | None,
+        seen: Iterable[str] = (),
     ) -> None:
         size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if not isinstance(size, AdaptiveBatchSize) and (
+            isinstance(size, bool) or not isinstance(size, int) or size < 1
+        ):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._callback = batch_callback
-        self._batch_size = size
+        self._sizer = size if isinstance(size, AdaptiveBatchSize) else None
+        self._batch_size = size if isinstance(size, int) else size.current()
         self._seen: set[str] = set(seen)
         self._pending: list[TokenDict] = []
         self._collected: list[TokenDict] = []
@@ -70,4 +97,8 @@ class Batcher:
 
     async def _emit(self) -> None:
         batch, self._pending = self._pending, []
+        started = time.monotonic()
         await self._callback(batch)
+        if self._sizer is not None:
+            self._sizer.record(time.monotonic() - started)
+            self._batch_size = self._sizer.current()

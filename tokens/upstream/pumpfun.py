@@ -322,22 +322,26 @@ async def get_hybrid_recent_tokens(
     now_ms: int | None = None,
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
+    trending_first: bool = False,
 ) -> list[TokenDict] | int:
-    """Recent launches, then trending coins not already seen, de-duplicated by mint.
+    """Recent launches and trending coins, de-duplicated by mint: recent first, or trending first
+    (the coins people trade now reach the page before the rest of the history).
 
     `include_pump_only=False` keeps only coins that have graduated from the bonding curve.
     """
     batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
     cutoff, end = _window(days, now_ms)
-    phase = resume_from.get("phase") if resume_from else RECENT
+    order = [TRENDING, RECENT] if trending_first else [RECENT, TRENDING]
+    resumed_phase = resume_from.get("phase") if resume_from else order[0]
     async with _client_scope(client) as api:
-        sources = [
-            trending_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, limit=trending_limit)
-        ]
-        if phase == RECENT:
-            start = resume_from if resume_from else None
-            recent = recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
-            sources.insert(0, recent)
-        for pages in sources:
+        # A resumed run skips the phases it finished; the one it was in goes on from its checkpoint.
+        for phase in order[order.index(resumed_phase) :]:
+            if phase == RECENT:
+                start = resume_from if resume_from and resume_from.get("phase") == RECENT else None
+                pages = recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
+            else:
+                pages = trending_pages(
+                    api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, limit=trending_limit
+                )
             await batcher.consume(pages if include_pump_only else _graduated_only(pages))
     return await batcher.finish()
