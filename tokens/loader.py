@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from tokens.processing import process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
 from tokens.upstream.batcher import AdaptiveBatchSize
-from tokens.upstream.holders import HolderLookupError
+from tokens.upstream.holders import HolderCounter, HolderLookupError
 from tokens.upstream.pumpfun import (
     POSITION_KEY,
     RECENT,
@@ -65,25 +65,29 @@ async def execute_run(*, run_id: int, resume: bool = False, on_progress: Progres
 
     A failed load does not raise: its failure is recorded on the run.
     """
-    run = await sync_to_async(_claim)(run_id, resume=resume)
-    await broadcast(run_message(run))
+    run = await sync_to_async(claim_run)(run_id, resume=resume)
+    # Announce the run while its first page is already being fetched; the first batch waits for it.
+    announced = asyncio.ensure_future(broadcast(run_message(run)))
     verb = "resumed" if resume else "started"
     logger.info("run %s %s: %s, last %g days, batches of %s", run.pk, verb, run.source, run.days, run.batch_size)
     try:
-        await _load(run, on_progress=on_progress)
+        await _load(run, announced=announced, on_progress=on_progress)
     except RunCancelled:
-        return await _end(run.pk, status=LoadRun.Status.CANCELLED)
+        return await end_run(run.pk, status=LoadRun.Status.CANCELLED, announced=announced)
     except Exception as exc:
         logger.error("run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS))
-        return await _end(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc))
+        return await end_run(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
     except BaseException:
         # Ctrl-C, SIGTERM or a server shutdown cancelled the task: record it, then let it propagate.
-        await _end(run.pk, status=LoadRun.Status.INTERRUPTED, error="interrupted before it finished; resume it")
+        error = "interrupted before it finished; resume it"
+        await end_run(run.pk, status=LoadRun.Status.INTERRUPTED, error=error, announced=announced)
         raise
-    return await _end(run.pk, status=LoadRun.Status.SUCCEEDED)
+    return await end_run(run.pk, status=LoadRun.Status.SUCCEEDED, announced=announced)
 
 
-async def _end(run_id: int, *, status: str, error: str = "") -> LoadRun:
+async def end_run(run_id: int, *, status: str, error: str = "", announced: asyncio.Future | None = None) -> LoadRun:
+    if announced is not None:
+        await asyncio.wait([announced])  # the final status must not overtake the "running" message
     run = await sync_to_async(_finish)(run_id, status=status, error=error)
     logger.info(
         "run %s %s: %s fetched, %s accepted, %s rejected, %s invalid, %s failed in %s batches",
@@ -93,17 +97,11 @@ async def _end(run_id: int, *, status: str, error: str = "") -> LoadRun:
     return run
 
 
-async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
+async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: ProgressHook | None) -> None:
     stored = await sync_to_async(BotSettings.get_solo)()
     if stored.min_holders is not None and not settings.SOLANA_RPC_URL:
         raise RunConfigurationError("the min holders filter needs SOLANA_RPC_URL to count holders")
-    cutoff_ms = cutoff_ms_for(run.days, now_ms=run.window_end_ms)
-    rules = _rules(stored, cutoff_ms=cutoff_ms)
-    estimator = TotalEstimator(start_ms=run.window_end_ms, cutoff_ms=cutoff_ms)
-    estimator.resume(count=run.fetched, checkpoint=run.checkpoint)
     seen = await sync_to_async(_mints_already_delivered)(run)
-    processed = run.fetched
-
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(pumpfun_client())
         holders = holder_counter()
@@ -111,36 +109,56 @@ async def _load(run: LoadRun, *, on_progress: ProgressHook | None) -> None:
             await stack.enter_async_context(holders)
         heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
         stack.callback(heartbeat.cancel)
-
-        async def on_batch(raw_batch: list[Any]) -> None:
-            nonlocal processed
-            _raise_swallowed_cancellation()
-            if await sync_to_async(_cancel_requested)(run.pk):
-                raise RunCancelled
-            outcome = await process_batch(raw_batch, holders=holders, rules=rules, now_ms=int(time.time() * 1000))
-            estimator.observe(raw_batch)
-            processed += len(raw_batch)
-            batch = await sync_to_async(store_batch)(
-                run_id=run.pk,
-                records=outcome.records,
-                invalid=len(outcome.invalid),
-                failed=len(outcome.failures),
-                estimated_total=estimator.estimate(processed=processed),
-                checkpoint=_position_after(raw_batch),
-            )
-            logger.info(
-                "run %s batch %s: %s tokens, %s accepted, %s rejected, %s invalid, %s failed",
-                run.pk, batch.run.batches, len(raw_batch), len(outcome.accepted), len(outcome.rejected),
-                len(outcome.invalid), len(outcome.failures),
-            )  # fmt: skip
-            await broadcast(
-                batch_message(run=batch.run, cursor=batch.cursor, tokens=batch.accepted, removed=batch.rejected_mints)
-            )
-            if on_progress is not None:
-                on_progress(batch.run)
-            _raise_swallowed_cancellation()
-
+        on_batch = batch_handler(run, stored, holders=holders, announced=announced, on_progress=on_progress)
         await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
+
+
+def batch_handler(
+    run: LoadRun,
+    stored: BotSettings,
+    *,
+    holders: HolderCounter | None,
+    announced: Awaitable[None] | None = None,
+    on_progress: ProgressHook | None = None,
+) -> Callable[[list[Any]], Awaitable[None]]:
+    """What happens to every batch of a run: process, store in one transaction, then broadcast."""
+    cutoff_ms = cutoff_ms_for(run.days, now_ms=run.window_end_ms)
+    rules = _rules(stored, cutoff_ms=cutoff_ms)
+    estimator = TotalEstimator(start_ms=run.window_end_ms, cutoff_ms=cutoff_ms)
+    estimator.resume(count=run.fetched, checkpoint=run.checkpoint)
+    processed = run.fetched
+
+    async def on_batch(raw_batch: list[Any]) -> None:
+        nonlocal processed
+        _raise_swallowed_cancellation()
+        if await sync_to_async(_cancel_requested)(run.pk):
+            raise RunCancelled
+        outcome = await process_batch(raw_batch, holders=holders, rules=rules, now_ms=int(time.time() * 1000))
+        estimator.observe(raw_batch)
+        processed += len(raw_batch)
+        batch = await sync_to_async(store_batch)(
+            run_id=run.pk,
+            records=outcome.records,
+            invalid=len(outcome.invalid),
+            failed=len(outcome.failures),
+            estimated_total=estimator.estimate(processed=processed),
+            checkpoint=_position_after(raw_batch),
+        )
+        if announced is not None:
+            await announced  # pages learn of the run before its first batch
+        logger.info(
+            "run %s batch %s: %s tokens, %s accepted, %s rejected, %s invalid, %s failed",
+            run.pk, batch.run.batches, len(raw_batch), len(outcome.accepted), len(outcome.rejected),
+            len(outcome.invalid), len(outcome.failures),
+        )  # fmt: skip
+        await broadcast(
+            batch_message(run=batch.run, cursor=batch.cursor, tokens=batch.accepted, removed=batch.rejected_mints)
+        )
+        if on_progress is not None:
+            on_progress(batch.run)
+        _raise_swallowed_cancellation()
+
+    return on_batch
 
 
 async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: set[str]) -> None:
@@ -196,7 +214,7 @@ def _rules(stored: BotSettings, *, cutoff_ms: int) -> FilterRules:
     )
 
 
-def _claim(run_id: int, *, resume: bool) -> LoadRun:
+def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
     """Compare-and-set into running, so two processes can never both take the same run."""
     now = timezone.now()
     runs = LoadRun.objects.filter(pk=run_id)

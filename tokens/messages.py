@@ -1,5 +1,6 @@
 """The one place for the Channels group name and the JSON shapes sent to pages and API clients."""
 
+import time
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -95,6 +96,7 @@ def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: li
         "tokens": [token_payload(token) for token in tokens],
         "removed": removed,
         "progress": progress_payload(run),
+        "sent_at": time.time(),  # seconds since the epoch, for clients that measure delivery latency
     }
 
 

@@ -18,6 +18,7 @@ from tokens.upstream.resilience import (
     retry_after_seconds,
     shared_limiter,
 )
+from tokens.upstream.tls import SHARED_CONTEXT
 
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
@@ -46,7 +47,9 @@ class HolderCounter:
         self._retry = retry or RetryPolicy()
         self._rate = requests_per_second
         self._slots = asyncio.Semaphore(concurrency)
-        self._http = httpx.AsyncClient(timeout=timeout, headers={"Content-Type": "application/json"})
+        self._http = httpx.AsyncClient(
+            timeout=timeout, headers={"Content-Type": "application/json"}, verify=SHARED_CONTEXT
+        )
         self._request_id = 0
 
     async def __aenter__(self) -> "HolderCounter":

@@ -21,6 +21,7 @@ from tokens.upstream.resilience import (
     retry_after_seconds,
     shared_limiter,
 )
+from tokens.upstream.tls import SHARED_CONTEXT
 
 DEFAULT_BASE_URL = "https://frontend-api-v3.pump.fun"
 PAGE_LIMIT = 50
@@ -62,7 +63,9 @@ class PumpFunClient:
         self.prefetch_pages = prefetch_pages
         self._retry = retry or RetryPolicy()
         self._rate = requests_per_second
-        self._http = httpx.AsyncClient(base_url=base_url, headers=_BROWSER_HEADERS, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=_BROWSER_HEADERS, timeout=timeout, verify=SHARED_CONTEXT
+        )
 
     async def __aenter__(self) -> "PumpFunClient":
         return self
