@@ -24,7 +24,15 @@ class PageReader:
         self._inflight: dict[int, asyncio.Task] = {}
 
     async def page(self, offset: int) -> list[Any]:
-        task = self._inflight.pop(offset, None) or self._start(offset)
+        task = self._inflight.pop(offset, None)
+        if task is None:
+            # Off the predicted path (or the very first page): fetch it alone, so that the first
+            # paint waits for one round trip and not for a crowd of speculative ones.
+            task = self._start(offset)
+            self._drop_predictions()
+            result = await task
+            self._predict_from(offset)
+            return result
         self._predict_from(offset)
         return await task
 
@@ -39,6 +47,10 @@ class PageReader:
         return asyncio.ensure_future(
             self._client.fetch_coins(offset=offset, sort=self._sort, include_nsfw=self._include_nsfw)
         )
+
+    def _drop_predictions(self) -> None:
+        for stale in list(self._inflight):
+            _discard(self._inflight.pop(stale))
 
     def _predict_from(self, offset: int) -> None:
         path = [offset + self._step * k for k in range(1, self._depth)]
