@@ -47,8 +47,10 @@ def main() -> None:
     args = parser.parse_args()
 
     now = int(time.time() * 1000)
-    # The window's coins, one every 2 s back from now, then a page of coins older than any window.
-    coins = [make_coin(i, created_ms=now - 1_000 - i * 2_000) for i in range(args.tokens)]
+    # The window's coins, spread over the last 23 hours (one a second or closer), then coins older
+    # than any window.
+    spacing = min(1_000, 23 * 3_600_000 // max(1, args.tokens))
+    coins = [make_coin(i, created_ms=now - 1_000 - i * spacing) for i in range(args.tokens)]
     oldest = coins[-1]["created_timestamp"] if coins else now
     coins += [make_coin(10_000_000 + i, created_ms=oldest - 400 * 86_400_000 - i) for i in range(60)]
     pages = {

@@ -69,4 +69,4 @@ def test_the_live_row_template_is_the_same_partial(pumpfun):
     row = page.split('<tbody id="token-rows">')[1].split("</tbody>")[0]
     fields = re.findall(r'data-(?:field|link)="(\w+)"', template)
     assert fields == re.findall(r'data-(?:field|link)="(\w+)"', row)
-    assert len(fields) == 12
+    assert len(fields) == 14

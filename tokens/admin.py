@@ -38,7 +38,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
                 ]
             },
         ),
-        ("Sources", {"fields": ["trending_first", "trending_limit", "holder_rpc"]}),
+        ("Sources", {"fields": ["trending_first", "trending_limit", "tail_interval_seconds", "holder_rpc"]}),
     ]
 
     @admin.display(description=f"{BATCH_SIZE_ENV} override")

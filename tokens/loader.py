@@ -32,15 +32,18 @@ from tokens.upstream.holders import HolderCounter, HolderLookupError
 from tokens.upstream.pumpfun import (
     POSITION_KEY,
     RECENT,
+    PumpFunClient,
     PumpFunError,
     cutoff_ms_for,
     get_hybrid_recent_tokens,
+    get_launches_since,
     get_recent_pump_tokens,
     get_trending_pump_tokens,
 )
 from tokens.upstream_clients import holder_counter, pumpfun_client
 
 logger = logging.getLogger(__name__)
+TAIL = "tail"
 ProgressHook = Callable[[LoadRun], None]
 
 
@@ -73,7 +76,10 @@ async def execute_run(*, run_id: int, resume: bool = False, on_progress: Progres
     try:
         await _load(run, announced=announced, on_progress=on_progress)
     except RunCancelled:
-        return await end_run(run.pk, status=LoadRun.Status.CANCELLED, announced=announced)
+        # Stopping a live tail is how a following run ends well: its backfill was complete.
+        following = await sync_to_async(_in_tail)(run.pk)
+        status = LoadRun.Status.SUCCEEDED if following else LoadRun.Status.CANCELLED
+        return await end_run(run.pk, status=status, announced=announced)
     except Exception as exc:
         logger.error("run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS))
         return await end_run(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
@@ -110,7 +116,69 @@ async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: Progres
         heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
         stack.callback(heartbeat.cancel)
         on_batch = batch_handler(run, stored, holders=holders, announced=announced, on_progress=on_progress)
-        await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
+        if not _in_tail_phase(run.checkpoint):
+            await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
+        if run.follow:
+            await _follow(run, stored, client=client, on_batch=on_batch)
+
+
+async def _follow(run: LoadRun, stored: BotSettings, *, client: PumpFunClient, on_batch) -> None:
+    """The live tail: poll the newest launches until stopped, from where the backfill's window ended,
+    so that nothing falls between the backfill and the tail and nothing comes twice."""
+    position = run.checkpoint if _in_tail_phase(run.checkpoint) else _tail_position(run.window_end_ms, [])
+    run = await sync_to_async(_save_checkpoint)(run.pk, position)
+    await broadcast(run_message(run))
+    logger.info("run %s following new launches every %s s", run.pk, stored.tail_interval_seconds)
+    while True:
+        await _sleep_unless_stopped(run.pk, stored.tail_interval_seconds)
+        now_ms = int(time.time() * 1000)
+        top, boundary = position["top_ms"], position["boundary"]
+        launches = await get_launches_since(
+            top, client=client, now_ms=now_ms, include_nsfw=stored.include_nsfw, seen=boundary
+        )
+        if not launches:
+            continue
+        newest = max(_created_ms(coin) for coin in launches)
+        at_top = [coin.get("mint") for coin in launches if _created_ms(coin) == newest]
+        position = _tail_position(newest, at_top if newest > top else [*boundary, *at_top])
+        for coin in launches:
+            if isinstance(coin, dict):
+                coin[POSITION_KEY] = position
+        for start in range(0, len(launches), run.batch_size):
+            await on_batch(launches[start : start + run.batch_size])
+
+
+def _tail_position(top_ms: int, boundary: list[Any]) -> dict[str, Any]:
+    return {"phase": TAIL, "top_ms": top_ms, "boundary": sorted({str(mint) for mint in boundary})}
+
+
+def _in_tail_phase(checkpoint: dict[str, Any] | None) -> bool:
+    return bool(checkpoint) and checkpoint.get("phase") == TAIL
+
+
+def _created_ms(coin: Any) -> int:
+    value = coin.get("created_timestamp") if isinstance(coin, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+async def _sleep_unless_stopped(run_id: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if await sync_to_async(_cancel_requested)(run_id):
+            raise RunCancelled
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(1.0, remaining))
+
+
+def _save_checkpoint(run_id: int, checkpoint: dict[str, Any]) -> LoadRun:
+    LoadRun.objects.filter(pk=run_id).update(checkpoint=checkpoint, estimated_total=None)
+    return LoadRun.objects.get(pk=run_id)
+
+
+def _in_tail(run_id: int) -> bool:
+    return _in_tail_phase(LoadRun.objects.filter(pk=run_id).values_list("checkpoint", flat=True).first())
 
 
 def batch_handler(
@@ -279,7 +347,7 @@ def _finish(run_id: int, *, status: str, error: str) -> LoadRun:
     run.status = status
     run.error = error
     run.finished_at = timezone.now()
-    if status == LoadRun.Status.SUCCEEDED:
+    if status == LoadRun.Status.SUCCEEDED and not run.follow:
         run.estimated_total = run.fetched
     run.save(update_fields=["status", "error", "finished_at", "estimated_total"])
     return run

@@ -46,8 +46,8 @@ def token_payload(token: Token) -> dict[str, Any]:
 def progress_payload(run: LoadRun) -> dict[str, Any]:
     processed = run.fetched
     total = run.estimated_total
-    if run.status == LoadRun.Status.SUCCEEDED:
-        percent = 100.0
+    if run.status == LoadRun.Status.SUCCEEDED or _following(run):
+        percent = 100.0  # a following run's backfill is complete
     elif total:
         percent = round(min(99.0, 100 * processed / total), 1)
     else:
@@ -80,9 +80,15 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "error": run.error,
         "resumable": run.is_resumable,
+        "follow": run.follow,
+        "following": _following(run),
         "resumes": run.resumes,
         "progress": progress_payload(run),
     }
+
+
+def _following(run: LoadRun) -> bool:
+    return run.follow and run.status == LoadRun.Status.RUNNING and (run.checkpoint or {}).get("phase") == "tail"
 
 
 def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: list[str]) -> dict[str, Any]:

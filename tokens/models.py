@@ -77,6 +77,7 @@ class LoadRun(models.Model):
     age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, blank=True)
     days = models.FloatField(help_text="Length of the age window in days")
     batch_size = models.PositiveIntegerField()
+    follow = models.BooleanField(default=False, help_text="After the backfill, keep polling for new launches")
     origin = models.CharField(max_length=10, choices=Origin.choices)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     executed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the process running it")
@@ -165,6 +166,11 @@ class BotSettings(SingletonModel):
     include_nsfw = models.BooleanField(default=True)
     include_pump_only = models.BooleanField(
         default=True, help_text="Hybrid source: keep tokens still on the bonding curve (off: graduated tokens only)"
+    )
+    tail_interval_seconds = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Live tail: seconds between polls of the newest launches",
     )
     trending_first = models.BooleanField(
         default=False, help_text="Hybrid source: load trending coins before the rest of the history"

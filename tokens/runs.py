@@ -27,6 +27,7 @@ class RunPlan:
     days: float
     age_filter: str
     batch_size: int
+    follow: bool = False
 
 
 def plan_run(
@@ -36,6 +37,7 @@ def plan_run(
     age_filter: str | None = None,
     batch_size: Any = None,
     source: str | None = None,
+    follow: bool = False,
 ) -> RunPlan:
     """Fill what the request leaves out from the settings, and check everything."""
     source = source or Source.HYBRID
@@ -56,7 +58,7 @@ def plan_run(
         )
     except ValueError as exc:
         raise RunParameterError(str(exc)) from None
-    return RunPlan(source=source, days=span, age_filter=label, batch_size=size)
+    return RunPlan(source=source, days=span, age_filter=label, batch_size=size, follow=follow)
 
 
 def _parse_days(raw: Any) -> int:
@@ -79,6 +81,7 @@ def create_run(*, plan: RunPlan, origin: str, user: Any = None) -> LoadRun:
                 days=plan.days,
                 age_filter=plan.age_filter,
                 batch_size=plan.batch_size,
+                follow=plan.follow,
                 origin=origin,
                 requested_by=user if getattr(user, "is_authenticated", False) else None,
             )

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from tokens.models import LoadRun, Token
+from tokens.models import BotSettings, LoadRun, Token
 
 PAGE_SIZE = 50
 MAX_API_LIMIT = 200
@@ -15,3 +15,23 @@ def board_tokens() -> QuerySet[Token]:
 
 def recent_runs(*, limit: int = 10) -> list[LoadRun]:
     return list(LoadRun.objects.order_by("-created_at", "-pk")[:limit])
+
+
+def saved_filter_labels(stored: BotSettings) -> list[str]:
+    """The admin's filters that are switched on, in words, for the board."""
+    labels = []
+    if stored.min_usd_market_cap is not None:
+        labels.append(f"market cap ≥ ${stored.min_usd_market_cap:,.0f}")
+    if stored.max_usd_market_cap is not None:
+        labels.append(f"market cap ≤ ${stored.max_usd_market_cap:,.0f}")
+    if stored.min_holders is not None:
+        labels.append(f"holders ≥ {stored.min_holders}")
+    if stored.min_liquidity_sol is not None:
+        labels.append(f"liquidity ≥ {stored.min_liquidity_sol:g} SOL")
+    if not stored.include_nsfw:
+        labels.append("no NSFW")
+    if not stored.include_pump_only:
+        labels.append("graduated only")
+    if stored.blocklist_terms():
+        labels.append(f"{len(stored.blocklist_terms())} blocked words")
+    return labels

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
 from tokens.dispatch import dispatch_run
-from tokens.messages import run_payload
+from tokens.messages import run_payload, token_payload
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import (
     RunConflict,
@@ -24,7 +24,7 @@ from tokens.runs import (
     plan_run,
     request_cancel,
 )
-from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs
+from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs, saved_filter_labels
 from tokens.store import current_cursor
 
 
@@ -44,6 +44,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "default_days": max(1, round(window_days(stored.token_age_filter, custom_days=stored.custom_days))),
         "default_batch_size": batch_size,
         "config_error": config_error,
+        "saved_filters": saved_filter_labels(stored),
         "board_config": {
             "ws_path": "/ws/tokens/",
             "api_tokens": reverse("tokens:api-tokens"),
@@ -51,6 +52,8 @@ def board(request: HttpRequest) -> HttpResponse:
             "live_inserts": page.number == 1,
             "latest_run": run_payload(runs[0]) if runs else None,
             "cursor": current_cursor(),
+            "initial_tokens": [token_payload(token) for token in page.object_list],
+            "page_size": PAGE_SIZE,
         },
     }
     return render(request, "tokens/board.html", context)
@@ -113,6 +116,7 @@ def _create_web_run(data, user) -> LoadRun:
         days=data.get("days"),
         batch_size=data.get("batch_size"),
         source=data.get("source") or None,
+        follow=data.get("follow") in ("1", "true", "on"),
     )
     return create_run(plan=plan, origin=LoadRun.Origin.WEB, user=user)
 

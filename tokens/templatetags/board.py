@@ -51,3 +51,16 @@ def epoch_ms(value: datetime | None) -> int | str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@register.filter
+def run_duration(run) -> str:
+    """How long a run took, or has been going."""
+    if run.started_at is None:
+        return "—"
+    seconds = int(((run.finished_at or timezone.now()) - run.started_at).total_seconds())
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds}s"

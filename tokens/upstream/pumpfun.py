@@ -348,3 +348,19 @@ async def get_hybrid_recent_tokens(
                 )
             await batcher.consume(pages if include_pump_only else _graduated_only(pages))
     return await batcher.finish()
+
+
+async def get_launches_since(
+    since_ms: int,
+    *,
+    client: PumpFunClient,
+    now_ms: int,
+    include_nsfw: bool = True,
+    seen: Iterable[str] = (),
+) -> list[TokenDict]:
+    """Coins created from `since_ms` to `now_ms`, newest first, except `seen` mints: one poll of a
+    live tail. It pages down from the head until it reaches `since_ms`, however many launches
+    arrived since the last poll."""
+    batcher = Batcher(batch_callback=None, batch_size=None, seen=seen)
+    await batcher.consume(recent_pages(client, cutoff_ms=since_ms, window_end_ms=now_ms, include_nsfw=include_nsfw))
+    return await batcher.finish()

@@ -1,6 +1,8 @@
 """Load the last N days of pump.fun launches in batches, with a progress bar on a terminal."""
 
 import asyncio
+import json
+import logging
 import signal
 import sys
 
@@ -32,6 +34,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--enqueue", action="store_true", help="Hand the run to a loader worker (needs REDIS_URL) and exit"
         )
+        parser.add_argument(
+            "--follow", action="store_true", help="After the backfill, keep streaming new launches until stopped"
+        )
+        parser.add_argument("--json", action="store_true", help="Print a one-line JSON summary for scripts")
 
     def handle(self, *args, **options) -> None:
         resume = options["resume"] is not None
@@ -42,11 +48,16 @@ class Command(BaseCommand):
         run = self._resumable_run(options) if resume else self._create_run(options)
         if options["enqueue"]:
             async_to_sync(dispatch_run)(run_id=run.pk, resume=resume)
-            self.stdout.write(f"Run {run.pk} handed to the loader workers; follow it at /api/runs/{run.pk}/")
+            self._say(options, f"Run {run.pk} handed to the loader workers; follow it at /api/runs/{run.pk}/")
+            if options["json"]:
+                self.stdout.write(json.dumps({"run_id": run.pk, "status": "queued"}))
             return
+        on_terminal = sys.stderr.isatty()
+        if not on_terminal and options["verbosity"] < 2:
+            logging.getLogger("tokens").setLevel(logging.WARNING)  # quiet in scripts and cron
         verb = "resuming" if resume else "loading"
-        self.stdout.write(f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
-        with _ProgressBar(enabled=sys.stderr.isatty()) as bar:
+        self._say(options, f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
+        with _ProgressBar(enabled=on_terminal) as bar:
             try:
                 final = asyncio.run(_until_sigterm(execute_run(run_id=run.pk, resume=resume, on_progress=bar.update)))
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -56,15 +67,24 @@ class Command(BaseCommand):
                 ) from None
             except RunNotClaimable as exc:
                 raise CommandError(str(exc)) from None
-        self.stdout.write(
+        self._say(
+            options,
             f"Run {final.pk} {final.status}: {final.fetched} fetched, {final.accepted} accepted, "
-            f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches"
+            f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches",
         )
+        if options["json"]:
+            self.stdout.write(json.dumps(_summary(final)))
         if final.status != LoadRun.Status.SUCCEEDED:
             raise CommandError(f"run {final.pk} {final.status}: {final.error or 'no reason recorded'}")
 
+    def _say(self, options, line: str) -> None:
+        """Human lines; with --json, standard output carries only the JSON summary."""
+        if not options["json"]:
+            self.stdout.write(line)
+
     def _resumable_run(self, options) -> LoadRun:
         given = [name for name in ("days", "age_filter", "batch_size", "source") if options[name] is not None]
+        given += ["follow"] if options["follow"] else []
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise CommandError(f"--resume continues a run with its own parameters; drop {flags}")
@@ -81,6 +101,7 @@ class Command(BaseCommand):
                 age_filter=options["age_filter"],
                 batch_size=options["batch_size"],
                 source=options["source"],
+                follow=options["follow"],
             )
             return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
         except (RunParameterError, RunConflict, ImproperlyConfigured) as exc:
@@ -98,11 +119,30 @@ async def _until_sigterm(work):
         loop.remove_signal_handler(signal.SIGTERM)
 
 
+def _summary(run: LoadRun) -> dict:
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "source": run.source,
+        "days": run.days,
+        "fetched": run.fetched,
+        "accepted": run.accepted,
+        "rejected": run.rejected,
+        "invalid": run.invalid,
+        "failed": run.failed,
+        "holder_errors": run.holder_errors,
+        "batches": run.batches,
+        "duration_seconds": duration,
+        "error": run.error,
+    }
+
+
 class _ProgressBar:
-    """tqdm on a terminal; silent otherwise (the per-batch log lines still go to the log)."""
+    """tqdm on a terminal (fetched of the estimate, rate, ETA, accepted and rejected); nothing otherwise."""
 
     def __init__(self, *, enabled: bool) -> None:
-        self._bar = tqdm(total=None, unit="tok", disable=not enabled, dynamic_ncols=True)
+        self._bar = tqdm(total=None, desc="fetched", unit="tok", disable=not enabled, dynamic_ncols=True)
 
     def __enter__(self) -> "_ProgressBar":
         return self
@@ -113,5 +153,5 @@ class _ProgressBar:
     def update(self, run: LoadRun) -> None:
         if run.estimated_total:
             self._bar.total = run.estimated_total
-        self._bar.n = run.fetched
+        self._bar.update(run.fetched - self._bar.n)  # update(), not n=: tqdm's rate and ETA need it
         self._bar.set_postfix(accepted=run.accepted, rejected=run.rejected, failed=run.failed, batches=run.batches)

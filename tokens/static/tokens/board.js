@@ -1,25 +1,41 @@
-// The live board: rows arrive over the websocket as batches and are inserted newest first.
-// Every value from a token is attacker-chosen: it goes into the page with textContent or, for
+// The live board. Rows arrive over the websocket as batches; the page keeps them in one map keyed
+// by mint (so a token that arrives twice replaces itself) and renders that map sorted and filtered.
+// Every value from a token is attacker-chosen: it reaches the page through textContent or, for
 // links, only after it parses as an http(s) URL. Never innerHTML.
 (function () {
   "use strict";
 
   const config = JSON.parse(document.getElementById("board-config").textContent);
-  const rows = document.getElementById("token-rows");
-  const rowTemplate = document.getElementById("token-row-template");
-  const connection = document.getElementById("connection-state");
-  const runStatus = document.getElementById("run-status");
-  const progressBar = document.getElementById("progress-bar");
-  const progressText = document.getElementById("progress-text");
-  const runError = document.getElementById("run-error");
-  const emptyState = document.getElementById("empty-state");
-  const cancelButton = document.getElementById("cancel-run");
-  const resumeButton = document.getElementById("resume-run");
-  const form = document.getElementById("load-form");
-  const formError = document.getElementById("form-error");
-  const MAX_ROWS = 1000;
+  const $ = (id) => document.getElementById(id);
+  const rowsBody = $("token-rows");
+  const rowTemplate = $("token-row-template");
+  const connection = $("connection-state");
+  const runStatus = $("run-status");
+  const progressBar = $("progress-bar");
+  const progressText = $("progress-text");
+  const runError = $("run-error");
+  const emptyState = $("empty-state");
+  const loadingState = $("loading-state");
+  const cancelButton = $("cancel-run");
+  const resumeButton = $("resume-run");
+  const form = $("load-form");
+  const formError = $("form-error");
+  const quickFilter = $("quick-filter");
+  const pauseButton = $("pause-button");
+  const bufferedNote = $("buffered");
+  const rowCount = $("row-count");
+  const loadOlder = $("load-older");
   const ACTIVE = new Set(["queued", "running"]);
+  const TEXT_KEYS = new Set(["symbol", "sources"]);
 
+  const tokens = new Map(); // mint -> token payload
+  const elements = new Map(); // mint -> <tr>
+  let rowCap = 1000; // newest first; "Load older" raises it
+  let olderOffset = config.initial_tokens.length;
+  let sortKey = localStorage.getItem("board.sortKey") || "created_timestamp";
+  let sortDescending = localStorage.getItem("board.sortDir") !== "asc";
+  let paused = false;
+  let buffer = [];
   let currentRunId = config.latest_run ? config.latest_run.run_id : null;
   let retryDelay = 500;
   // The cursor of the last stored batch this page has; batches carry consecutive cursors, so a
@@ -48,17 +64,9 @@
     return seconds + "s";
   }
 
-  function percent(value) {
-    return typeof value === "number" && isFinite(value) ? value.toFixed(0) + "%" : "—";
-  }
-
-  function countOrDash(value) {
-    return typeof value === "number" && isFinite(value) ? value.toLocaleString("en-US") : "—";
-  }
-
-  function shortMint(mint) {
-    return mint.length > 10 ? mint.slice(0, 4) + "…" + mint.slice(-4) : mint;
-  }
+  const percent = (v) => (typeof v === "number" && isFinite(v) ? v.toFixed(0) + "%" : "—");
+  const countOrDash = (v) => (typeof v === "number" && isFinite(v) ? v.toLocaleString("en-US") : "—");
+  const shortMint = (mint) => (mint.length > 10 ? mint.slice(0, 4) + "…" + mint.slice(-4) : mint);
 
   function httpUrl(value) {
     if (typeof value !== "string" || value === "") return null;
@@ -84,8 +92,7 @@
     }
   }
 
-  function renderRow(token) {
-    const row = rowTemplate.content.firstElementChild.cloneNode(true);
+  function fillRow(row, token) {
     row.id = "token-" + token.mint;
     row.dataset.mint = token.mint;
     row.dataset.created = String(token.created_timestamp);
@@ -94,13 +101,18 @@
     const image = row.querySelector('[data-field="image_uri"]');
     const imageUrl = httpUrl(token.image_uri);
     if (imageUrl) {
-      image.src = imageUrl;
+      if (image.getAttribute("src") !== imageUrl) image.src = imageUrl;
       image.hidden = false;
+    } else {
+      image.removeAttribute("src");
+      image.hidden = true;
     }
     const mintLink = row.querySelector('[data-field="mint"]');
     mintLink.href = "https://pump.fun/coin/" + encodeURIComponent(token.mint);
-    mintLink.title = token.mint;
+    mintLink.title = token.mint + " on pump.fun";
     mintLink.textContent = shortMint(token.mint);
+    row.querySelector(".copy").dataset.copy = token.mint;
+    row.querySelector('[data-link="solscan"]').href = "https://solscan.io/token/" + encodeURIComponent(token.mint);
     setText(row, "age", age(token.created_timestamp));
     setText(row, "usd_market_cap", compactUsd(token.usd_market_cap));
     setText(row, "bonding_progress", percent(token.bonding_progress));
@@ -109,35 +121,86 @@
     for (const name of ["twitter", "telegram", "website"]) {
       setLink(row.querySelector('[data-link="' + name + '"]'), httpUrl(token[name]));
     }
+    const badges = row.querySelector('[data-field="sources"]');
+    badges.replaceChildren();
+    for (const source of token.sources || []) {
+      const badge = document.createElement("span");
+      badge.className = "badge badge-" + (source === "trending" ? "trending" : "recent");
+      badge.textContent = source;
+      badges.appendChild(badge);
+    }
+  }
+
+  function rowFor(token) {
+    let row = elements.get(token.mint);
+    if (!row) {
+      row = rowTemplate.content.firstElementChild.cloneNode(true);
+      elements.set(token.mint, row);
+    }
+    fillRow(row, token);
     return row;
   }
 
-  // A row that arrives again replaces itself; new rows go in newest-first order.
-  function upsertRow(token) {
-    const row = renderRow(token);
-    const existing = document.getElementById(row.id);
-    if (existing) existing.remove();
-    const created = token.created_timestamp;
-    let before = null;
-    for (const candidate of rows.children) {
-      if (Number(candidate.dataset.created) < created) {
-        before = candidate;
-        break;
-      }
-    }
-    rows.insertBefore(row, before);
+  function sortValue(token, key) {
+    if (key === "sources") return (token.sources || []).join(",");
+    if (key === "symbol") return (token.symbol || "").toLowerCase();
+    const value = token[key];
+    return typeof value === "number" && isFinite(value) ? value : null;
   }
 
-  function applyChanges(tokens, removed) {
+  function compare(a, b) {
+    const x = sortValue(a, sortKey);
+    const y = sortValue(b, sortKey);
+    if (x === y) return b.created_timestamp - a.created_timestamp;
+    if (x === null) return 1; // unknown values last, whichever the direction
+    if (y === null) return -1;
+    const order = x < y ? -1 : 1;
+    return sortDescending ? -order : order;
+  }
+
+  function matches(token, needle) {
+    if (!needle) return true;
+    return [token.name, token.symbol, token.mint].some((v) => (v || "").toLowerCase().includes(needle));
+  }
+
+  function trimToCap() {
+    if (tokens.size <= rowCap) return;
+    const newestFirst = [...tokens.values()].sort((a, b) => b.created_timestamp - a.created_timestamp);
+    for (const token of newestFirst.slice(rowCap)) {
+      tokens.delete(token.mint);
+      elements.delete(token.mint);
+    }
+  }
+
+  function render() {
+    const needle = quickFilter.value.trim().toLowerCase();
+    const shown = [...tokens.values()].filter((t) => matches(t, needle)).sort(compare);
+    const rows = shown.map(rowFor);
+    rowsBody.replaceChildren(...rows);
+    emptyState.hidden = tokens.size > 0;
+    loadingState.hidden = !(tokens.size === 0 && runStatus.dataset.status === "running");
+    rowCount.textContent = needle ? shown.length + " of " + tokens.size + " shown" : tokens.size + " shown";
+    window.boardRowCount = rows.length;
+  }
+
+  function applyChanges(changed, removed) {
     for (const mint of removed || []) {
-      const row = document.getElementById("token-" + mint);
-      if (row) row.remove();
+      tokens.delete(mint);
+      elements.delete(mint);
     }
-    if (config.live_inserts) {
-      for (const token of tokens) upsertRow(token);
-      while (rows.children.length > MAX_ROWS) rows.lastElementChild.remove();
+    for (const token of changed) tokens.set(token.mint, token);
+    trimToCap();
+    render();
+  }
+
+  function receiveTokens(changed, removed) {
+    if (paused) {
+      buffer.push([changed, removed]);
+      const waiting = buffer.reduce((sum, [list]) => sum + list.length, 0);
+      bufferedNote.textContent = waiting + " new while paused";
+      return;
     }
-    emptyState.hidden = rows.children.length > 0;
+    applyChanges(changed, removed);
   }
 
   async function catchUp() {
@@ -154,7 +217,7 @@
           const response = await fetch(config.api_tokens + "?after=" + lastCursor, {headers: {"Accept": "application/json"}});
           if (!response.ok) throw new Error("catch-up failed (HTTP " + response.status + ")");
           const data = await response.json();
-          applyChanges(data.tokens, data.removed);
+          receiveTokens(data.tokens, data.removed);
           lastCursor = Math.max(lastCursor, data.cursor);
           more = data.more;
         }
@@ -162,7 +225,7 @@
       window.boardCaughtUp = lastCursor;
     } catch (error) {
       // The next batch or reconnect tries again; the cursor has not moved past what we lack.
-      setConnection("reconnecting", "catching up failed, retrying…");
+      setConnection("error", "catching up failed, retrying…");
     } finally {
       catchUpRunning = false;
     }
@@ -170,7 +233,7 @@
 
   function showProgress(status, progress) {
     const parts = [progress.processed + " processed"];
-    if (progress.estimated_total) parts[0] += " of ~" + progress.estimated_total;
+    if (progress.estimated_total && status !== "succeeded") parts[0] += " of ~" + progress.estimated_total;
     parts.push(progress.accepted + " accepted", progress.rejected + " rejected",
       progress.invalid + " invalid", progress.failed + " failed", progress.batches + " batches");
     progressText.textContent = parts.join(" · ");
@@ -181,29 +244,35 @@
     } else if (ACTIVE.has(status)) {
       progressBar.removeAttribute("value"); // indeterminate until the total can be estimated
     }
+    progressBar.dataset.percent = progressBar.hasAttribute("value") ? String(progressBar.value) : "";
   }
 
   function showRun(message) {
     currentRunId = message.run_id;
-    runStatus.textContent = "#" + message.run_id + " " + message.status;
+    const following = message.status === "running" && message.following;
+    runStatus.textContent = "#" + message.run_id + " " + (following ? "following new launches" : message.status);
     runStatus.dataset.status = message.status;
     runError.textContent = message.error || "";
     runError.hidden = !message.error;
-    if (cancelButton) cancelButton.hidden = !ACTIVE.has(message.status);
+    if (cancelButton) {
+      cancelButton.hidden = !ACTIVE.has(message.status);
+      cancelButton.textContent = following ? "Stop following" : "Stop run";
+    }
     if (resumeButton) resumeButton.hidden = !message.resumable;
     showProgress(message.status, message.progress);
+    render();
   }
 
   function handle(message) {
     if (message.type === "batch") {
-      applyChanges(message.tokens, message.removed);
+      receiveTokens(message.tokens, message.removed);
       if (message.cursor === lastCursor + 1 && !catchUpRunning) {
         lastCursor = message.cursor;
       } else if (message.cursor > lastCursor) {
         catchUp();
       }
       currentRunId = message.run_id;
-      runStatus.textContent = "#" + message.run_id + " running";
+      runStatus.dataset.status = "running";
       showProgress("running", message.progress);
     } else if (message.type === "run") {
       showRun(message);
@@ -248,7 +317,7 @@
       headers: {"Accept": "application/json", "X-CSRFToken": csrfToken()},
       credentials: "same-origin",
     });
-    const data = await response.json().catch(function () { return {}; });
+    const data = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(data.error || "request failed (HTTP " + response.status + ")");
     return data;
   }
@@ -261,7 +330,9 @@
         const data = await post(form.action, new FormData(form));
         currentRunId = data.run_id;
         runStatus.textContent = "#" + data.run_id + " " + data.status;
+        runStatus.dataset.status = "running";
         if (cancelButton) cancelButton.hidden = false;
+        render();
       } catch (error) {
         formError.textContent = error.message;
       }
@@ -284,12 +355,86 @@
   runAction(cancelButton);
   runAction(resumeButton);
 
-  window.setInterval(function () {
-    for (const row of rows.children) {
-      row.querySelector('[data-field="age"]').textContent = age(Number(row.dataset.created));
+  function updateSortHeaders() {
+    for (const button of document.querySelectorAll("button.sort")) {
+      const th = button.closest("th");
+      if (button.dataset.sort === sortKey) th.setAttribute("aria-sort", sortDescending ? "descending" : "ascending");
+      else th.removeAttribute("aria-sort");
     }
-  }, 30000);
+  }
 
+  for (const button of document.querySelectorAll("button.sort")) {
+    button.addEventListener("click", function () {
+      const key = button.dataset.sort;
+      if (key === sortKey) sortDescending = !sortDescending;
+      else {
+        sortKey = key;
+        sortDescending = !TEXT_KEYS.has(key);
+      }
+      localStorage.setItem("board.sortKey", sortKey);
+      localStorage.setItem("board.sortDir", sortDescending ? "desc" : "asc");
+      updateSortHeaders();
+      render();
+    });
+  }
+
+  quickFilter.value = localStorage.getItem("board.filter") || "";
+  quickFilter.addEventListener("input", function () {
+    localStorage.setItem("board.filter", quickFilter.value);
+    render();
+  });
+
+  pauseButton.addEventListener("click", function () {
+    paused = !paused;
+    pauseButton.setAttribute("aria-pressed", String(paused));
+    pauseButton.textContent = paused ? "Resume" : "Pause";
+    if (!paused) {
+      const waiting = buffer;
+      buffer = [];
+      bufferedNote.textContent = "";
+      for (const [changed, removed] of waiting) applyChanges(changed, removed);
+    }
+  });
+
+  loadOlder.addEventListener("click", async function () {
+    loadOlder.disabled = true;
+    try {
+      const response = await fetch(config.api_tokens + "?limit=" + config.page_size + "&offset=" + olderOffset);
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const data = await response.json();
+      olderOffset += data.tokens.length;
+      rowCap += data.tokens.length;
+      applyChanges(data.tokens, []);
+      loadOlder.hidden = data.next_offset === null;
+    } catch (error) {
+      formError.textContent = "Loading older tokens failed: " + error.message;
+    } finally {
+      loadOlder.disabled = false;
+    }
+  });
+
+  rowsBody.addEventListener("click", async function (event) {
+    const button = event.target.closest("button.copy");
+    if (!button) return;
+    try {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      button.textContent = "✓";
+    } catch (error) {
+      button.textContent = "!";
+    }
+    window.setTimeout(() => { button.textContent = "⧉"; }, 1200);
+  });
+
+  window.setInterval(function () {
+    for (const [mint, row] of elements) {
+      const token = tokens.get(mint);
+      if (token) setText(row, "age", age(token.created_timestamp));
+    }
+  }, 15000);
+
+  for (const token of config.initial_tokens) tokens.set(token.mint, token);
+  updateSortHeaders();
+  render();
   if (config.latest_run) showRun(Object.assign({type: "run"}, config.latest_run));
   connect();
 })();
