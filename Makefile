@@ -17,6 +17,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+/usr/bin/chromium:
+	command -v apt-get >/dev/null || { echo "install Chromium at /usr/bin/chromium for the browser tests" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 install: $(BIN)/.installed
 
 run: install
@@ -29,11 +34,12 @@ run: install
 # Redis, where the multi-process tests (two Daphne processes and a loader worker) also run.
 test: install lint test-embedded test-production
 
-test-embedded: install
+test-embedded: install /usr/bin/chromium
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not production"
 
+# The browser tests ran in the embedded pass; this pass is about the database and the channel layer.
 test-production: install services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
 
 services:
 	bash .ci/services
@@ -51,7 +57,8 @@ load: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_historical_tokens --days $(DAYS)
 
-bench: install
+bench: install services
+	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/process_concurrency.py
 
 clean:

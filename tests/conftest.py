@@ -9,6 +9,9 @@ from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
 from tests.fakes.pumpfun import FakePumpFun
 
+# Fixtures for the tests that drive a real Daphne process.
+pytest_plugins = ["tests.live"]
+
 
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:

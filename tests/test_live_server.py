@@ -6,85 +6,14 @@ test logs in as staff over HTTP, posts to /runs/ with the CSRF token, and reads 
 
 import asyncio
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 import websockets
 
 from tests.fakes.coins import make_coin, make_history, now_ms
-from tests.fakes.pumpfun import FakePumpFun
-
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "live-test-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"daphne did not listen on {port}")
-
-
-@pytest.fixture
-def upstream():
-    fake = FakePumpFun([], latency=0.15).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def server(tmp_path, upstream):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "live-server-test-only-key-" + "x1y2z3" * 8,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        "PUMPFUN_API_URL": upstream.url,
-        # A real upstream's pace: 4 requests a second (read-ahead otherwise makes 7 pages instant).
-        "PUMPFUN_REQUESTS_PER_SECOND": "4",
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-    }
-    env.pop("REDIS_URL", None)
-    env.pop("SOLANA_RPC_URL", None)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"],
-        env=env, check=True, capture_output=True, cwd=ROOT,
-    )  # fmt: skip
-    port = free_port()
-    daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, daphne)
-        yield f"127.0.0.1:{port}"
-    finally:
-        daphne.terminate()
-        daphne.wait(timeout=10)
+from tests.live import PASSWORD
 
 
 def staff_session(base: str) -> httpx.Client:

@@ -20,7 +20,7 @@ import websockets
 
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.pumpfun import FakePumpFun
-from tests.test_live_server import PASSWORD, free_port, wait_for_port
+from tests.live import PASSWORD, free_port, wait_for_port
 
 pytestmark = pytest.mark.production
 ROOT = Path(__file__).resolve().parent.parent

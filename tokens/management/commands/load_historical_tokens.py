@@ -5,6 +5,7 @@ import json
 import logging
 import signal
 import sys
+from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -53,11 +54,9 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps({"run_id": run.pk, "status": "queued"}))
             return
         on_terminal = sys.stderr.isatty()
-        if not on_terminal and options["verbosity"] < 2:
-            logging.getLogger("tokens").setLevel(logging.WARNING)  # quiet in scripts and cron
         verb = "resuming" if resume else "loading"
         self._say(options, f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
-        with _ProgressBar(enabled=on_terminal) as bar:
+        with _ProgressBar(enabled=on_terminal) as bar, _quiet_unless(on_terminal or options["verbosity"] >= 2):
             try:
                 final = asyncio.run(_until_sigterm(execute_run(run_id=run.pk, resume=resume, on_progress=bar.update)))
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -106,6 +105,19 @@ class Command(BaseCommand):
             return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
         except (RunParameterError, RunConflict, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
+
+
+@contextmanager
+def _quiet_unless(talk: bool):
+    """Off a terminal (cron, scripts) the per-batch lines stay out of the way; warnings still show."""
+    logger = logging.getLogger("tokens")
+    level = logger.level
+    if not talk:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 async def _until_sigterm(work):

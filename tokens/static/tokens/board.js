@@ -135,6 +135,8 @@
     let row = elements.get(token.mint);
     if (!row) {
       row = rowTemplate.content.firstElementChild.cloneNode(true);
+      const image = row.querySelector('[data-field="image_uri"]');
+      image.addEventListener("error", () => { image.hidden = true; }); // dead links: no broken icon
       elements.set(token.mint, row);
     }
     fillRow(row, token);
@@ -418,11 +420,11 @@
     if (!button) return;
     try {
       await navigator.clipboard.writeText(button.dataset.copy);
-      button.textContent = "✓";
+      button.textContent = "copied";
     } catch (error) {
-      button.textContent = "!";
+      button.textContent = "failed";
     }
-    window.setTimeout(() => { button.textContent = "⧉"; }, 1200);
+    window.setTimeout(() => { button.textContent = "copy"; }, 1200);
   });
 
   window.setInterval(function () {
