@@ -41,25 +41,33 @@ def upstream():
     fake.stop()
 
 
-@pytest.fixture
-def server(tmp_path, upstream):
+def server_env(**overrides: str) -> dict[str, str]:
+    """The environment of a production-like process (DEBUG off) speaking plain HTTP on loopback."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "live-server-test-only-key-" + "x1y2z3" * 8,
+        "SECRET_KEY": "process-test-only-key-" + "x1y2z3" * 8,
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}",
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "PUMPFUN_API_URL": upstream.url,
-        # A real upstream's pace: 4 requests a second (read-ahead otherwise makes 7 pages instant).
-        "PUMPFUN_REQUESTS_PER_SECOND": "4",
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
-    env.pop("REDIS_URL", None)
-    env.pop("SOLANA_RPC_URL", None)
+    for name in ("REDIS_URL", "SOLANA_RPC_URL", "HISTORICAL_BATCH_SIZE", "LOADER_WORKERS"):
+        env.pop(name, None)
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def server(tmp_path, upstream):
+    env = server_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
+        STATIC_ROOT=str(tmp_path / "static"),
+        PUMPFUN_API_URL=upstream.url,
+        # A real upstream's pace: 4 requests a second (read-ahead otherwise makes 7 pages instant).
+        PUMPFUN_REQUESTS_PER_SECOND="4",
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([*manage, "collectstatic", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakes.coins import make_coin, now_ms
 from tests.fakes.pumpfun import FakePumpFun
+from tests.live import server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW_SQL = (
@@ -32,18 +33,12 @@ def upstream():
 
 @pytest.fixture
 def environment(tmp_path, upstream):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "kill-test-only-" + "k9" * 30,
-        "DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'kill.sqlite3'}",
-        "PUMPFUN_API_URL": upstream.url,
-        "RUN_STALE_AFTER": "1",
-        "PUMPFUN_REQUESTS_PER_SECOND": "1000",
-    }
-    for name in ("REDIS_URL", "SOLANA_RPC_URL", "HISTORICAL_BATCH_SIZE"):
-        env.pop(name, None)
+    env = server_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'kill.sqlite3'}",
+        PUMPFUN_API_URL=upstream.url,
+        RUN_STALE_AFTER="1",
+        PUMPFUN_REQUESTS_PER_SECOND="1000",
+    )
     manage(env, "migrate", "--noinput")
     return env, tmp_path / "kill.sqlite3"
 

@@ -16,6 +16,16 @@ from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.live import PASSWORD
 
 
+def post_run(session: httpx.Client, base: str, **fields: str) -> None:
+    """What the Load button sends: the form fields, the CSRF token, and a wish for JSON."""
+    response = session.post(
+        "/runs/",
+        data=fields,
+        headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"], "Referer": base + "/"},
+    )
+    assert response.status_code == 202, response.text
+
+
 def staff_session(base: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=10)
     client.get("/admin/login/")
@@ -49,12 +59,7 @@ def test_press_load_and_watch_every_token_arrive_once_batch_by_batch(server, ups
     session = staff_session(base)
 
     def press_load():
-        response = session.post(
-            "/runs/",
-            data={"days": "1", "batch_size": "25", "source": "recent"},
-            headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"], "Referer": base + "/"},
-        )
-        assert response.status_code == 202, response.text
+        post_run(session, base, days="1", batch_size="25", source="recent")
 
     received, _ = asyncio.run(watch_run(server, press_load))
 
@@ -127,12 +132,7 @@ def test_a_client_that_drops_its_socket_mid_run_ends_with_every_token_once(serve
     session = staff_session(base)
 
     def press_load():
-        response = session.post(
-            "/runs/",
-            data={"days": "1", "batch_size": "20", "source": "recent"},
-            headers={"Accept": "application/json", "X-CSRFToken": session.cookies["csrftoken"], "Referer": base + "/"},
-        )
-        assert response.status_code == 202, response.text
+        post_run(session, base, days="1", batch_size="20", source="recent")
 
     board, deliveries, cursor = asyncio.run(reconnecting_client(server, base, press_load))
     assert set(board) == {coin["mint"] for coin in expected}

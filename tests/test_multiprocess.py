@@ -6,7 +6,6 @@ pages connected to both web processes.
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -20,7 +19,7 @@ import websockets
 
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.pumpfun import FakePumpFun
-from tests.live import PASSWORD, free_port, wait_for_port
+from tests.live import PASSWORD, free_port, server_env, wait_for_port
 
 pytestmark = pytest.mark.production
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,22 +62,13 @@ def upstream():
 
 @pytest.fixture
 def cluster(database, upstream, tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "SECRET_KEY": "multiprocess-test-only-" + "m7" * 30,
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "DATABASE_URL": database,
-        "REDIS_URL": REDIS,
-        "LOADER_WORKERS": "true",
-        "PUMPFUN_API_URL": upstream.url,
-        "PUMPFUN_REQUESTS_PER_SECOND": "1000",
-        "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-    }
-    env.pop("SOLANA_RPC_URL", None)
+    env = server_env(
+        DATABASE_URL=database,
+        REDIS_URL=REDIS,
+        LOADER_WORKERS="true",
+        PUMPFUN_API_URL=upstream.url,
+        PUMPFUN_REQUESTS_PER_SECOND="1000",
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run(

@@ -61,11 +61,9 @@ def test_json_summary_for_scripts(pumpfun):
     lines = out.getvalue().strip().splitlines()
     assert len(lines) == 1
     summary = json.loads(lines[0])
-    assert summary["status"] == "succeeded" and (summary["fetched"], summary["accepted"], summary["batches"]) == (
-        12,
-        12,
-        3,
-    )
+    progress = summary["progress"]
+    assert summary["status"] == "succeeded"
+    assert (progress["processed"], progress["accepted"], progress["batches"]) == (12, 12, 3)
     assert summary["duration_seconds"] >= 0 and summary["error"] == ""
 
 

@@ -1,5 +1,7 @@
 """The board page and the staff-only actions that start and cancel runs."""
 
+from functools import wraps
+
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -59,12 +61,23 @@ def board(request: HttpRequest) -> HttpResponse:
     return render(request, "tokens/board.html", context)
 
 
-@require_POST
-async def start_run(request: HttpRequest) -> HttpResponse:
-    user = await request.auser()
-    refusal = _refuse_unless_staff(request, user)
-    if refusal is not None:
-        return refusal
+def staff_action(view):
+    """POST only, staff only (CSRF comes from the middleware); the view gets the user."""
+
+    @require_POST
+    @wraps(view)
+    async def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = await request.auser()
+        refusal = _refuse_unless_staff(request, user)
+        if refusal is not None:
+            return refusal
+        return await view(request, user, *args, **kwargs)
+
+    return checked
+
+
+@staff_action
+async def start_run(request: HttpRequest, user) -> HttpResponse:
     try:
         run = await sync_to_async(_create_web_run)(request.POST, user)
     except RunParameterError as exc:
@@ -72,31 +85,20 @@ async def start_run(request: HttpRequest) -> HttpResponse:
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
     await dispatch_run(run_id=run.pk)
-    if _wants_json(request):
-        return JsonResponse({"run_id": run.pk, "status": run.status}, status=202)
-    messages.info(request, f"Run {run.pk} started.")
-    return redirect("tokens:board")
+    return _accepted(request, run.pk, "queued", f"Run {run.pk} started.")
 
 
-@require_POST
-async def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    user = await request.auser()
-    refusal = _refuse_unless_staff(request, user)
-    if refusal is not None:
-        return refusal
+@staff_action
+async def cancel_run(request: HttpRequest, user, run_id: int) -> HttpResponse:
     run = await sync_to_async(_cancel)(run_id)
     if _wants_json(request):
         return JsonResponse({"run_id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested})
-    messages.info(request, f"Run {run.pk}: cancel requested.")
+    messages.info(request, f"Run {run.pk}: stop requested.")
     return redirect("tokens:board")
 
 
-@require_POST
-async def resume_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    user = await request.auser()
-    refusal = _refuse_unless_staff(request, user)
-    if refusal is not None:
-        return refusal
+@staff_action
+async def resume_run(request: HttpRequest, user, run_id: int) -> HttpResponse:
     try:
         run = await sync_to_async(check_resumable)(run_id=run_id)
     except RunParameterError as exc:
@@ -104,9 +106,13 @@ async def resume_run(request: HttpRequest, run_id: int) -> HttpResponse:
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
     await dispatch_run(run_id=run.pk, resume=True)
+    return _accepted(request, run.pk, "resuming", f"Run {run.pk} resumed.")
+
+
+def _accepted(request: HttpRequest, run_id: int, status: str, note: str) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"run_id": run.pk, "status": "resuming"}, status=202)
-    messages.info(request, f"Run {run.pk} resumed.")
+        return JsonResponse({"run_id": run_id, "status": status}, status=202)
+    messages.info(request, note)
     return redirect("tokens:board")
 
 

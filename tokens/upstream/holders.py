@@ -15,7 +15,8 @@ from tokens.upstream.resilience import (
     RetryPolicy,
     TransientError,
     call_with_retries,
-    retry_after_seconds,
+    json_or_transient,
+    send_or_transient,
     shared_limiter,
 )
 from tokens.upstream.tls import SHARED_CONTEXT
@@ -89,23 +90,10 @@ class HolderCounter:
     async def _call(self, method: str, params: dict[str, Any], *, mint: str) -> dict[str, Any]:
         self._request_id += 1
         payload = {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
-        try:
-            response = await self._http.post(self._rpc_url, json=payload)
-        except httpx.TimeoutException as exc:
-            raise TransientError("timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"connection failed ({type(exc).__name__})") from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"answered HTTP {status}", retry_after=retry_after_seconds(response.headers.get("Retry-After"))
-            )
-        if status != 200:
-            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {status}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError("sent a body that is not JSON") from exc
+        response = await send_or_transient(self._http.post(self._rpc_url, json=payload))
+        if response.status_code != 200:
+            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {response.status_code}")
+        body = json_or_transient(response)
         if not isinstance(body, dict):
             raise HolderLookupError(f"{mint}: holder RPC sent {type(body).__name__}, expected an object")
         if body.get("error") is not None:

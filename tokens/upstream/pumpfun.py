@@ -18,7 +18,8 @@ from tokens.upstream.resilience import (
     RetryPolicy,
     TransientError,
     call_with_retries,
-    retry_after_seconds,
+    json_or_transient,
+    send_or_transient,
     shared_limiter,
 )
 from tokens.upstream.tls import SHARED_CONTEXT
@@ -93,23 +94,10 @@ class PumpFunClient:
             raise PumpFunError(str(exc)) from exc
 
     async def _get_page(self, params: dict[str, Any]) -> list[Any]:
-        try:
-            response = await self._http.get("/coins", params=params)
-        except httpx.TimeoutException as exc:
-            raise TransientError("timed out") from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"connection failed ({type(exc).__name__})") from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise TransientError(
-                f"answered HTTP {status}", retry_after=retry_after_seconds(response.headers.get("Retry-After"))
-            )
-        if status != 200:
-            raise PumpFunError(f"pump.fun at offset {params['offset']}: answered HTTP {status}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientError("sent a body that is not JSON") from exc
+        response = await send_or_transient(self._http.get("/coins", params=params))
+        if response.status_code != 200:
+            raise PumpFunError(f"pump.fun at offset {params['offset']}: answered HTTP {response.status_code}")
+        body = json_or_transient(response)
         if not isinstance(body, list):
             raise TransientError(f"sent a JSON {type(body).__name__}, not a list of coins")
         return body

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import httpx
 import stamina
 from aiolimiter import AsyncLimiter
 
@@ -37,6 +38,28 @@ class TransientError(Exception):
 
 class RetriesExhausted(Exception):
     """Every attempt failed; the message carries the last failure."""
+
+
+async def send_or_transient(request: Awaitable[httpx.Response]) -> httpx.Response:
+    """Await an HTTP request; what is worth another try comes out as a `TransientError`."""
+    try:
+        response = await request
+    except httpx.TimeoutException as exc:
+        raise TransientError("timed out") from exc
+    except httpx.TransportError as exc:
+        raise TransientError(f"connection failed ({type(exc).__name__})") from exc
+    if response.status_code == 429 or response.status_code >= 500:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise TransientError(f"answered HTTP {response.status_code}", retry_after=retry_after)
+    return response
+
+
+def json_or_transient(response: httpx.Response) -> object:
+    """A garbled body (a proxy's HTML page, a cut-off answer) is worth another try."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TransientError("sent a body that is not JSON") from exc
 
 
 def retry_after_seconds(header: str | None, *, now: float | None = None) -> float | None:

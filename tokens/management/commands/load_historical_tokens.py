@@ -16,6 +16,7 @@ from tqdm import tqdm
 from tokens.age_filters import AgeFilter
 from tokens.dispatch import dispatch_run
 from tokens.loader import RunNotClaimable, execute_run
+from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
 
@@ -132,22 +133,9 @@ async def _until_sigterm(work):
 
 
 def _summary(run: LoadRun) -> dict:
+    """The run as the API shows it, plus how long it took."""
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
-    return {
-        "run_id": run.pk,
-        "status": run.status,
-        "source": run.source,
-        "days": run.days,
-        "fetched": run.fetched,
-        "accepted": run.accepted,
-        "rejected": run.rejected,
-        "invalid": run.invalid,
-        "failed": run.failed,
-        "holder_errors": run.holder_errors,
-        "batches": run.batches,
-        "duration_seconds": duration,
-        "error": run.error,
-    }
+    return {**run_payload(run), "duration_seconds": duration}
 
 
 class _ProgressBar:
