@@ -60,7 +60,7 @@ def server_env(**overrides: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def server(tmp_path, upstream):
+def server(tmp_path, upstream, request):
     env = server_env(
         DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}",
         STATIC_ROOT=str(tmp_path / "static"),
@@ -84,5 +84,14 @@ def server(tmp_path, upstream):
         wait_for_port(port, daphne)
         yield f"127.0.0.1:{port}"
     finally:
-        daphne.terminate()
-        daphne.wait(timeout=10)
+        stop(daphne)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL: Daphne waits up to 10 s for open connections to close on their own."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -192,3 +192,23 @@ def test_an_empty_board_says_what_to_do(browser, server):
     assert re.search(r"No tokens stored yet", page.inner_text("#empty-state"))
     assert page.locator("#empty-state").is_visible()
     context.close()
+
+
+def test_a_tail_after_the_backfill_shows_later_launches_once(board, upstream, server):
+    backfill = make_history(30, newest_ms=now_ms() - 1_000, spacing_ms=60_000)
+    window_with(upstream, backfill)
+    board.fill('input[name="days"]', "1")
+    board.fill('input[name="batch_size"]', "10")
+    board.select_option('select[name="source"]', "recent")
+    board.check('input[name="follow"]')
+    board.click("#load-button")
+    board.wait_for_function("document.getElementById('run-status').textContent.includes('following new launches')")
+    assert board.evaluate("window.boardRowCount") == 30
+    later = [make_coin(700 + i, created_ms=now_ms() + i) for i in range(3)]
+    upstream.add_launches(later)
+    board.wait_for_function("window.boardRowCount === 33", timeout=30_000)
+    mints = board_mints(board)
+    assert mints[:3] == [coin["mint"] for coin in reversed(later)]  # newest first, at the top
+    assert len(mints) == len(set(mints)) == 33
+    board.click("#cancel-run")  # "Stop following"
+    board.wait_for_function("document.getElementById('run-status').textContent.includes('succeeded')")

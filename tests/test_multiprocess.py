@@ -19,7 +19,7 @@ import websockets
 
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.pumpfun import FakePumpFun
-from tests.live import PASSWORD, free_port, server_env, wait_for_port
+from tests.live import PASSWORD, free_port, server_env, stop, wait_for_port
 
 pytestmark = pytest.mark.production
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,9 +94,7 @@ def cluster(database, upstream, tmp_path):
         yield {"env": env, "hosts": hosts, "worker_pid": worker.pid, "manage": manage}
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+            stop(process)
 
 
 async def watch(hosts: list[str], clients_per_host: int, start, runs: int) -> list[dict[str, dict]]:

@@ -346,8 +346,11 @@
     button.addEventListener("click", async function () {
       if (currentRunId === null) return;
       const url = button.dataset.urlTemplate.replace("/0/", "/" + currentRunId + "/");
+      // Never an empty multipart body: Django refuses one with a 400 before the view runs.
+      const body = new FormData();
+      body.append("csrfmiddlewaretoken", csrfToken());
       try {
-        await post(url, new FormData());
+        await post(url, body);
       } catch (error) {
         formError.textContent = error.message;
       }
