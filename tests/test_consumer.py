@@ -1,6 +1,7 @@
 """The board websocket: a page connected during a run gets the run's messages and every batch, in order."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -107,7 +108,7 @@ async def test_a_client_whose_channel_overflows_catches_up_from_the_api(pumpfun,
     received = []
     while True:
         try:
-            received.append((await asyncio.wait_for(layer.receive(channel), timeout=0.2))["message"])
+            received.append(json.loads((await asyncio.wait_for(layer.receive(channel), timeout=0.2))["text"]))
         except TimeoutError:
             break
     batches = [m for m in received if m["type"] == "batch"]

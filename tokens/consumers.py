@@ -31,4 +31,4 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         """The board only listens; anything a page sends is ignored."""
 
     async def board_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["message"])
+        await self.send(text_data=event["text"])
