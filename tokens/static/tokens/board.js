@@ -196,6 +196,7 @@
   }
 
   function receiveTokens(changed, removed) {
+    if (!config.live_inserts) return; // an older page (?page=N): live rows belong on the newest one
     if (paused) {
       buffer.push([changed, removed]);
       const waiting = buffer.reduce((sum, [list]) => sum + list.length, 0);
