@@ -17,10 +17,6 @@ class FilterRules:
     include_pump_only: bool = True
     blocklist: tuple[str, ...] = ()
 
-    @property
-    def needs_holders(self) -> bool:
-        return self.min_holders is not None
-
 
 def rejection_reason(token: TokenRecord, rules: FilterRules) -> str | None:
     """Why the token fails the filters, or None when it passes. Holder rules are checked separately,
