@@ -178,6 +178,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per upstream request")
     parser.add_argument("--rate", type=float, default=40, help="upstream requests per second")
     parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument(
+        "--fanout-rates", type=float, nargs="+", default=[40, 5],
+        help="upstream paces for the fan-out runs (5/s is the loader's shipped default)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="N = 1k and 10k; 1 and 100 clients")
     args = parser.parse_args()
     if args.quick:
@@ -207,17 +211,19 @@ def main() -> None:
             finally:
                 upstream.terminate()
         fan_size = 1_000
-        upstream, url = start_upstream(fan_size, args.latency, args.rate)
-        try:
-            for clients in args.clients:
-                env = base_env(fresh_db(template, workdir, f"fanout-{clients}"), url, args.rate)
-                command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project",
-                           "--batch-size", str(args.batch_size)]  # fmt: skip
-                result = asyncio.run(fan_out(hosts, clients, command, env, expected=fan_size))
-                fanout.append(result)
-                print(json.dumps(result), flush=True)
-        finally:
-            upstream.terminate()
+        for rate in args.fanout_rates:
+            upstream, url = start_upstream(fan_size, args.latency, rate)
+            try:
+                for clients in args.clients:
+                    env = base_env(fresh_db(template, workdir, f"fanout-{rate}-{clients}"), url, rate)
+                    command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project",
+                               "--batch-size", str(args.batch_size)]  # fmt: skip
+                    result = asyncio.run(fan_out(hosts, clients, command, env, expected=fan_size))
+                    result["rate"] = rate
+                    fanout.append(result)
+                    print(json.dumps(result), flush=True)
+            finally:
+                upstream.terminate()
     finally:
         for web in webs:
             web.terminate()
@@ -244,12 +250,14 @@ def write_report(rows: list[dict], fanout: list[dict], args) -> None:
         )
     lines += [
         "",
-        "Fan-out: one load of 1,000 tokens (20 batches) to clients split over two Daphne processes.",
+        "Fan-out: one load of 1,000 tokens (20 batches) to clients split over two Daphne processes, at the",
+        "benchmark's upstream pace and at the loader's shipped default of 5 requests/s.",
         "",
-        "| clients | batch messages received | p50 delivery (ms) | p99 delivery (ms) | tokens lost |",
-        "|---:|---:|---:|---:|---:|",
+        "| upstream req/s | clients | batch messages received | p50 delivery (ms) | p99 delivery (ms) | tokens lost |",
+        "|---:|---:|---:|---:|---:|---:|",
         *(
-            f"| {f['clients']} | {f['messages']:,} | {f['p50_ms']:.0f} | {f['p99_ms']:.0f} | {f['lost']} |"
+            f"| {f['rate']:g} | {f['clients']} | {f['messages']:,} | {f['p50_ms']:.0f} | {f['p99_ms']:.0f} "
+            f"| {f['lost']} |"
             for f in fanout
         ),
     ]
@@ -280,8 +288,10 @@ def chart(rows: list[dict], fanout: list[dict]) -> None:
         axis.set_title(title)
         axis.set_xlabel("tokens in the window")
         axis.legend()
-    right.plot([f["clients"] for f in fanout], [f["p50_ms"] for f in fanout], "o-", label="p50")
-    right.plot([f["clients"] for f in fanout], [f["p99_ms"] for f in fanout], "o-", label="p99")
+    for rate in sorted({f["rate"] for f in fanout}, reverse=True):
+        runs = [f for f in fanout if f["rate"] == rate]
+        right.plot([f["clients"] for f in runs], [f["p50_ms"] for f in runs], "o-", label=f"p50, {rate:g} req/s")
+        right.plot([f["clients"] for f in runs], [f["p99_ms"] for f in runs], "o--", label=f"p99, {rate:g} req/s")
     right.set_xscale("log")
     right.set_title("delivery latency per batch (ms)")
     right.set_xlabel("connected pages (two Daphne processes)")

@@ -44,6 +44,19 @@ def token_payload(token: Token) -> dict[str, Any]:
     }
 
 
+# What a board row shows. Batches carry only these: each batch goes to every connected page, and
+# descriptions alone can be 2 kB a token. The API serves the full `token_payload`.
+BOARD_FIELDS = (
+    "mint", "name", "symbol", "image_uri", "created_timestamp", "usd_market_cap", "holders", "reply_count",
+    "bonding_progress", "twitter", "telegram", "website", "sources",
+)  # fmt: skip
+
+
+def board_token_payload(token: Token) -> dict[str, Any]:
+    full = token_payload(token)
+    return {field: full[field] for field in BOARD_FIELDS}
+
+
 def progress_payload(run: LoadRun) -> dict[str, Any]:
     processed = run.fetched
     total = run.estimated_total
@@ -100,7 +113,7 @@ def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: li
         "run_id": run.pk,
         "index": run.batches,
         "cursor": cursor,
-        "tokens": [token_payload(token) for token in tokens],
+        "tokens": [board_token_payload(token) for token in tokens],
         "removed": removed,
         "progress": progress_payload(run),
         "sent_at": time.time(),  # seconds since the epoch, for clients that measure delivery latency
