@@ -152,8 +152,20 @@ LOGIN_URL = "admin:login"
 # Upstreams. The loader reads these at the start of each run.
 PUMPFUN_API_URL = env_str("PUMPFUN_API_URL", "https://frontend-api-v3.pump.fun")
 SOLANA_RPC_URL = env_str("SOLANA_RPC_URL")
+# The RPC's websocket for the live tail; by default SOLANA_RPC_URL with http -> ws, https -> wss.
+SOLANA_WS_URL = env_str("SOLANA_WS_URL")
+# getTransaction calls per JSON-RPC batch array (providers take 20-1,000; some take none).
+SOLANA_RPC_BATCH_SIZE = env_int("SOLANA_RPC_BATCH_SIZE", 100, minimum=1)
+PYTH_SOL_USD_ACCOUNT = env_str("PYTH_SOL_USD_ACCOUNT", "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE")
+IPFS_GATEWAY = env_str("IPFS_GATEWAY", "https://pump.mypinata.cloud/ipfs/")
+METADATA_CONCURRENCY = env_int("METADATA_CONCURRENCY", 8, minimum=1)
+# Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
+METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
 UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per request
-PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 5.0, minimum=0.01)
+# pump.fun allows about 60 requests a minute per IP on /coins.
+PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 1.0, minimum=0.01)
+# Calls a second to SOLANA_RPC_URL, shared by the chain reader and holder counts (a batch array
+# counts each call it holds).
 SOLANA_RPC_REQUESTS_PER_SECOND = env_number("SOLANA_RPC_REQUESTS_PER_SECOND", 10.0, minimum=0.01)
 # Pages requested ahead of the one being processed (the request rate still applies).
 PUMPFUN_PREFETCH_PAGES = env_int("PUMPFUN_PREFETCH_PAGES", 4, minimum=1)

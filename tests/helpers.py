@@ -7,8 +7,12 @@ from tokens.models import BotSettings, LoadRun, Token
 from tokens.runs import create_run, plan_run
 
 
-def queue_run(*, days=1, batch_size=10, source="recent", origin=LoadRun.Origin.COMMAND, follow=False) -> LoadRun:
-    plan = plan_run(stored=BotSettings.get_solo(), days=days, batch_size=batch_size, source=source, follow=follow)
+def queue_run(
+    *, days=1, batch_size=10, source="recent", origin=LoadRun.Origin.COMMAND, follow=False, upstream=None
+) -> LoadRun:
+    plan = plan_run(
+        stored=BotSettings.get_solo(), days=days, batch_size=batch_size, source=source, follow=follow, upstream=upstream
+    )
     return create_run(plan=plan, origin=origin)
 
 

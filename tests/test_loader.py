@@ -47,7 +47,7 @@ async def test_holder_counts_come_from_the_rpc(pumpfun, das):
     owners = {0: [("a", 1), ("b", 2)], 1: [("a", 1), ("a", 3), ("z", 0)], 2: []}
     for index, accounts in owners.items():
         das.accounts_by_mint[pumpfun.coins[index]["mint"]] = accounts
-    await run_load(days=1)
+    await run_load(days=1, upstream="api")
     rows = await stored_tokens()
     assert [rows[coin["mint"]].holders for coin in pumpfun.coins] == [2, 1, 0]
 
@@ -56,7 +56,7 @@ async def test_a_failed_holder_lookup_leaves_holders_unknown_and_is_counted(pump
     pumpfun.coins = make_history(2)
     das.accounts_by_mint[pumpfun.coins[0]["mint"]] = [("a", 1)]
     das.erroring_mints.add(pumpfun.coins[1]["mint"])
-    run = await run_load(days=1)
+    run = await run_load(days=1, upstream="api")
     rows = await stored_tokens()
     assert rows[pumpfun.coins[0]["mint"]].holders == 1
     assert rows[pumpfun.coins[1]["mint"]].holders is None

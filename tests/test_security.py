@@ -70,7 +70,7 @@ def test_the_rpc_key_appears_in_no_log_line_and_not_in_the_admin(pumpfun, das, a
     pumpfun.coins = make_history(3)
     das.erroring_mints.add(pumpfun.coins[0]["mint"])
     das.fail_next(Reply(503, {"message": "busy"}), Reply(503, {"message": "busy"}))  # retried, then fine
-    run = asyncio.run(run_load(days=1))
+    run = asyncio.run(run_load(days=1, upstream="api"))
     assert run.holder_errors == 1
     everything = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "test-secret-key" not in everything

@@ -10,7 +10,7 @@ from tests.fakes.das import FakeDas
 from tests.fakes.http import RESET, Reply
 from tests.fakes.pumpfun import FakePumpFun
 from tokens.upstream.holders import HolderCounter, HolderLookupError
-from tokens.upstream.pumpfun import PumpFunClient, PumpFunError, get_recent_pump_tokens
+from tokens.upstream.pumpfun import PumpFunClient, PumpFunError, PumpFunRefused, get_recent_pump_tokens
 from tokens.upstream.resilience import RetryPolicy, retry_after_seconds
 
 FAST = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)
@@ -76,11 +76,27 @@ async def test_when_the_budget_is_spent_the_error_says_what_and_how_often(server
     assert server.requests_seen == 3
 
 
-async def test_a_refusal_is_not_retried(server):
+async def test_a_refusal_is_not_retried_and_says_what_to_do(server):
     server.fail_next(Reply(403, {"message": "forbidden"}))
-    with pytest.raises(PumpFunError, match="answered HTTP 403"):
+    with pytest.raises(PumpFunRefused, match="refuses this server: HTTP 403. Set SOLANA_RPC_URL") as refused:
+        await fetch(server)
+    assert server.url in str(refused.value)
+    assert server.requests_seen == 1
+
+
+async def test_a_cloudflare_challenge_page_is_a_refusal(server):
+    challenge = b"<!DOCTYPE html><title>Just a moment...</title><div id='challenge-platform'></div>"
+    server.fail_next(Reply(503, raw=challenge, headers={"Content-Type": "text/html; charset=UTF-8"}))
+    with pytest.raises(PumpFunRefused, match="HTTP 503 with a challenge page"):
         await fetch(server)
     assert server.requests_seen == 1
+
+
+async def test_a_plain_404_is_an_error_but_not_a_refusal(server):
+    server.fail_next(Reply(404, {"message": "Not Found"}))
+    with pytest.raises(PumpFunError, match="answered HTTP 404") as error:
+        await fetch(server)
+    assert not isinstance(error.value, PumpFunRefused)
 
 
 async def test_the_request_rate_is_shared_by_concurrent_clients(server):

@@ -6,11 +6,12 @@ from solo.admin import SingletonModelAdmin
 from tokens.bot_settings import BATCH_SIZE_ENV, env_batch_size
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.redaction import redact_url
+from tokens.upstream_clients import configured_upstreams
 
 
 @admin.register(BotSettings)
 class BotSettingsAdmin(SingletonModelAdmin):
-    readonly_fields = ["environment_override", "holder_rpc"]
+    readonly_fields = ["environment_override", "holder_rpc", "configured_upstreams"]
     fieldsets = [
         (
             "Batches",
@@ -38,7 +39,19 @@ class BotSettingsAdmin(SingletonModelAdmin):
                 ]
             },
         ),
-        ("Sources", {"fields": ["trending_first", "trending_limit", "tail_interval_seconds", "holder_rpc"]}),
+        (
+            "Sources",
+            {
+                "fields": [
+                    "upstream",
+                    "configured_upstreams",
+                    "trending_first",
+                    "trending_limit",
+                    "tail_interval_seconds",
+                    "holder_rpc",
+                ]
+            },
+        ),
     ]
 
     @admin.display(description=f"{BATCH_SIZE_ENV} override")
@@ -48,6 +61,10 @@ class BotSettingsAdmin(SingletonModelAdmin):
         except ImproperlyConfigured as exc:
             return f"invalid: {exc}"
         return "not set: the value above applies" if value is None else f"{value} (wins over the value above)"
+
+    @admin.display(description="Configured upstreams")
+    def configured_upstreams(self, obj: BotSettings) -> str:
+        return "; ".join(f"{name}: {value}" for name, value in configured_upstreams())
 
     @admin.display(description="Holder RPC (SOLANA_RPC_URL)")
     def holder_rpc(self, obj: BotSettings) -> str:

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, aclosing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,12 +23,16 @@ from django.utils import timezone
 
 from tokens.filters import FilterRules
 from tokens.messages import batch_message, broadcast, run_message
-from tokens.models import BotSettings, LoadRun, Source, Token
+from tokens.models import BotSettings, LoadRun, Source, Token, Upstream
 from tokens.processing import process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
 from tokens.upstream.batcher import AdaptiveBatchSize
+from tokens.upstream.chain.lists import get_chain_recent_tokens, get_chain_trending_tokens
+from tokens.upstream.chain.rpc import RpcError
+from tokens.upstream.chain.source import ChainError, ChainSource
 from tokens.upstream.holders import HolderCounter, HolderLookupError
+from tokens.upstream.metadata import MetadataFetcher
 from tokens.upstream.pumpfun import (
     POSITION_KEY,
     RECENT,
@@ -40,7 +44,8 @@ from tokens.upstream.pumpfun import (
     get_recent_pump_tokens,
     get_trending_pump_tokens,
 )
-from tokens.upstream_clients import holder_counter, pumpfun_client
+from tokens.upstream.reach import Reach
+from tokens.upstream_clients import chain_source, holder_counter, metadata_fetcher, pumpfun_client, solana_rpc
 
 logger = logging.getLogger(__name__)
 TAIL = "tail"
@@ -60,7 +65,7 @@ class RunConfigurationError(Exception):
 
 
 # Failures that are the upstream's or the configuration's, logged without a traceback.
-_EXPECTED_ERRORS = (PumpFunError, HolderLookupError, RunConfigurationError)
+_EXPECTED_ERRORS = (PumpFunError, HolderLookupError, RunConfigurationError, RpcError, ChainError)
 
 
 async def execute_run(*, run_id: int, resume: bool = False, on_progress: ProgressHook | None = None) -> LoadRun:
@@ -108,18 +113,89 @@ async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: Progres
     if stored.min_holders is not None and not settings.SOLANA_RPC_URL:
         raise RunConfigurationError("the min holders filter needs SOLANA_RPC_URL to count holders")
     seen = await sync_to_async(_mints_already_delivered)(run)
+    on_chain = run.upstream == Upstream.CHAIN
     async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(pumpfun_client())
         holders = holder_counter()
         if holders is not None:
             await stack.enter_async_context(holders)
+        # pump.fun's records carry their images and socials; the chain's launches point at a document.
+        metadata = await stack.enter_async_context(metadata_fetcher()) if on_chain else None
         heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
         stack.callback(heartbeat.cancel)
-        on_batch = batch_handler(run, stored, holders=holders, announced=announced, on_progress=on_progress)
-        if not _in_tail_phase(run.checkpoint):
-            await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
-        if run.follow:
-            await _follow(run, stored, client=client, on_batch=on_batch)
+        on_batch = batch_handler(
+            run, stored, holders=holders, metadata=metadata, announced=announced, on_progress=on_progress
+        )
+        if on_chain:
+            rpc = await stack.enter_async_context(solana_rpc(on_notice=_run_notice(run.pk)))
+            await _load_from_chain(run, stored, source=chain_source(rpc), on_batch=on_batch, seen=seen)
+        else:
+            client = await stack.enter_async_context(pumpfun_client())
+            if not _in_tail_phase(run.checkpoint):
+                await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
+            if run.follow:
+                await _follow(run, stored, client=client, on_batch=on_batch)
+
+
+def _run_notice(run_id: int) -> Callable[[str], None]:
+    return lambda text: logger.warning("run %s: %s", run_id, text)
+
+
+async def _load_from_chain(run: LoadRun, stored: BotSettings, *, source: ChainSource, on_batch, seen: set[str]) -> None:
+    if not _in_tail_phase(run.checkpoint):
+        await _backfill_from_chain(run, stored, source=source, on_batch=on_batch, seen=seen)
+    if run.follow:
+        await _follow_chain(run, stored, source=source, on_batch=on_batch)
+
+
+async def _backfill_from_chain(
+    run: LoadRun, stored: BotSettings, *, source: ChainSource, on_batch, seen: set[str]
+) -> None:
+    common: dict[str, Any] = {
+        "source": source,
+        "batch_callback": on_batch,
+        "batch_size": _batch_size(run, stored),
+        "now_ms": run.window_end_ms,
+        "seen": seen,
+    }
+    if run.source == Source.TRENDING:
+        await get_chain_trending_tokens(run.days, limit=stored.trending_limit, **common)
+    else:
+        # Hybrid is recent on the chain: every trending coin of the window is a launch in it.
+        await get_chain_recent_tokens(run.days, resume_from=run.checkpoint, **common)
+    warning = source.reach.shortfall(
+        upstream="the Solana RPC's history", advice="use an RPC that keeps a longer history to load older launches"
+    )
+    await _warn(run.pk, warning)
+
+
+async def _follow_chain(run: LoadRun, stored: BotSettings, *, source: ChainSource, on_batch) -> None:
+    """The live tail on the chain: every launch after the backfill's newest transaction, once."""
+    checkpoint = await sync_to_async(_checkpoint_of)(run.pk)
+    if _in_tail_phase(checkpoint):
+        position = checkpoint
+    else:
+        head = (checkpoint or {}).get("head") or await source.newest_signature()
+        position = {"phase": TAIL, "last": head, "done": []}
+    run = await sync_to_async(_save_checkpoint)(run.pk, position)
+    await broadcast(run_message(run))
+    logger.info("run %s following new launches on the chain", run.pk)
+    pages = source.follow(last=position["last"], done=position.get("done"), poll_seconds=stored.tail_interval_seconds)
+    async with aclosing(pages):
+        async for page in pages:
+            if await sync_to_async(_cancel_requested)(run.pk):
+                raise RunCancelled
+            for start in range(0, len(page), run.batch_size):
+                await on_batch(page[start : start + run.batch_size])
+
+
+async def _warn(run_id: int, warning: str) -> None:
+    if warning:
+        logger.warning("run %s: %s", run_id, warning)
+        await sync_to_async(LoadRun.objects.filter(pk=run_id).update)(warning=warning[:1000])
+
+
+def _checkpoint_of(run_id: int) -> dict[str, Any] | None:
+    return LoadRun.objects.filter(pk=run_id).values_list("checkpoint", flat=True).first()
 
 
 async def _follow(run: LoadRun, stored: BotSettings, *, client: PumpFunClient, on_batch) -> None:
@@ -186,6 +262,7 @@ def batch_handler(
     stored: BotSettings,
     *,
     holders: HolderCounter | None,
+    metadata: MetadataFetcher | None = None,
     announced: Awaitable[None] | None = None,
     on_progress: ProgressHook | None = None,
 ) -> Callable[[list[Any]], Awaitable[None]]:
@@ -201,7 +278,9 @@ def batch_handler(
         _raise_swallowed_cancellation()
         if await sync_to_async(_cancel_requested)(run.pk):
             raise RunCancelled
-        outcome = await process_batch(raw_batch, holders=holders, rules=rules, now_ms=int(time.time() * 1000))
+        outcome = await process_batch(
+            raw_batch, holders=holders, metadata=metadata, rules=rules, now_ms=int(time.time() * 1000)
+        )
         estimator.observe(raw_batch)
         processed += len(raw_batch)
         batch = await sync_to_async(store_batch)(
@@ -229,13 +308,17 @@ def batch_handler(
     return on_batch
 
 
-async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: set[str]) -> None:
-    batch_size: int | AdaptiveBatchSize = run.batch_size
+def _batch_size(run: LoadRun, stored: BotSettings) -> int | AdaptiveBatchSize:
     if stored.adaptive_batch_size:
-        batch_size = AdaptiveBatchSize(target=run.batch_size, budget_seconds=stored.batch_time_budget_ms / 1000)
+        return AdaptiveBatchSize(target=run.batch_size, budget_seconds=stored.batch_time_budget_ms / 1000)
+    return run.batch_size
+
+
+async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: set[str]) -> None:
+    reach = Reach()
     common: dict[str, Any] = {
         "batch_callback": on_batch,
-        "batch_size": batch_size,
+        "batch_size": _batch_size(run, stored),
         "include_nsfw": stored.include_nsfw,
         "client": client,
         "now_ms": run.window_end_ms,
@@ -243,14 +326,18 @@ async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: s
         "seen": seen,
     }
     if run.source == Source.RECENT:
-        await get_recent_pump_tokens(run.days, **common)
+        await get_recent_pump_tokens(run.days, reach=reach, **common)
     elif run.source == Source.TRENDING:
         await get_trending_pump_tokens(run.days, limit=stored.trending_limit, **common)
+        return  # a trending list is not a history: it has no start to reach
     else:
         # Graduation is judged by the filters, so that pump-only tokens are counted as rejected.
         await get_hybrid_recent_tokens(
-            run.days, trending_limit=stored.trending_limit, trending_first=stored.trending_first, **common
+            run.days, trending_limit=stored.trending_limit, trending_first=stored.trending_first, reach=reach, **common
         )
+    await _warn(
+        run.pk, reach.shortfall(upstream="pump.fun's web API", advice="set SOLANA_RPC_URL to load older launches")
+    )
 
 
 def _position_after(raw_batch: list[Any]) -> dict[str, Any] | None:

@@ -75,6 +75,7 @@ def progress_payload(run: LoadRun) -> dict[str, Any]:
         "invalid": run.invalid,
         "failed": run.failed,
         "holder_errors": run.holder_errors,
+        "metadata_errors": run.metadata_errors,
         "batches": run.batches,
     }
 
@@ -84,6 +85,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "run_id": run.pk,
         "status": run.status,
         "source": run.source,
+        "upstream": run.upstream,
         "days": run.days,
         "age_filter": run.age_filter,
         "batch_size": run.batch_size,
@@ -93,6 +95,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "error": run.error,
+        "warning": run.warning,
         "resumable": run.is_resumable,
         "follow": run.follow,
         "following": _following(run),

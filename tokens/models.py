@@ -17,12 +17,22 @@ class Source(models.TextChoices):
     HYBRID = "hybrid", "Recent + trending"
 
 
+class Upstream(models.TextChoices):
+    AUTO = "auto", "Automatic (the chain when SOLANA_RPC_URL is set, else pump.fun's web API)"
+    CHAIN = "chain", "The Solana chain (any RPC)"
+    API = "api", "pump.fun's web API (the newest hour or so)"
+
+
 class Token(models.Model):
     mint = models.CharField(max_length=44, unique=True)
     name = models.CharField(max_length=200, blank=True)
     symbol = models.CharField(max_length=50, blank=True)
     description = models.TextField(blank=True)
     image_uri = models.URLField(max_length=500, blank=True)
+    metadata_uri = models.URLField(max_length=500, blank=True, help_text="The launch's metadata document")
+    bonding_curve = models.CharField(max_length=44, blank=True)
+    signature = models.CharField(max_length=88, blank=True, help_text="The launch transaction (chain upstream)")
+    quote = models.CharField(max_length=4, blank=True, help_text="The bonding curve's quote: SOL or USDC")
     creator = models.CharField(max_length=44, blank=True)
     created_at = models.DateTimeField(db_index=True)
     market_cap_sol = models.FloatField(null=True, help_text="Market cap in SOL, as pump.fun reports it")
@@ -74,6 +84,12 @@ class LoadRun(models.Model):
         WEB = "web"
 
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.HYBRID)
+    upstream = models.CharField(
+        max_length=5,
+        choices=[(Upstream.CHAIN, "chain"), (Upstream.API, "web API")],
+        default=Upstream.API,
+        help_text="What served the run: the Solana chain or pump.fun's web API",
+    )
     age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, blank=True)
     days = models.FloatField(help_text="Length of the age window in days")
     batch_size = models.PositiveIntegerField()
@@ -91,8 +107,10 @@ class LoadRun(models.Model):
     invalid = models.PositiveIntegerField(default=0, help_text="Upstream records refused by validation")
     batches = models.PositiveIntegerField(default=0)
     holder_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose holder count could not be fetched")
+    metadata_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose metadata could not be read")
     estimated_total = models.PositiveIntegerField(null=True)
     error = models.TextField(blank=True)
+    warning = models.TextField(blank=True, help_text="What the run could not do, though it finished")
 
     window_end_ms = models.BigIntegerField(
         null=True, help_text="The run's 'now', in ms: the window is fixed when it first starts, resumes included"
@@ -150,6 +168,12 @@ class BotSettings(SingletonModel):
         default=500,
         validators=[MinValueValidator(50), MaxValueValidator(60_000)],
         help_text="Adaptive batches: the time one batch may take to process, store and broadcast",
+    )
+    upstream = models.CharField(
+        max_length=5,
+        choices=Upstream.choices,
+        default=Upstream.AUTO,
+        help_text="Where runs read launches from, unless a run says otherwise",
     )
     token_age_filter = models.CharField(max_length=20, choices=AgeFilter.choices, default=AgeFilter.LAST_7_DAYS)
     custom_days = models.PositiveIntegerField(

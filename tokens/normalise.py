@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from tokens.upstream.chain.launches import INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
 from tokens.upstream.pumpfun import SOURCE_KEY
 
 _BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
@@ -54,8 +55,13 @@ class TokenRecord:
     website: str
     last_trade_at: datetime | None
     source: str
+    metadata_uri: str = ""
+    bonding_curve: str = ""
+    signature: str = ""
+    quote: str = ""
     holders: int | None = None
     holder_error: str = ""
+    metadata_error: str = ""
     rejection_reason: str = ""
 
     @property
@@ -66,6 +72,8 @@ class TokenRecord:
 def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
     if not isinstance(raw, dict):
         raise InvalidRecord(f"record is {type(raw).__name__}, not an object")
+    if raw.get(INVALID_KEY):
+        raise InvalidRecord(str(raw[INVALID_KEY])[:300])
     mint = raw.get("mint")
     if not isinstance(mint, str) or not _BASE58_MINT.fullmatch(mint):
         raise InvalidRecord(f"mint {str(mint)[:60]!r} is not a base58 address of 32-44 characters")
@@ -87,7 +95,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         usd_market_cap=_number(raw, "usd_market_cap"),
         liquidity_sol=None if virtual_sol is None else virtual_sol / LAMPORTS_PER_SOL,
         reply_count=_count(raw, "reply_count"),
-        bonding_progress=bonding_progress(_number(raw, "virtual_token_reserves"), complete=complete),
+        bonding_progress=_progress(raw, complete=complete),
         complete=complete,
         nsfw=raw.get("nsfw") is True,
         twitter=safe_url(raw.get("twitter")),
@@ -95,7 +103,24 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         website=safe_url(raw.get("website")),
         last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
         source=str(raw.get(SOURCE_KEY) or "recent"),
+        metadata_uri=safe_url(raw.get("metadata_uri")),
+        bonding_curve=_address_or_blank(raw.get("bonding_curve")),
+        signature=_signature_or_blank(raw.get("signature")),
+        quote=raw.get(QUOTE_KEY) if raw.get(QUOTE_KEY) in ("SOL", "USDC") else "",
     )
+
+
+def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
+    """The chain source computes progress from the coin's own starting reserves; pump.fun's records
+    give the virtual token reserves of a standard curve."""
+    if PROGRESS_KEY in raw:
+        value = raw[PROGRESS_KEY]
+        if value is None:
+            return 100.0 if complete else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise InvalidRecord(f"bonding progress {str(value)[:40]!r} is not a percentage")
+        return float(value)
+    return bonding_progress(_number(raw, "virtual_token_reserves"), complete=complete)
 
 
 def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) -> float | None:
@@ -128,6 +153,13 @@ def safe_url(value: Any) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return ""
     return url
+
+
+_SIGNATURE = re.compile(r"[1-9A-HJ-NP-Za-km-z]{64,88}")
+
+
+def _signature_or_blank(value: Any) -> str:
+    return value if isinstance(value, str) and _SIGNATURE.fullmatch(value) else ""
 
 
 def _address_or_blank(value: Any) -> str:

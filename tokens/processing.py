@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokens.filters import FilterRules, holder_rejection_reason, rejection_reason
-from tokens.normalise import InvalidRecord, TokenRecord, normalise
+from tokens.normalise import MAX_DESCRIPTION, InvalidRecord, TokenRecord, clean_text, normalise, safe_url
 from tokens.upstream.holders import HolderCounter, HolderLookupError
+from tokens.upstream.metadata import MetadataError, MetadataFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,18 @@ class BatchOutcome:
         return [record for record in self.records if record.rejection_reason]
 
 
-async def process_token(raw: Any, *, holders: HolderCounter | None, rules: FilterRules, now_ms: int) -> TokenRecord:
+async def process_token(
+    raw: Any,
+    *,
+    holders: HolderCounter | None,
+    rules: FilterRules,
+    now_ms: int,
+    metadata: MetadataFetcher | None = None,
+) -> TokenRecord:
     record = normalise(raw, now_ms=now_ms)
     reason = rejection_reason(record, rules)
+    if reason is None and metadata is not None and record.metadata_uri and not record.image_uri:
+        await _add_metadata(record, metadata)
     # Holder lookups cost RPC calls: only for tokens the cheap filters kept.
     if reason is None and holders is not None:
         try:
@@ -49,11 +59,32 @@ async def process_token(raw: Any, *, holders: HolderCounter | None, rules: Filte
     return record
 
 
+async def _add_metadata(record: TokenRecord, metadata: MetadataFetcher) -> None:
+    """Image, description and socials from the launch's metadata document; a failure leaves them
+    empty and is counted on the run."""
+    try:
+        found = await metadata.fetch(record.metadata_uri)
+    except MetadataError as exc:
+        logger.info("metadata of %s unavailable: %s", record.mint, exc)
+        record.metadata_error = str(exc)
+        return
+    record.image_uri = safe_url(found.image)
+    record.description = clean_text(found.description, MAX_DESCRIPTION)
+    record.twitter = safe_url(found.twitter)
+    record.telegram = safe_url(found.telegram)
+    record.website = safe_url(found.website)
+
+
 async def process_batch(
-    raws: list[Any], *, holders: HolderCounter | None, rules: FilterRules, now_ms: int
+    raws: list[Any],
+    *,
+    holders: HolderCounter | None,
+    rules: FilterRules,
+    now_ms: int,
+    metadata: MetadataFetcher | None = None,
 ) -> BatchOutcome:
     results = await asyncio.gather(
-        *(process_token(raw, holders=holders, rules=rules, now_ms=now_ms) for raw in raws),
+        *(process_token(raw, holders=holders, rules=rules, now_ms=now_ms, metadata=metadata) for raw in raws),
         return_exceptions=True,
     )
     outcome = BatchOutcome()

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter, window_days
 from tokens.bot_settings import effective_batch_size, parse_batch_size
-from tokens.models import BotSettings, LoadRun, Source
+from tokens.models import BotSettings, LoadRun, Source, Upstream
+from tokens.upstream_clients import resolve_upstream
 
 
 class RunParameterError(ValueError):
@@ -28,6 +29,7 @@ class RunPlan:
     age_filter: str
     batch_size: int
     follow: bool = False
+    upstream: str = Upstream.API  # resolved: chain or api
 
 
 def plan_run(
@@ -38,11 +40,13 @@ def plan_run(
     batch_size: Any = None,
     source: str | None = None,
     follow: bool = False,
+    upstream: str | None = None,
 ) -> RunPlan:
     """Fill what the request leaves out from the settings, and check everything."""
     source = source or Source.HYBRID
     if source not in Source.values:
         raise RunParameterError(f"unknown source {source!r}; choose one of: {', '.join(Source.values)}")
+    served_by = _upstream(upstream or stored.upstream)
     if days not in (None, "") and age_filter:
         raise RunParameterError("give either days or an age filter, not both")
     try:
@@ -58,7 +62,15 @@ def plan_run(
         )
     except ValueError as exc:
         raise RunParameterError(str(exc)) from None
-    return RunPlan(source=source, days=span, age_filter=label, batch_size=size, follow=follow)
+    return RunPlan(source=source, days=span, age_filter=label, batch_size=size, follow=follow, upstream=served_by)
+
+
+def _upstream(choice: str) -> str:
+    if choice not in Upstream.values:
+        raise RunParameterError(f"unknown upstream {choice!r}; choose one of: {', '.join(Upstream.values)}")
+    if choice == Upstream.CHAIN and not settings.SOLANA_RPC_URL:
+        raise RunParameterError("the chain upstream needs SOLANA_RPC_URL (any Solana JSON-RPC endpoint)")
+    return resolve_upstream(choice)
 
 
 def _parse_days(raw: Any) -> int:
@@ -82,6 +94,7 @@ def create_run(*, plan: RunPlan, origin: str, user: Any = None) -> LoadRun:
                 age_filter=plan.age_filter,
                 batch_size=plan.batch_size,
                 follow=plan.follow,
+                upstream=plan.upstream,
                 origin=origin,
                 requested_by=user if getattr(user, "is_authenticated", False) else None,
             )

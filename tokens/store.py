@@ -11,11 +11,17 @@ from tokens.models import BoardCursor, LoadRun, Token
 from tokens.normalise import TokenRecord
 
 _UPDATED_FIELDS = [
-    "name", "symbol", "description", "image_uri", "creator", "created_at", "market_cap_sol",
+    "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
+    "created_at", "market_cap_sol",
     "usd_market_cap", "liquidity_sol", "holders", "reply_count", "bonding_progress", "complete",
     "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters",
     "rejection_reason", "last_seen_at", "last_run",
 ]  # fmt: skip
+
+
+# What a run that could not read a detail keeps from what was stored before, rather than erase it.
+_METADATA_FIELDS = ("image_uri", "description", "twitter", "telegram", "website")
+_KEPT_FIELDS = ("sources", "holders", "signature", *_METADATA_FIELDS)
 
 
 @dataclass
@@ -41,10 +47,8 @@ def store_batch(
     with transaction.atomic():
         cursor = _next_cursor()
         known = {
-            mint: (sources, holders)
-            for mint, sources, holders in Token.objects.filter(mint__in=[r.mint for r in records]).values_list(
-                "mint", "sources", "holders"
-            )
+            row["mint"]: row
+            for row in Token.objects.filter(mint__in=[r.mint for r in records]).values("mint", *_KEPT_FIELDS)
         }
         rows = [_row(record, known.get(record.mint), run_id=run_id, cursor=cursor, now=now) for record in records]
         Token.objects.bulk_create(rows, update_conflicts=True, unique_fields=["mint"], update_fields=_UPDATED_FIELDS)
@@ -56,6 +60,7 @@ def store_batch(
             "invalid": F("invalid") + invalid,
             "failed": F("failed") + failed,
             "holder_errors": F("holder_errors") + sum(1 for record in records if record.holder_error),
+            "metadata_errors": F("metadata_errors") + sum(1 for record in records if record.metadata_error),
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,
@@ -84,21 +89,29 @@ def current_cursor() -> int:
     return BoardCursor.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
-def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run_id: int, cursor: int, now) -> Token:
-    known_sources, known_holders = known or ([], None)
+def _row(record: TokenRecord, known: dict[str, Any] | None, *, run_id: int, cursor: int, now) -> Token:
+    known = known or {"sources": [], "holders": None, "signature": ""}
+    if record.metadata_error:
+        for name in _METADATA_FIELDS:
+            if not getattr(record, name) and known.get(name):
+                setattr(record, name, known[name])
     return Token(
         mint=record.mint,
         name=record.name,
         symbol=record.symbol,
         description=record.description,
         image_uri=record.image_uri,
+        metadata_uri=record.metadata_uri,
+        bonding_curve=record.bonding_curve,
+        signature=record.signature or known["signature"],
+        quote=record.quote,
         creator=record.creator,
         created_at=record.created_at,
         market_cap_sol=record.market_cap_sol,
         usd_market_cap=record.usd_market_cap,
         liquidity_sol=record.liquidity_sol,
         # A run that could not count holders keeps the last count we knew rather than erasing it.
-        holders=record.holders if record.holders is not None else known_holders,
+        holders=record.holders if record.holders is not None else known["holders"],
         reply_count=record.reply_count,
         bonding_progress=record.bonding_progress,
         complete=record.complete,
@@ -107,7 +120,7 @@ def _row(record: TokenRecord, known: tuple[list[str], int | None] | None, *, run
         telegram=record.telegram,
         website=record.website,
         last_trade_at=record.last_trade_at,
-        sources=sorted({*known_sources, record.source}),
+        sources=sorted({*known["sources"], record.source}),
         cursor=cursor,
         passed_filters=not record.rejection_reason,
         rejection_reason=record.rejection_reason[:200],

@@ -2,7 +2,12 @@
 
 from django.conf import settings
 
+from tokens.models import Upstream
+from tokens.redaction import redact_url
+from tokens.upstream.chain.rpc import SolanaRpc
+from tokens.upstream.chain.source import ChainSource
 from tokens.upstream.holders import HolderCounter
+from tokens.upstream.metadata import MetadataFetcher
 from tokens.upstream.pumpfun import PumpFunClient
 from tokens.upstream.resilience import RetryPolicy
 
@@ -36,3 +41,58 @@ def holder_counter() -> HolderCounter | None:
         retry=retry_policy(),
         requests_per_second=settings.SOLANA_RPC_REQUESTS_PER_SECOND,
     )
+
+
+def resolve_upstream(choice: str) -> str:
+    """`auto` is the chain when an RPC is configured, else pump.fun's web API."""
+    if choice == Upstream.AUTO:
+        return Upstream.CHAIN if settings.SOLANA_RPC_URL else Upstream.API
+    return choice
+
+
+def websocket_url() -> str:
+    if settings.SOLANA_WS_URL:
+        return settings.SOLANA_WS_URL
+    url = settings.SOLANA_RPC_URL
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return ""
+
+
+def solana_rpc(*, on_notice=None) -> SolanaRpc:
+    return SolanaRpc(
+        url=settings.SOLANA_RPC_URL,
+        timeout=settings.UPSTREAM_TIMEOUT,
+        retry=retry_policy(),
+        calls_per_second=settings.SOLANA_RPC_REQUESTS_PER_SECOND,
+        batch_size=settings.SOLANA_RPC_BATCH_SIZE,
+        on_notice=on_notice,
+    )
+
+
+def chain_source(rpc: SolanaRpc) -> ChainSource:
+    return ChainSource(rpc=rpc, ws_url=websocket_url() or None, pyth_account=settings.PYTH_SOL_USD_ACCOUNT)
+
+
+def metadata_fetcher() -> MetadataFetcher:
+    return MetadataFetcher(
+        ipfs_gateway=settings.IPFS_GATEWAY,
+        timeout=settings.UPSTREAM_TIMEOUT,
+        concurrency=settings.METADATA_CONCURRENCY,
+        allow_private_hosts=settings.METADATA_ALLOW_PRIVATE_HOSTS,
+    )
+
+
+def configured_upstreams() -> list[tuple[str, str]]:
+    """Each upstream setting and its value, secrets redacted, for people to check."""
+    rpc = redact_url(settings.SOLANA_RPC_URL) if settings.SOLANA_RPC_URL else "not set"
+    ws = websocket_url()
+    return [
+        ("PUMPFUN_API_URL", settings.PUMPFUN_API_URL),
+        ("SOLANA_RPC_URL", rpc),
+        ("SOLANA_WS_URL", redact_url(ws) if ws else "not set (the tail polls)"),
+        ("IPFS_GATEWAY", settings.IPFS_GATEWAY),
+        ("automatic choice", "chain" if settings.SOLANA_RPC_URL else "web API"),
+    ]

@@ -16,7 +16,7 @@ from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
 from tokens.dispatch import dispatch_run
 from tokens.messages import run_payload, token_payload
-from tokens.models import BotSettings, LoadRun, Source
+from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.runs import (
     RunConflict,
     RunParameterError,
@@ -43,6 +43,8 @@ def board(request: HttpRequest) -> HttpResponse:
         "latest_run": runs[0] if runs else None,
         "sources": Source.choices,
         "default_source": Source.HYBRID,
+        "upstreams": Upstream.choices,
+        "default_upstream": stored.upstream,
         "default_days": max(1, round(window_days(stored.token_age_filter, custom_days=stored.custom_days))),
         "default_batch_size": batch_size,
         "config_error": config_error,
@@ -123,6 +125,7 @@ def _create_web_run(data, user) -> LoadRun:
         batch_size=data.get("batch_size"),
         source=data.get("source") or None,
         follow=data.get("follow") in ("1", "true", "on"),
+        upstream=data.get("upstream") or None,
     )
     return create_run(plan=plan, origin=LoadRun.Origin.WEB, user=user)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tokens.upstream.chain.rpc import RATE_LIMITER_NAME, is_rate_limited
 from tokens.upstream.resilience import (
     RetriesExhausted,
     RetryPolicy,
@@ -24,8 +25,6 @@ from tokens.upstream.tls import SHARED_CONTEXT
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
 MAX_PAGES = 10_000  # a provider that never stops handing out cursors must not hang a run
-# JSON-RPC codes providers use for "slow down": Helius/-32429, EIP-1474 limit exceeded/-32005.
-_RATE_LIMIT_CODES = {-32429, -32005, 429}
 
 
 class HolderLookupError(Exception):
@@ -76,7 +75,7 @@ class HolderCounter:
         params: dict[str, Any] = {"mint": mint, "limit": self._page_limit}
         if cursor:
             params["cursor"] = cursor
-        limiter = None if self._rate is None else shared_limiter("holder-rpc", per_second=self._rate)
+        limiter = None if self._rate is None else shared_limiter(RATE_LIMITER_NAME, per_second=self._rate)
         try:
             return await call_with_retries(
                 lambda: self._call("getTokenAccounts", params, mint=mint),
@@ -106,9 +105,8 @@ class HolderCounter:
 
 def _rpc_error(error: Any, *, mint: str) -> Exception:
     """Rate-limit errors are worth a retry; any other JSON-RPC error is final for this mint."""
-    code = error.get("code") if isinstance(error, dict) else None
     detail = str(error.get("message") if isinstance(error, dict) else error)[:200]
-    if code in _RATE_LIMIT_CODES or "rate limit" in detail.lower() or "too many requests" in detail.lower():
+    if is_rate_limited(error):
         return TransientError(f"rate limited ({detail})")
     return HolderLookupError(f"{mint}: holder RPC error: {detail}")
 

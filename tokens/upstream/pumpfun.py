@@ -13,6 +13,7 @@ import httpx
 
 from tokens.upstream.batcher import BatchCallback, Batcher, TokenDict
 from tokens.upstream.prefetch import PageReader
+from tokens.upstream.reach import Reach
 from tokens.upstream.resilience import (
     RetriesExhausted,
     RetryPolicy,
@@ -45,6 +46,10 @@ _BROWSER_HEADERS = {
 
 class PumpFunError(Exception):
     """pump.fun could not give us a page of coins, even after retries."""
+
+
+class PumpFunRefused(PumpFunError):
+    """pump.fun refuses this server (401/403, or a Cloudflare challenge page): retrying will not help."""
 
 
 class PumpFunClient:
@@ -94,13 +99,34 @@ class PumpFunClient:
             raise PumpFunError(str(exc)) from exc
 
     async def _get_page(self, params: dict[str, Any]) -> list[Any]:
-        response = await send_or_transient(self._http.get("/coins", params=params))
+        response = await send_or_transient(self._get_unless_refused("/coins", params))
         if response.status_code != 200:
             raise PumpFunError(f"pump.fun at offset {params['offset']}: answered HTTP {response.status_code}")
         body = json_or_transient(response)
         if not isinstance(body, list):
             raise TransientError(f"sent a JSON {type(body).__name__}, not a list of coins")
         return body
+
+    async def _get_unless_refused(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        response = await self._http.get(path, params=params)
+        if _is_refusal(response):
+            raise PumpFunRefused(
+                f"pump.fun ({self._http.base_url}) refuses this server: HTTP {response.status_code}"
+                f"{' with a challenge page' if _is_html(response) else ''}. Set SOLANA_RPC_URL to read launches"
+                " from the chain instead (upstream auto or chain), or run from a machine pump.fun serves"
+            )
+        return response
+
+
+def _is_html(response: httpx.Response) -> bool:
+    return "text/html" in response.headers.get("content-type", "")
+
+
+def _is_refusal(response: httpx.Response) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    # Cloudflare's browser challenge: an HTML page where JSON should be, on 403 or 503.
+    return response.status_code == 503 and _is_html(response) and b"challenge" in response.content.lower()
 
 
 def _ms(value: Any) -> int | None:
@@ -145,6 +171,7 @@ async def recent_pages(
     window_end_ms: int,
     include_nsfw: bool,
     start: dict[str, Any] | None = None,
+    reach: Reach | None = None,
 ) -> AsyncIterator[list[Any]]:
     """Coins created in [cutoff, window end], newest first, each once, from `start` if given.
 
@@ -158,6 +185,7 @@ async def recent_pages(
     offset = start["offset"] if start else 0
     anchor = start["anchor_ms"] if start else window_end_ms
     boundary = set(start["boundary"]) if start else set()
+    reach = reach if reach is not None else Reach()
     step_backs = 0
     async with _reader(client, sort="created_timestamp", include_nsfw=include_nsfw) as reader:
         while True:
@@ -183,6 +211,7 @@ async def recent_pages(
                     if ts < anchor:
                         anchor, boundary = ts, set()
                     boundary.add(mint)
+                    reach.saw(ts)
                 # Records without a usable timestamp pass on so validation can reject them with a reason.
                 position = {
                     "phase": RECENT,
@@ -193,6 +222,7 @@ async def recent_pages(
                 fresh.append(_tag(coin, RECENT, position))
             yield fresh
             if any(ts < cutoff_ms for ts in known):
+                reach.reached_start = True
                 return
             offset += _advance(len(page))
 
@@ -259,6 +289,7 @@ async def get_recent_pump_tokens(
     now_ms: int | None = None,
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
+    reach: Reach | None = None,
 ) -> list[TokenDict] | int:
     """Coins launched in the last `days` before `now_ms`, newest first.
 
@@ -271,7 +302,7 @@ async def get_recent_pump_tokens(
     async with _client_scope(client) as api:
         start = resume_from if resume_from and resume_from.get("phase") == RECENT else None
         await batcher.consume(
-            recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
+            recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start, reach=reach)
         )
     return await batcher.finish()
 
@@ -314,6 +345,7 @@ async def get_hybrid_recent_tokens(
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
     trending_first: bool = False,
+    reach: Reach | None = None,
 ) -> list[TokenDict] | int:
     """Recent launches and trending coins, de-duplicated by mint: recent first, or trending first
     (the coins people trade now reach the page before the rest of the history).
@@ -329,7 +361,9 @@ async def get_hybrid_recent_tokens(
         for phase in order[order.index(resumed_phase) :]:
             if phase == RECENT:
                 start = resume_from if resume_from and resume_from.get("phase") == RECENT else None
-                pages = recent_pages(api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start)
+                pages = recent_pages(
+                    api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, start=start, reach=reach
+                )
             else:
                 pages = trending_pages(
                     api, cutoff_ms=cutoff, window_end_ms=end, include_nsfw=include_nsfw, limit=trending_limit

@@ -85,9 +85,24 @@ def shared_limiter(name: str, *, per_second: float) -> AsyncLimiter:
     per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
     key = (name, per_second)
     if key not in per_loop:
-        # A bucket of one second's worth: at most `per_second` requests start in any second.
-        per_loop[key] = AsyncLimiter(max_rate=per_second, time_period=1)
+        # A bucket of one second's worth: at most `per_second` requests start in any second. Below one
+        # a second, one request per period (aiolimiter refuses to hand out less than one).
+        per_loop[key] = (
+            AsyncLimiter(max_rate=per_second, time_period=1)
+            if per_second >= 1
+            else AsyncLimiter(max_rate=1, time_period=1 / per_second)
+        )
     return per_loop[key]
+
+
+async def acquire_calls(limiter: AsyncLimiter | None, calls: int) -> None:
+    """Room for `calls` requests: a JSON-RPC batch costs as many as it holds."""
+    if limiter is None:
+        return
+    step = max(1, int(limiter.max_rate))
+    while calls > 0:
+        await limiter.acquire(min(step, calls))
+        calls -= step
 
 
 async def call_with_retries(

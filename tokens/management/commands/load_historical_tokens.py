@@ -21,6 +21,9 @@ from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
 
 
+_UPSTREAM_NAMES = {"chain": "Solana chain", "api": "pump.fun web API"}
+
+
 class Command(BaseCommand):
     help = "Load pump.fun token history in batches, store every batch and stream it to connected pages."
 
@@ -30,6 +33,11 @@ class Command(BaseCommand):
         window.add_argument("--age-filter", help=f"A named window: {', '.join(AgeFilter.values)}")
         parser.add_argument("--batch-size", help="Tokens per batch (1-500); default: settings or HISTORICAL_BATCH_SIZE")
         parser.add_argument("--source", help=f"{', '.join(Source.values)} (default: hybrid)")
+        parser.add_argument(
+            "--upstream",
+            help="auto (the chain when SOLANA_RPC_URL is set, else the web API), chain or api; "
+            "default: the admin setting",
+        )
         parser.add_argument(
             "--resume", metavar="RUN_ID", type=int, help="Continue an interrupted, failed or cancelled run"
         )
@@ -56,7 +64,11 @@ class Command(BaseCommand):
             return
         on_terminal = sys.stderr.isatty()
         verb = "resuming" if resume else "loading"
-        self._say(options, f"Run {run.pk}: {verb} {run.source}, last {run.days:g} days, batches of {run.batch_size}")
+        self._say(
+            options,
+            f"Run {run.pk}: {verb} {run.source} from the {_UPSTREAM_NAMES[run.upstream]}, last {run.days:g} days, "
+            f"batches of {run.batch_size}",
+        )
         with _ProgressBar(enabled=on_terminal) as bar, _quiet_unless(on_terminal or options["verbosity"] >= 2):
             try:
                 final = asyncio.run(_until_sigterm(execute_run(run_id=run.pk, resume=resume, on_progress=bar.update)))
@@ -72,6 +84,8 @@ class Command(BaseCommand):
             f"Run {final.pk} {final.status}: {final.fetched} fetched, {final.accepted} accepted, "
             f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches",
         )
+        if final.warning:
+            self.stderr.write(f"Warning: {final.warning}")
         if options["json"]:
             self.stdout.write(json.dumps(_summary(final)))
         if final.status != LoadRun.Status.SUCCEEDED:
@@ -83,7 +97,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _resumable_run(self, options) -> LoadRun:
-        given = [name for name in ("days", "age_filter", "batch_size", "source") if options[name] is not None]
+        given = [
+            name for name in ("days", "age_filter", "batch_size", "source", "upstream") if options[name] is not None
+        ]
         given += ["follow"] if options["follow"] else []
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -102,6 +118,7 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 source=options["source"],
                 follow=options["follow"],
+                upstream=options["upstream"],
             )
             return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
         except (RunParameterError, RunConflict, ImproperlyConfigured) as exc:

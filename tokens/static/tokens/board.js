@@ -14,6 +14,9 @@
   const progressBar = $("progress-bar");
   const progressText = $("progress-text");
   const runError = $("run-error");
+  const runWarning = $("run-warning");
+  const runUpstream = $("run-upstream");
+  const UPSTREAM_NAMES = {chain: "chain", api: "web API"};
   const emptyState = $("empty-state");
   const loadingState = $("loading-state");
   const cancelButton = $("cancel-run");
@@ -257,6 +260,9 @@
     runStatus.dataset.status = message.status;
     runError.textContent = message.error || "";
     runError.hidden = !message.error;
+    runWarning.textContent = message.warning || "";
+    runWarning.hidden = !message.warning;
+    runUpstream.textContent = UPSTREAM_NAMES[message.upstream] || "—";
     if (cancelButton) {
       cancelButton.hidden = !ACTIVE.has(message.status);
       cancelButton.textContent = following ? "Stop following" : "Stop run";

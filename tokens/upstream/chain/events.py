@@ -1,0 +1,252 @@
+"""pump.fun's `CreateEvent`, found in a transaction and decoded from its borsh bytes.
+
+Pure functions over bytes and the `json` encoding of `getTransaction`; no network. The event is
+emitted two ways, often both: a self-CPI inner instruction of the pump program (Anchor's event tag,
+then the discriminator, then the payload) and a `Program data:` log line. Logs can be truncated,
+and other programs write `Program data:` lines too (Raydium LaunchLab's `CreateEvent` even has the
+same discriminator), so a log line counts only while the pump program is innermost in the invoke
+stack.
+"""
+
+import base64
+import binascii
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from based58 import b58decode
+from solders.pubkey import Pubkey
+
+from tokens.upstream.chain.addresses import EVENT_AUTHORITY, PUMP_PROGRAM
+
+CREATE_EVENT_DISCRIMINATOR = bytes.fromhex("1b72a94ddeeb6376")  # sha256("event:CreateEvent")[:8]
+ANCHOR_EVENT_TAG = bytes.fromhex("e445a52e51cb9a1d")  # Anchor's self-CPI event instruction
+MAX_STRING_BYTES = 4096  # real names are a few dozen bytes; a longer length prefix is garbage
+
+
+class InvalidEvent(ValueError):
+    """A CreateEvent payload that does not parse; never guessed at."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateEvent:
+    name: str
+    symbol: str
+    uri: str
+    mint: str
+    bonding_curve: str
+    user: str
+    creator: str | None = None
+    timestamp: int | None = None  # seconds since the epoch
+    virtual_token_reserves: int | None = None
+    virtual_sol_reserves: int | None = None
+    real_token_reserves: int | None = None
+    token_total_supply: int | None = None
+    token_program: str | None = None
+    is_mayhem_mode: bool | None = None
+    is_cashback_enabled: bool | None = None
+    quote_mint: str | None = None  # None: SOL (the layout writes all zeros)
+    virtual_quote_reserves: int | None = None
+
+
+@dataclass
+class DecodedTransaction:
+    signature: str
+    slot: int | None
+    block_time: int | None  # seconds
+    failed: bool
+    events: list[CreateEvent] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # payloads that did not parse, with the reason
+    logs_truncated: bool = False
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.at
+
+    def take(self, size: int) -> bytes:
+        if size > self.remaining:
+            raise InvalidEvent(f"payload ends {size - self.remaining} bytes early at byte {self.at}")
+        chunk = self.data[self.at : self.at + size]
+        self.at += size
+        return chunk
+
+    def string(self) -> str:
+        (length,) = struct.unpack("<I", self.take(4))
+        if length > MAX_STRING_BYTES:
+            raise InvalidEvent(f"string length {length} at byte {self.at - 4} is not plausible")
+        try:
+            return self.take(length).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"string at byte {self.at - length} is not UTF-8") from exc
+
+    def key(self) -> str:
+        return str(Pubkey(self.take(32)))
+
+    def u64(self) -> int:
+        return struct.unpack("<Q", self.take(8))[0]
+
+    def i64(self) -> int:
+        return struct.unpack("<q", self.take(8))[0]
+
+    def flag(self) -> bool:
+        value = self.take(1)[0]
+        if value > 1:
+            raise InvalidEvent(f"bool at byte {self.at - 1} is {value}")
+        return value == 1
+
+
+# Fields appended to the event over time, in groups that arrived together. A group is read only when
+# the payload holds all of it; what is left after the last known group is a newer layout's and ignored.
+_GROUPS: tuple[tuple[tuple[str, str, int], ...], ...] = (
+    (("creator", "key", 32), ("timestamp", "i64", 8)),  # by April 2025
+    (
+        ("virtual_token_reserves", "u64", 8),
+        ("virtual_sol_reserves", "u64", 8),
+        ("real_token_reserves", "u64", 8),
+        ("token_total_supply", "u64", 8),
+    ),  # May 2025
+    (("token_program", "key", 32), ("is_mayhem_mode", "flag", 1)),  # November 2025
+    (("is_cashback_enabled", "flag", 1),),  # February 2026
+    (("quote_mint", "key", 32), ("virtual_quote_reserves", "u64", 8)),  # May 2026
+)
+_ZERO_KEY = str(Pubkey(bytes(32)))
+
+
+def parse_create_event(payload: bytes) -> CreateEvent:
+    """The event's fields from its borsh payload (after the 8-byte discriminator)."""
+    reader = _Reader(payload)
+    values: dict[str, Any] = {
+        "name": reader.string(),
+        "symbol": reader.string(),
+        "uri": reader.string(),
+        "mint": reader.key(),
+        "bonding_curve": reader.key(),
+        "user": reader.key(),
+    }
+    for group in _GROUPS:
+        if reader.remaining < sum(size for _, _, size in group):
+            break
+        for name, kind, _ in group:
+            values[name] = getattr(reader, kind)()
+    if values.get("quote_mint") == _ZERO_KEY:
+        values["quote_mint"] = None
+    return CreateEvent(**values)
+
+
+def create_event_from_log_data(data: bytes) -> CreateEvent | None:
+    """A `Program data:` payload: the event if it is a CreateEvent, None if it is another event."""
+    if not data.startswith(CREATE_EVENT_DISCRIMINATOR):
+        return None
+    return parse_create_event(data[len(CREATE_EVENT_DISCRIMINATOR) :])
+
+
+def account_keys(tx: dict[str, Any]) -> list[str]:
+    """Every account a transaction's indexes can point at: for version 0, the static keys, then
+    the lookup tables' writable, then readonly addresses."""
+    keys = list(tx["transaction"]["message"]["accountKeys"])
+    loaded = (tx.get("meta") or {}).get("loadedAddresses") or {}
+    return keys + list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
+
+
+def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
+    """The pump.fun launches in one `getTransaction` result (json encoding)."""
+    meta = tx.get("meta") or {}
+    decoded = DecodedTransaction(
+        signature=tx["transaction"]["signatures"][0],
+        slot=tx.get("slot"),
+        block_time=tx.get("blockTime"),
+        failed=meta.get("err") is not None,
+    )
+    if decoded.failed:
+        return decoded
+    found: dict[str, CreateEvent] = {}
+    for payload in _inner_event_payloads(tx):
+        _collect(payload, found, decoded)
+    log_payloads, decoded.logs_truncated = pump_log_payloads(meta.get("logMessages") or [])
+    for payload in log_payloads:
+        _collect(payload, found, decoded)
+    decoded.events = list(found.values())
+    return decoded
+
+
+def _collect(payload: bytes, found: dict[str, CreateEvent], decoded: DecodedTransaction) -> None:
+    try:
+        event = create_event_from_log_data(payload)
+    except InvalidEvent as exc:
+        decoded.invalid.append(f"{decoded.signature}: CreateEvent does not parse: {exc}")
+        return
+    # The same event often comes both ways; the first (the inner instruction's, never truncated) wins.
+    if event is not None and event.mint not in found:
+        found[event.mint] = event
+
+
+def _inner_event_payloads(tx: dict[str, Any]) -> list[bytes]:
+    inner = (tx.get("meta") or {}).get("innerInstructions") or []
+    if not inner:
+        return []
+    keys = account_keys(tx)
+    payloads = []
+    for group in inner:
+        for instruction in group.get("instructions") or []:
+            if _key_at(keys, instruction.get("programIdIndex")) != PUMP_PROGRAM:
+                continue
+            accounts = instruction.get("accounts") or []
+            if not accounts or _key_at(keys, accounts[0]) != EVENT_AUTHORITY:
+                continue
+            data = _b58(instruction.get("data"))
+            if data is not None and data.startswith(ANCHOR_EVENT_TAG):
+                payloads.append(data[len(ANCHOR_EVENT_TAG) :])
+    return payloads
+
+
+def pump_log_payloads(logs: list[str]) -> tuple[list[bytes], bool]:
+    """`Program data:` payloads written while the pump program was innermost, and whether the
+    logs were truncated (then an event may be missing from them)."""
+    stack: list[str] = []
+    payloads: list[bytes] = []
+    truncated = False
+    for line in logs:
+        if not isinstance(line, str):
+            continue
+        if line.startswith("Program data: "):
+            if stack and stack[-1] == PUMP_PROGRAM:
+                data = _b64(line[len("Program data: ") :])
+                if data is not None:
+                    payloads.append(data)
+        elif line.startswith("Program ") and line.endswith("]") and " invoke [" in line:
+            stack.append(line.split(" ", 2)[1])
+        elif line.startswith("Program ") and (line.endswith(" success") or " failed: " in line):
+            program = line.split(" ", 2)[1]
+            if stack and stack[-1] == program:
+                stack.pop()
+        elif line.startswith("Log truncated"):
+            truncated = True
+    return payloads, truncated
+
+
+def _key_at(keys: list[str], index: Any) -> str | None:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(keys):
+        return None
+    return keys[index]
+
+
+def _b58(text: Any) -> bytes | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return b58decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
