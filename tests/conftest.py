@@ -5,8 +5,10 @@ import redis
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
 
+from tests.fakes.chain import FakeSolana
 from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
+from tests.fakes.metadata import FakeGateway
 from tests.fakes.pumpfun import FakePumpFun
 
 # Fixtures for the tests that drive a real Daphne process.
@@ -39,6 +41,20 @@ def das(settings) -> Iterator[FakeDas]:
     settings.SOLANA_RPC_URL = server.url + "/?api-key=test-secret-key"
     yield server
     server.stop()
+
+
+@pytest.fixture
+def solana(settings) -> Iterator[FakeSolana]:
+    """A fake Solana RPC (HTTP and websocket) with a fake IPFS gateway; the loader is pointed at both."""
+    server = FakeSolana().start()
+    gateway = FakeGateway().start()
+    settings.SOLANA_RPC_URL = server.url + "/?api-key=test-secret-key"
+    settings.SOLANA_WS_URL = server.ws_url
+    settings.IPFS_GATEWAY = gateway.url + "/ipfs/"
+    server.gateway = gateway
+    yield server
+    server.stop()
+    gateway.stop()
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("PUMPFUN_API_URL", "http://127.0.0.1:9")  # discard port: a test that forgets its fake fails fast
 os.environ.pop("SOLANA_RPC_URL", None)
+os.environ.pop("SOLANA_WS_URL", None)
+# Metadata goes to a fake gateway a test starts; without one, the discard port fails fast.
+os.environ.setdefault("IPFS_GATEWAY", "http://127.0.0.1:9/ipfs/")
+# The fakes listen on 127.0.0.1, which production refuses for launcher-chosen metadata links.
+os.environ.setdefault("METADATA_ALLOW_PRIVATE_HOSTS", "true")
 os.environ.pop("HISTORICAL_BATCH_SIZE", None)
 # The test client speaks plain HTTP; production keeps these on.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

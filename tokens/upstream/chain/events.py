@@ -165,11 +165,11 @@ def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
     )
     if decoded.failed:
         return decoded
-    found: dict[str, CreateEvent] = {}
-    for payload in _inner_event_payloads(tx):
-        _collect(payload, found, decoded)
     log_payloads, decoded.logs_truncated = pump_log_payloads(meta.get("logMessages") or [])
-    for payload in log_payloads:
+    found: dict[str, CreateEvent] = {}
+    # The same event often comes both ways, byte for byte; the inner instruction's (never truncated)
+    # is read first, and a copy is neither a second launch nor a second invalid record.
+    for payload in dict.fromkeys([*_inner_event_payloads(tx), *log_payloads]):
         _collect(payload, found, decoded)
     decoded.events = list(found.values())
     return decoded
@@ -181,7 +181,6 @@ def _collect(payload: bytes, found: dict[str, CreateEvent], decoded: DecodedTran
     except InvalidEvent as exc:
         decoded.invalid.append(f"{decoded.signature}: CreateEvent does not parse: {exc}")
         return
-    # The same event often comes both ways; the first (the inner instruction's, never truncated) wins.
     if event is not None and event.mint not in found:
         found[event.mint] = event
 
