@@ -44,12 +44,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rate", type=float, default=40)
+    parser.add_argument("--wall", type=int, default=None, help="empty pages from this offset on, as pump.fun's")
+    parser.add_argument("--spacing-ms", type=int, default=None, help="time between launches")
     args = parser.parse_args()
 
     now = int(time.time() * 1000)
     # The window's coins, spread over the last 23 hours (one a second or closer), then coins older
     # than any window.
-    spacing = min(1_000, 23 * 3_600_000 // max(1, args.tokens))
+    spacing = args.spacing_ms or min(1_000, 23 * 3_600_000 // max(1, args.tokens))
     coins = [make_coin(i, created_ms=now - 1_000 - i * spacing) for i in range(args.tokens)]
     oldest = coins[-1]["created_timestamp"] if coins else now
     coins += [make_coin(10_000_000 + i, created_ms=oldest - 400 * 86_400_000 - i) for i in range(60)]
@@ -72,7 +74,11 @@ def main() -> None:
                 return
             ordered = pages.get(query.get("sort", "created_timestamp"), coins)
             offset, limit = int(query.get("offset", 0)), min(int(query.get("limit", 50)), 50)
-            self._send(200, json.dumps(ordered[offset : offset + limit]).encode())
+            if args.wall is not None and offset >= args.wall:
+                self._send(200, b"[]")
+                return
+            end = offset + limit if args.wall is None else min(offset + limit, args.wall)
+            self._send(200, json.dumps(ordered[offset:end]).encode())
 
         def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
             self.send_response(status)

@@ -49,15 +49,32 @@ def main() -> None:
     parser.add_argument("--flow", choices=["project", "strict", "fetch_all"], required=True)
     parser.add_argument("--days", default="1")
     parser.add_argument("--batch-size", default="50")
+    parser.add_argument("--upstream", default="api", choices=["api", "chain"])
     args = parser.parse_args()
-    plan = plan_run(stored=BotSettings.get_solo(), days=args.days, batch_size=args.batch_size, source="recent")
+    plan = plan_run(
+        stored=BotSettings.get_solo(),
+        days=args.days,
+        batch_size=args.batch_size,
+        source="recent",
+        upstream=args.upstream,
+    )
     run = create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
     print(json.dumps({"started_at": time.time()}), flush=True)
     if args.flow == "fetch_all":
         final = asyncio.run(fetch_everything_then_process(run.pk))
     else:
         final = asyncio.run(execute_run(run_id=run.pk))
-    print(json.dumps({"run_id": final.pk, "status": final.status, "accepted": final.accepted, "error": final.error}))
+    print(
+        json.dumps(
+            {
+                "run_id": final.pk,
+                "status": final.status,
+                "accepted": final.accepted,
+                "error": final.error,
+                "warning": final.warning,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ async def watch_flow(host: str, command: list[str], env: dict[str, str]) -> dict
         "tokens_on_socket": tokens,
         "accepted": outcome["accepted"],
         "status": outcome["status"],
+        "warning": outcome.get("warning", ""),
         "peak_rss_mb": usage.ru_maxrss / 1024,
     }
 

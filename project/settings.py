@@ -159,6 +159,10 @@ SOLANA_RPC_BATCH_SIZE = env_int("SOLANA_RPC_BATCH_SIZE", 100, minimum=1)
 PYTH_SOL_USD_ACCOUNT = env_str("PYTH_SOL_USD_ACCOUNT", "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE")
 IPFS_GATEWAY = env_str("IPFS_GATEWAY", "https://pump.mypinata.cloud/ipfs/")
 METADATA_CONCURRENCY = env_int("METADATA_CONCURRENCY", 8, minimum=1)
+# Per-launch details a run fetches: holder counts (one DAS call per token, needs SOLANA_RPC_URL) and
+# chain launches' metadata documents (one HTTP fetch per token).
+COUNT_HOLDERS = env_bool("COUNT_HOLDERS", True)
+FETCH_METADATA = env_bool("FETCH_METADATA", True)
 # Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
 METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
 UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per request

@@ -71,7 +71,10 @@ def test_every_layout_reads_the_fields_it_has_and_ignores_newer_ones(layout):
     launch = Launch(index=7, block_time=1_780_000_000, layout=layout, quote="USDC")
     event = create_event_from_log_data(create_event_payload(launch))
     assert (event.name, event.symbol, event.mint, event.bonding_curve) == (
-        launch.name, launch.symbol, launch.mint, launch.bonding_curve
+        launch.name,
+        launch.symbol,
+        launch.mint,
+        launch.bonding_curve,
     )
     at = LAYOUTS.index(layout)
     assert (event.timestamp == launch.block_time) is (at >= 1)
@@ -160,7 +163,12 @@ def test_market_cap_and_progress_follow_the_coin_own_numbers():
         token_total_supply=1_000_000_000_000_000, quote_mint=USDC_MINT,
     )  # fmt: skip
     assert usdc == pytest.approx(4000.0)  # USDC has 6 decimals
-    assert bonding_progress(real_token_reserves=396_550_000_000_000, initial_real_token_reserves=793_100_000_000_000, complete=False) == 50.0
+    assert (
+        bonding_progress(
+            real_token_reserves=396_550_000_000_000, initial_real_token_reserves=793_100_000_000_000, complete=False
+        )
+        == 50.0
+    )
     assert bonding_progress(real_token_reserves=0, initial_real_token_reserves=None, complete=True) == 100.0
 
 

@@ -33,8 +33,10 @@ def a_window(solana, count=30, *, spacing_s=60, **overrides):
 async def test_a_chain_load_stores_every_launch_of_the_window_once_with_exact_facts(solana):
     launches = a_window(solana, 30)
     grown = launches[0]
-    solana.set_curve(grown.bonding_curve, curve_account(virtual_tokens=536_500_000_000_000, virtual_quote=60_000_000_000,
-                                                       real_tokens=256_600_000_000_000))  # fmt: skip
+    grown_curve = curve_account(
+        virtual_tokens=536_500_000_000_000, virtual_quote=60_000_000_000, real_tokens=256_600_000_000_000
+    )
+    solana.set_curve(grown.bonding_curve, grown_curve)
     solana.accounts_by_mint[grown.mint] = [("alice", 5), ("bob", 1), ("alice", 2), ("carol", 0)]
     run = await run_load(days=1, batch_size=7, source="recent", upstream="chain")
     assert run.status == LoadRun.Status.SUCCEEDED, run.error

@@ -78,7 +78,7 @@ async def test_when_the_budget_is_spent_the_error_says_what_and_how_often(server
 
 async def test_a_refusal_is_not_retried_and_says_what_to_do(server):
     server.fail_next(Reply(403, {"message": "forbidden"}))
-    with pytest.raises(PumpFunRefused, match="refuses this server: HTTP 403. Set SOLANA_RPC_URL") as refused:
+    with pytest.raises(PumpFunRefused, match=r"refuses this server: HTTP 403\. Set SOLANA_RPC_URL") as refused:
         await fetch(server)
     assert server.url in str(refused.value)
     assert server.requests_seen == 1

@@ -146,3 +146,22 @@ def test_tokens_api_pages_the_board_newest_first(pumpfun):
     assert client.get("/api/tokens/?limit=100000").status_code == 400
     assert client.get("/api/runs/12345/").status_code == 404
     assert json.loads(client.get("/api/runs/").content)["runs"][0]["status"] == "succeeded"
+
+
+async def test_the_page_picks_the_upstream_and_every_view_shows_which_one_served(solana, staff, settings):
+    client = await staff_client(staff)
+    response = await client.post("/runs/", {"days": "1", "source": "recent", "upstream": "chain"}, headers=JSON)
+    assert response.status_code == 202
+    run_id = response.json()["run_id"]
+    await runner.task_for(run_id)
+    detail = (await client.get(f"/api/runs/{run_id}/")).json()
+    assert detail["upstream"] == "chain" and detail["warning"].startswith("the Solana RPC")
+    page = (await client.get("/")).content.decode()
+    assert '<select name="upstream">' in page and '<strong id="run-upstream">chain</strong>' in page
+
+    settings.SOLANA_RPC_URL = ""
+    refused = await client.post("/runs/", {"days": "1", "source": "recent", "upstream": "chain"}, headers=JSON)
+    assert refused.status_code == 400 and "needs SOLANA_RPC_URL" in refused.json()["error"]
+    unknown = await client.post("/runs/", {"days": "1", "source": "recent", "upstream": "moon"}, headers=JSON)
+    assert unknown.status_code == 400 and "unknown upstream 'moon'" in unknown.json()["error"]
+    assert await LoadRun.objects.acount() == 1

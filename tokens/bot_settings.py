@@ -11,7 +11,8 @@ from tokens.models import MAX_BATCH_SIZE, MIN_BATCH_SIZE, BotSettings
 BATCH_SIZE_ENV = "HISTORICAL_BATCH_SIZE"
 EXPORT_KEY = "bot_settings"
 _EXPORTED_FIELDS = [
-    "historical_batch_size", "upstream", "adaptive_batch_size", "batch_time_budget_ms", "token_age_filter", "custom_days",
+    "historical_batch_size", "upstream", "adaptive_batch_size", "batch_time_budget_ms", "token_age_filter",
+    "custom_days",
     "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_liquidity_sol", "include_nsfw",
     "include_pump_only", "trending_first", "trending_limit", "tail_interval_seconds", "blocklist",
 ]  # fmt: skip

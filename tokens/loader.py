@@ -110,8 +110,8 @@ async def end_run(run_id: int, *, status: str, error: str = "", announced: async
 
 async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: ProgressHook | None) -> None:
     stored = await sync_to_async(BotSettings.get_solo)()
-    if stored.min_holders is not None and not settings.SOLANA_RPC_URL:
-        raise RunConfigurationError("the min holders filter needs SOLANA_RPC_URL to count holders")
+    if stored.min_holders is not None and (not settings.SOLANA_RPC_URL or not settings.COUNT_HOLDERS):
+        raise RunConfigurationError("the min holders filter needs holder counts: SOLANA_RPC_URL set, COUNT_HOLDERS on")
     seen = await sync_to_async(_mints_already_delivered)(run)
     on_chain = run.upstream == Upstream.CHAIN
     async with AsyncExitStack() as stack:
@@ -119,7 +119,9 @@ async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: Progres
         if holders is not None:
             await stack.enter_async_context(holders)
         # pump.fun's records carry their images and socials; the chain's launches point at a document.
-        metadata = await stack.enter_async_context(metadata_fetcher()) if on_chain else None
+        metadata = metadata_fetcher() if on_chain else None
+        if metadata is not None:
+            await stack.enter_async_context(metadata)
         heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
         stack.callback(heartbeat.cancel)
         on_batch = batch_handler(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,7 +51,7 @@ def store_batch(
             for row in Token.objects.filter(mint__in=[r.mint for r in records]).values("mint", *_KEPT_FIELDS)
         }
         rows = [_row(record, known.get(record.mint), run_id=run_id, cursor=cursor, now=now) for record in records]
-        Token.objects.bulk_create(rows, update_conflicts=True, unique_fields=["mint"], update_fields=_UPDATED_FIELDS)
+        upsert_tokens(rows)
         accepted = sum(1 for record in records if not record.rejection_reason)
         changes: dict[str, Any] = {
             "fetched": F("fetched") + len(records) + invalid + failed,
@@ -75,6 +75,39 @@ def store_batch(
         accepted=[row for row in rows if row.passed_filters],
         rejected_mints=[row.mint for row in rows if not row.passed_filters],
     )
+
+
+def upsert_tokens(rows: list[Token]) -> None:
+    """Insert the rows, or update every field but `first_seen_at` of the mints already stored.
+
+    One `INSERT ... ON CONFLICT (mint) DO UPDATE` (SQLite and PostgreSQL both speak it) sent with
+    executemany: `bulk_create(update_conflicts=True)` did the same in 0.6-1 ms a row of Python
+    preparing each field's SQL, which made storing the slowest stage of a chain backfill.
+    """
+    if not rows:
+        return
+    fields = [field for field in Token._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    updates = ", ".join(
+        f"{quote(field.column)} = excluded.{quote(field.column)}" for field in fields if field.name in _UPDATED_FIELDS
+    )
+    sql = (
+        f"INSERT INTO {quote(Token._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
+    )
+    adapters = [_db_value(field) for field in fields]
+    pairs = list(zip(fields, adapters, strict=True))
+    values = [[adapt(getattr(row, field.attname)) for field, adapt in pairs] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+
+
+def _db_value(field):
+    """How a field's Python value goes to the database; plain values need nothing."""
+    if field.get_internal_type() in ("DateTimeField", "JSONField"):
+        return lambda value: field.get_db_prep_save(value, connection)
+    return lambda value: value
 
 
 def _next_cursor() -> int:

@@ -32,8 +32,8 @@ def pumpfun_client() -> PumpFunClient:
 
 
 def holder_counter() -> HolderCounter | None:
-    """None when no holder RPC is configured: holder counts then stay unknown."""
-    if not settings.SOLANA_RPC_URL:
+    """None when no holder RPC is configured or counting is off: holder counts then stay unknown."""
+    if not settings.SOLANA_RPC_URL or not settings.COUNT_HOLDERS:
         return None
     return HolderCounter(
         rpc_url=settings.SOLANA_RPC_URL,
@@ -76,7 +76,9 @@ def chain_source(rpc: SolanaRpc) -> ChainSource:
     return ChainSource(rpc=rpc, ws_url=websocket_url() or None, pyth_account=settings.PYTH_SOL_USD_ACCOUNT)
 
 
-def metadata_fetcher() -> MetadataFetcher:
+def metadata_fetcher() -> MetadataFetcher | None:
+    if not settings.FETCH_METADATA:
+        return None
     return MetadataFetcher(
         ipfs_gateway=settings.IPFS_GATEWAY,
         timeout=settings.UPSTREAM_TIMEOUT,

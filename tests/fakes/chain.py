@@ -206,7 +206,8 @@ def _log_lines(launch: Launch, launches: list[Launch]) -> list[str]:
     if launch.launcher_bot:
         # The bot logs an event of its own that happens to carry the CreateEvent discriminator.
         lines += [
-            "Program data: " + base64.b64encode(create_event_payload(Launch(index=launch.index + 77_000, block_time=1))).decode(),
+            "Program data: "
+            + base64.b64encode(create_event_payload(Launch(index=launch.index + 77_000, block_time=1))).decode(),
             f"Program {LAUNCHER_BOT} success",
         ]
     if launch.emit == "inner":
@@ -283,7 +284,9 @@ def transaction_json(launch: Launch, *, slot: int) -> dict[str, Any]:
     message: dict[str, Any] = {
         "accountKeys": static,
         "header": {"numRequiredSignatures": 1, "numReadonlySignedAccounts": 0, "numReadonlyUnsignedAccounts": 3},
-        "instructions": [{"programIdIndex": index.get(PUMP_PROGRAM, 0), "accounts": [1, 2, 3], "data": "3Bxs4h24hBtQy9rw"}],
+        "instructions": [
+            {"programIdIndex": index.get(PUMP_PROGRAM, 0), "accounts": [1, 2, 3], "data": "3Bxs4h24hBtQy9rw"}
+        ],
         "recentBlockhash": key_for(f"blockhash-{launch.index}"),
     }
     if launch.version == 0:
@@ -332,7 +335,7 @@ class FakeSolana(FakeDas):
         self.allowed_calls_per_second: float | None = None
         self._bucket = 0.0
         self._bucket_at = time.monotonic()
-        self.before_call: Callable[["FakeSolana", str], None] | None = None
+        self.before_call: Callable[[FakeSolana, str], None] | None = None
         self.subscribers: list[Subscriber] = []
         self._ws_server = None
         self._ws_thread: threading.Thread | None = None
@@ -378,7 +381,14 @@ class FakeSolana(FakeDas):
             return Reply(429, {"jsonrpc": "2.0", "error": {"code": 429, "message": "Too many requests"}})
         if isinstance(request, list):
             if self.refuse_batches:
-                return Reply(400, {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch requests are not allowed"}})
+                return Reply(
+                    400,
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {"code": -32600, "message": "batch requests are not allowed"},
+                    },
+                )
             return Reply(200, [self._answer(item) for item in request])
         return Reply(200, self._answer(request))
 
@@ -516,8 +526,8 @@ class FakeSolana(FakeDas):
                 if request.get("method") == "logsSubscribe":
                     mentions = request["params"][0].get("mentions")
                     if mentions != [MINT_AUTHORITY]:
-                        connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"),
-                                                    "error": {"code": -32602, "message": "Invalid params"}}))  # fmt: skip
+                        error = {"code": -32602, "message": "Invalid params"}
+                        connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}))
                         continue
                     subscription = 4000 + len(self.subscribers)
                     connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": subscription}))
@@ -565,7 +575,9 @@ class _Error:
     error: dict[str, Any] = field(default_factory=dict)
 
 
-def history(count: int, *, newest_s: int | None = None, spacing_s: int = 60, start: int = 0, **overrides: Any) -> list[Launch]:
+def history(
+    count: int, *, newest_s: int | None = None, spacing_s: int = 60, start: int = 0, **overrides: Any
+) -> list[Launch]:
     """`count` launches, oldest first, the newest at `newest_s`."""
     newest = int(time.time()) - 5 if newest_s is None else newest_s
     return [Launch(index=start + i, block_time=newest - (count - 1 - i) * spacing_s, **overrides) for i in range(count)]

@@ -60,6 +60,7 @@ class FakeServer:
             # Keep-alive, as real upstreams do: a client that must reconnect for every request
             # spends more time connecting than the fake spends answering.
             protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:
                 self._answer("GET")
 

@@ -20,7 +20,6 @@ from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
 
-
 _UPSTREAM_NAMES = {"chain": "Solana chain", "api": "pump.fun web API"}
 
 

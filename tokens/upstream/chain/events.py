@@ -166,10 +166,15 @@ def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
     if decoded.failed:
         return decoded
     log_payloads, decoded.logs_truncated = pump_log_payloads(meta.get("logMessages") or [])
+    payloads = [p for p in log_payloads if p.startswith(CREATE_EVENT_DISCRIMINATOR)]
+    # Complete logs that hold the event are enough (base64 decodes ten times faster than the base58
+    # of the inner instructions); truncated logs, or a program version that emits the event only by
+    # self-CPI, send us to the inner instructions. The same event often comes both ways, byte for
+    # byte: a copy is neither a second launch nor a second invalid record.
+    if decoded.logs_truncated or not payloads:
+        payloads = [*_inner_event_payloads(tx), *payloads]
     found: dict[str, CreateEvent] = {}
-    # The same event often comes both ways, byte for byte; the inner instruction's (never truncated)
-    # is read first, and a copy is neither a second launch nor a second invalid record.
-    for payload in dict.fromkeys([*_inner_event_payloads(tx), *log_payloads]):
+    for payload in dict.fromkeys(payloads):
         _collect(payload, found, decoded)
     decoded.events = list(found.values())
     return decoded

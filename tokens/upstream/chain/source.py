@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -48,6 +48,7 @@ SIGNATURE_PAGE = 1000
 ACCOUNTS_PER_CALL = 100
 TRANSACTIONS_PER_CALL = 100  # getTransactionsForAddress, full transactions
 READ_AHEAD_CHUNKS = 8
+PRICE_REFRESH_SECONDS = 10.0
 CHAIN_PHASE = "chain"
 TAIL_PHASE = "tail"
 RECENT = "recent"
@@ -77,23 +78,33 @@ class ChainSource:
         self.clock = clock
         self.reach = Reach()
         self.uses_transactions_for_address: bool | None = None  # detected once per run
+        self.head: str | None = None  # the newest signature when the backfill began
+        self._price: Price | None = None
+        self._price_read_at = float("-inf")
 
     # -- backfill -------------------------------------------------------------------------------
 
     async def backfill(self, *, cutoff_s: int, start: dict[str, Any] | None) -> AsyncIterator[list[dict[str, Any]]]:
         """Pages of launch records in the window, newest first, each with its resume position."""
         if start is not None:
-            head = start["head"]
-            yield await self._rest_of(start["at"], done=start.get("done") or [], head=head)
-            chunks = self._signature_chunks(cutoff_s=cutoff_s, before=start["at"])
-            async for page in self._standard_pages(chunks, head=head):
-                yield page
-            return
-        if await self._offers_transactions_for_address():
-            async for page in self._full_transaction_pages(cutoff_s=cutoff_s):
-                yield page
-            return
-        async for page in self._standard_pages(self._signature_chunks(cutoff_s=cutoff_s, before=None), head=None):
+            self.head = start["head"]
+            yield await self._rest_of(start["at"], done=start.get("done") or [])
+            jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=start["at"])
+        else:
+            # Ask for the first signature page while finding out whether the provider has a faster
+            # way: one round trip for both.
+            first_page = asyncio.ensure_future(self._signature_page(before=None))
+            try:
+                faster = await self._offers_transactions_for_address()
+            except BaseException:
+                first_page.cancel()
+                raise
+            if faster:
+                first_page.cancel()
+                jobs = self._full_transaction_jobs(cutoff_s=cutoff_s)
+            else:
+                jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=None, first_page=first_page)
+        async for page in _in_order(jobs):
             yield page
 
     async def _offers_transactions_for_address(self) -> bool:
@@ -110,18 +121,30 @@ class ChainSource:
                 self.uses_transactions_for_address = False
         return self.uses_transactions_for_address
 
-    async def _signature_chunks(self, *, cutoff_s: int, before: str | None) -> AsyncIterator[list[str]]:
-        """Signatures of successful transactions in the window, newest first, in chunks of the
-        RPC's batch size; a failed create (`err` set) is skipped without being fetched."""
+    async def _signature_page(self, *, before: str | None) -> list[dict[str, Any]]:
+        options: dict[str, Any] = {"limit": SIGNATURE_PAGE, "commitment": "confirmed"}
+        if before is not None:
+            options["before"] = before
+        entries = await self.rpc.call("getSignaturesForAddress", [MINT_AUTHORITY, options])
+        if not isinstance(entries, list):
+            raise ChainError("getSignaturesForAddress did not answer with a list")
+        return entries
+
+    async def _transaction_jobs(
+        self, *, cutoff_s: int, before: str | None, first_page: Awaitable[list] | None = None
+    ) -> AsyncIterator[Awaitable[list]]:
+        """Signatures of successful transactions in the window, newest first, `getSignaturesForAddress`
+        a thousand at a time; a failed create (`err` set) is skipped without being fetched. Each chunk
+        of the RPC's batch size becomes a job: fetch, decode, read the curves."""
         while True:
-            options: dict[str, Any] = {"limit": SIGNATURE_PAGE, "commitment": "confirmed"}
-            if before is not None:
-                options["before"] = before
-            entries = await self.rpc.call("getSignaturesForAddress", [MINT_AUTHORITY, options])
-            if not isinstance(entries, list):
-                raise ChainError("getSignaturesForAddress did not answer with a list")
+            if first_page is not None:
+                entries, first_page = await first_page, None
+            else:
+                entries = await self._signature_page(before=before)
             if not entries:
                 return  # the start of the chain's history (or of what this node keeps)
+            if self.head is None:
+                self.head = entries[0]["signature"]  # where a live tail takes over
             inside, done = [], False
             for entry in entries:
                 block_time = entry.get("blockTime")
@@ -133,49 +156,16 @@ class ChainSource:
                 if entry.get("err") is None:
                     inside.append(entry["signature"])
             for index in range(0, len(inside), self.rpc.batch_size):
-                yield inside[index : index + self.rpc.batch_size]
+                yield self._records_of(inside[index : index + self.rpc.batch_size])
             if done:
                 return
             before = entries[-1]["signature"]
 
-    async def _standard_pages(
-        self, chunks: AsyncIterator[list[str]], *, head: str | None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Fetch chunks of transactions ahead of the consumer, yield them in order."""
-        queue: asyncio.Queue = asyncio.Queue(maxsize=READ_AHEAD_CHUNKS)
+    async def _records_of(self, signatures: list[str]) -> list[dict[str, Any]]:
+        return await self._with_state(self._records(await self._transactions(signatures)))
 
-        async def produce() -> None:
-            try:
-                async for signatures in chunks:
-                    await queue.put(asyncio.ensure_future(self._transactions(signatures)))
-                await queue.put(None)
-            except Exception as exc:  # handed to the consumer, in order
-                await queue.put(exc)
-
-        producer = asyncio.ensure_future(produce())
-        try:
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                decoded_list = await item
-                if head is None and decoded_list:
-                    head = decoded_list[0].signature
-                yield await self._with_state(self._records(decoded_list, head=head))
-        finally:
-            producer.cancel()
-            while not queue.empty():
-                item = queue.get_nowait()
-                if isinstance(item, asyncio.Future):
-                    item.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await producer
-
-    async def _full_transaction_pages(self, *, cutoff_s: int) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
         token: str | None = None
-        head: str | None = None
         while True:
             options: dict[str, Any] = {
                 "transactionDetails": "full",
@@ -190,27 +180,26 @@ class ChainSource:
             transactions = result.get("data") if isinstance(result, dict) else None
             if not isinstance(transactions, list):
                 raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
-            decoded_list = [decode_transaction(tx) for tx in transactions if isinstance(tx, dict)]
+            decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
             for decoded in decoded_list:
                 if decoded.block_time is not None:
                     self.reach.saw(decoded.block_time * 1000)
-            if head is None and decoded_list:
-                head = decoded_list[0].signature
+            if self.head is None and decoded_list:
+                self.head = decoded_list[0].signature
             if decoded_list:
-                yield await self._with_state(self._records(decoded_list, head=head))
+                yield self._with_state(self._records(decoded_list))
             token = result.get("paginationToken")
             if not token or not transactions:
                 # The provider applied the window's start as a filter: running out of pages is reaching it.
                 self.reach.reached_start = True
                 return
 
-    async def _rest_of(self, signature: str, *, done: list[str], head: str) -> list[dict[str, Any]]:
+    async def _rest_of(self, signature: str, *, done: list[str]) -> list[dict[str, Any]]:
         """The records of a transaction a resumed run had only partly delivered."""
-        [decoded] = await self._transactions([signature])
-        records = self._records([decoded], head=head)
+        records = self._records(await self._transactions([signature]))
         return await self._with_state([r for r in records if r[POSITION_KEY]["done"][-1] not in done])
 
-    def _records(self, decoded_list: list[DecodedTransaction], *, head: str | None) -> list[dict[str, Any]]:
+    def _records(self, decoded_list: list[DecodedTransaction]) -> list[dict[str, Any]]:
         records = []
         for decoded in decoded_list:
             delivered: list[str] = []
@@ -218,7 +207,7 @@ class ChainSource:
                 delivered.append(record_key(record, index))
                 record[POSITION_KEY] = {
                     "phase": CHAIN_PHASE,
-                    "head": head,
+                    "head": self.head,
                     "at": decoded.signature,
                     "done": list(delivered),
                 }
@@ -250,25 +239,28 @@ class ChainSource:
 
     async def _with_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Current market cap, progress and graduation of each launch, read from its bonding curve
-        with `getMultipleAccounts` (the SOL/USD price account rides along in each call)."""
+        with `getMultipleAccounts`, 100 accounts a call; the SOL/USD price account is read beside them
+        when the price in hand is older than `PRICE_REFRESH_SECONDS`."""
         launches = [r for r in records if isinstance(r.get("bonding_curve"), str)]
-        per_call = ACCOUNTS_PER_CALL - 1
-        for index in range(0, len(launches), per_call):
-            group = launches[index : index + per_call]
-            states, price = await self.curve_states([r["bonding_curve"] for r in group])
-            sol_usd = fresh_usd_price(price, now_seconds=self.clock())
+        groups = [launches[i : i + ACCOUNTS_PER_CALL] for i in range(0, len(launches), ACCOUNTS_PER_CALL)]
+        calls = [self.curve_states([r["bonding_curve"] for r in group], with_price=False) for group in groups]
+        if self.clock() - self._price_read_at > PRICE_REFRESH_SECONDS:
+            calls.append(self.curve_states([], with_price=True))  # beside the curves, not after them
+        results = await asyncio.gather(*calls)
+        sol_usd = fresh_usd_price(self._price, now_seconds=self.clock())
+        for group, states in zip(groups, results, strict=False):
             for record in group:
                 apply_curve_state(record, states.get(record["bonding_curve"]), sol_usd=sol_usd)
         return records
 
-    async def curve_states(self, curves: list[str]) -> tuple[dict[str, Any], Price | None]:
-        keys = [*curves, self.pyth_account]
+    async def curve_states(self, curves: list[str], *, with_price: bool = True) -> dict[str, Any]:
+        keys = [*curves, self.pyth_account] if with_price else list(curves)
         result = await self.rpc.call("getMultipleAccounts", [keys, {"encoding": "base64", "commitment": "confirmed"}])
         values = result.get("value") if isinstance(result, dict) else None
         if not isinstance(values, list) or len(values) != len(keys):
             raise ChainError("getMultipleAccounts answered with the wrong number of accounts")
         states = {}
-        for key, account in zip(curves, values[:-1], strict=True):
+        for key, account in zip(curves, values, strict=False):
             data = _account_bytes(account)
             if data is None:
                 continue
@@ -276,18 +268,25 @@ class ChainSource:
                 states[key] = decode_curve(data)
             except InvalidAccount as exc:
                 logger.warning("bonding curve %s: %s", key, exc)
-        price = None
-        price_data = _account_bytes(values[-1])
-        if price_data is not None:
-            try:
-                price = decode_pyth_price(price_data)
-            except InvalidAccount as exc:
-                logger.warning("SOL/USD price account: %s", exc)
-        return states, price
+        if with_price:
+            self._price_read_at = self.clock()
+            self._price = self._decode_price(values[-1])
+        return states
+
+    def _decode_price(self, account: Any) -> Price | None:
+        data = _account_bytes(account)
+        if data is None:
+            logger.warning("SOL/USD price account %s not found: USD values stay unknown", self.pyth_account)
+            return None
+        try:
+            return decode_pyth_price(data)
+        except InvalidAccount as exc:
+            logger.warning("SOL/USD price account: %s", exc)
+            return None
 
     async def sol_usd(self) -> float | None:
-        _, price = await self.curve_states([])
-        return fresh_usd_price(price, now_seconds=self.clock())
+        await self.curve_states([], with_price=True)
+        return fresh_usd_price(self._price, now_seconds=self.clock())
 
     # -- live tail --------------------------------------------------------------------------------
 
@@ -438,6 +437,55 @@ class _Tail:
         decoded = await self.source._one(signature)
         self._remember(signature)
         return await self.source._tail_records([decoded])
+
+
+async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]:
+    """Yield the jobs' results in order: the first job alone (so that the first batch does not queue
+    behind speculative requests at the provider), then up to READ_AHEAD_CHUNKS jobs ahead."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=READ_AHEAD_CHUNKS)
+    first_done = asyncio.Event()
+
+    async def produce() -> None:
+        try:
+            async for job in jobs:
+                task = asyncio.ensure_future(job)
+                try:
+                    await queue.put(task)
+                    if queue.qsize() == 1 and not first_done.is_set():
+                        await first_done.wait()
+                except BaseException:
+                    task.cancel()
+                    raise
+            await queue.put(None)
+        except Exception as exc:  # handed to the consumer, after the jobs before it
+            await queue.put(exc)
+
+    producer = asyncio.ensure_future(produce())
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            page = await item
+            first_done.set()
+            yield page
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        while not queue.empty():
+            item = queue.get_nowait()
+            if isinstance(item, asyncio.Future):
+                item.cancel()
+
+
+def _signature_of(tx: Any) -> str:
+    try:
+        return tx["transaction"]["signatures"][0]
+    except (KeyError, IndexError, TypeError):
+        return "?"
 
 
 def _subscribe_request() -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""The chain upstream against pump.fun's web API, over a 7-day window.
+
+A fake Solana RPC (bench/fake_solana.py, its own process) holds N launches spread over 7 days and
+allows a fixed number of calls a second; the loader reads the window from it with holder counts and
+metadata off (they are per-launch extras, measured elsewhere), storing into SQLite and streaming to
+a websocket client on a Daphne process over Redis. The web API fake stops at an offset wall like
+pump.fun's. Writes bench/results/chain.md.
+
+    python bench/chain_bench.py            # N = 10k and 200k (a 7-day window at ~29k launches a day)
+    python bench/chain_bench.py --quick    # N = 10k
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_bench import REDIS_URL, RESULTS, ROOT, base_env, fresh_db, migrated_template, start_web, watch_flow
+
+DAYS = 7
+BATCH = 100
+
+
+def start_fake_solana(launches: int, latency: float, rate: float, *, gtfa: bool) -> tuple[subprocess.Popen, str, str]:
+    command = [sys.executable, str(ROOT / "bench" / "fake_solana.py"), "--launches", str(launches),
+               "--days", str(DAYS), "--latency", str(latency), "--rate", str(rate)]  # fmt: skip
+    process = subprocess.Popen([*command, *(["--gtfa"] if gtfa else [])], stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline().split()
+    assert line and line[0] == "READY", "the fake Solana RPC did not start"
+    return process, line[1], line[2]
+
+
+def stats(url: str) -> dict:
+    with urllib.request.urlopen(url + "/stats", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def chain_env(db: Path, url: str, ws: str, rate: float) -> dict[str, str]:
+    env = base_env(db, "http://127.0.0.1:9", 1)
+    env.update(
+        SOLANA_RPC_URL=url,
+        SOLANA_WS_URL=ws,
+        # Paced a little under the provider's limit: the two clocks never agree exactly.
+        SOLANA_RPC_REQUESTS_PER_SECOND=str(rate * 0.95),
+        SOLANA_RPC_BATCH_SIZE="100",
+        COUNT_HOLDERS="false",
+        FETCH_METADATA="false",
+    )
+    return env
+
+
+def calls_needed(launches: int, *, gtfa: bool) -> int:
+    """The fewest calls that read the window and each launch's curve: signature pages (1,000 a call,
+    one more to reach past the window's start) and one getTransaction per launch, or full transactions
+    100 a call; then the curves, 99 a call (the price account rides along)."""
+    signatures = launches + launches // 500 + 1  # the failed creates are listed too
+    reading = math.ceil(signatures / 100) if gtfa else math.ceil((signatures + 1) / 1000) + launches
+    return reading + math.ceil(launches / 99)
+
+
+def run_chain(template, workdir, host, size, args, *, gtfa: bool) -> dict:
+    fake, url, ws = start_fake_solana(size, args.latency, args.rate, gtfa=gtfa)
+    try:
+        before = stats(url)
+        env = chain_env(fresh_db(template, workdir, f"chain-{size}-{gtfa}"), url, ws, args.rate)
+        command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project", "--upstream", "chain",
+                   "--days", str(DAYS), "--batch-size", str(BATCH)]  # fmt: skip
+        result = asyncio.run(watch_flow(host, command, env))
+        after = stats(url)
+    finally:
+        fake.terminate()
+    calls = sum(after["calls"].values()) - sum(before["calls"].values())
+    state_calls = after["calls"].get("getMultipleAccounts", 0) - before["calls"].get("getMultipleAccounts", 0)
+    needed = calls_needed(size, gtfa=gtfa)
+    result.update(
+        path="getTransactionsForAddress" if gtfa else "standard (signatures + getTransaction batches)",
+        launches=size,
+        calls=calls,
+        state_calls=state_calls,
+        http_requests=after["http_requests"] - before["http_requests"],
+        bound=needed / args.rate,
+    )
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def run_web_api(template, workdir, host, args) -> dict:
+    # pump.fun's listing: ~1,000 coins, one every 3 s, then empty pages; the loader asks once a second.
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "fake_upstream.py"), "--tokens", "1000", "--latency", "0.05",
+         "--rate", "1.2", "--wall", "1000", "--spacing-ms", "3000"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    line = process.stdout.readline().split()
+    try:
+        env = base_env(fresh_db(template, workdir, "web-api"), line[1], 1.2)
+        env["PUMPFUN_REQUESTS_PER_SECOND"] = "1"
+        command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project", "--days", str(DAYS),
+                   "--batch-size", str(BATCH)]  # fmt: skip
+        result = asyncio.run(watch_flow(host, command, env))
+    finally:
+        process.terminate()
+    result.update(path="pump.fun web API (offset wall at 1,000)", launches=1_000)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 200_000])
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per RPC HTTP request")
+    parser.add_argument("--rate", type=float, default=800, help="calls a second the fake RPC allows")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes = [10_000]
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    workdir = Path(tempfile.mkdtemp(prefix="chain-bench-"))
+    template = migrated_template(workdir)
+    web = start_web(base_env(fresh_db(template, workdir, "web"), "http://127.0.0.1:9", 1), 18775)
+    host = "127.0.0.1:18775"
+    rows = []
+    try:
+        for size in args.sizes:
+            rows.append(run_chain(template, workdir, host, size, args, gtfa=False))
+        rows.append(run_chain(template, workdir, host, args.sizes[0], args, gtfa=True))
+        api = run_web_api(template, workdir, host, args)
+    finally:
+        web.terminate()
+    write_report(rows, api, args)
+
+
+def write_report(rows: list[dict], api: dict, args) -> None:
+    rtt_target = 2 * args.latency + 0.1
+    lines = [
+        f"Fake Solana RPC: {args.latency * 1000:.0f} ms per HTTP request, {args.rate:g} calls/s allowed (a batch "
+        f"array counts each call; 429 past it); {DAYS}-day window; batches of {BATCH}; holder counts and metadata "
+        f"off; SQLite (WAL); Redis channel layer; websocket client on a Daphne process. Machine: {os.cpu_count()} "
+        "cores. Command: `make bench` (`python bench/chain_bench.py`).",
+        "",
+        "| path | launches in window | stored | RPC calls / launch | of which curve state "
+        "| HTTP requests / launch | first batch on websocket (s) | total (s) | calls needed / allowed rate (s) "
+        "| total / bound | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        n = row["launches"]
+        lines.append(
+            f"| {row['path']} | {n:,} | {row['accepted']:,} | {row['calls'] / n:.4f} | {row['state_calls'] / n:.4f} "
+            f"| {row['http_requests'] / n:.4f} | {row['first_batch']:.3f} | {row['total']:.1f} | {row['bound']:.1f} "
+            f"| {row['total'] / row['bound']:.2f} | {row['peak_rss_mb']:.0f} |"
+        )
+    lines += [
+        f"| {api['path']} | ~{DAYS * 30_000:,} | {api['accepted']:,} | - | - | - | {api['first_batch']:.3f} "
+        f"| {api['total']:.1f} | - | - | {api['peak_rss_mb']:.0f} |",
+        "",
+        f"Time to the first batch target: 2 round trips + 100 ms = {rtt_target:.3f} s. The web API run ended "
+        f"{api['status']}{' with the warning shown to users' if api.get('warning') else ''}.",
+    ]
+    if api.get("warning"):
+        lines.append(f'Its warning: "{api["warning"]}"')
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "chain.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

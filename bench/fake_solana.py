@@ -1,0 +1,65 @@
+"""A fake Solana RPC for the benchmark, in its own process: N pump.fun launches spread over a window,
+a fixed latency per HTTP request and a server-side allowed call rate (a batch array counts each call
+it holds; 429 past the rate). `GET /stats` answers the calls and HTTP requests it served.
+
+    python bench/fake_solana.py --launches 200000 --days 7 --latency 0.02 --rate 1000 [--gtfa]
+prints `READY <http url> <ws url>` once it listens.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fakes.chain import FakeSolana, Launch
+from tests.fakes.http import Reply
+
+
+class BenchSolana(FakeSolana):
+    def handle(self, method, path, query, body, headers) -> Reply:
+        if method == "GET" and path == "/stats":
+            with self.lock:
+                calls = dict(self.method_calls)
+                posts = self.http_posts
+            return Reply(200, {"calls": calls, "http_requests": posts, "launches": self.launch_count})
+        return super().handle(method, path, query, body, headers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--launches", type=int, required=True)
+    parser.add_argument("--days", type=float, default=7)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--gtfa", action="store_true", help="offer getTransactionsForAddress")
+    args = parser.parse_args()
+
+    server = BenchSolana(latency=args.latency)
+    server.allowed_calls_per_second = args.rate
+    server.offer_transactions_for_address = args.gtfa
+    now = int(time.time())
+    span = int(args.days * 86_400) - 120
+    # Launches spread evenly over the window (oldest first, as the ledger is kept), a few failed
+    # creates among them, then launches older than the window.
+    older = [Launch(index=10_000_000 + i, block_time=now - span - 86_400 - i) for i in range(50)][::-1]
+    window = []
+    for i in range(args.launches):
+        block_time = now - 30 - span + (i * span) // max(1, args.launches)
+        window.append(Launch(index=i, block_time=block_time))
+        if i % 500 == 0:
+            window.append(Launch(index=20_000_000 + i, block_time=block_time, kind="failed"))
+    server.launch_count = args.launches
+    server.add(*older, *window, notify=False)
+    server.start()
+    print(f"READY {server.url} {server.ws_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
