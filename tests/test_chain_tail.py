@@ -70,6 +70,20 @@ async def test_the_chain_tail_delivers_every_new_launch_once_across_a_dropped_we
     assert {launch.mint for launch in first + missed + after} <= mints
     assert final.fetched == 36 and final.accepted == 36  # nothing twice
     assert solana.notifications_sent >= 5
+    # Complete logs are decoded as they come; truncated ones send the tail to the transaction.
+    assert all(launch.signature not in solana.asked for launch in first)
+    assert all(solana.asked.get(launch.signature) == 1 for launch in after)
+
+
+async def test_an_old_layout_on_the_tail_takes_its_time_from_the_transaction(solana):
+    run, task = await start_following(solana, backfill=2)
+    await wait_for(lambda: len(solana.subscribers) == 1)
+    [old_layout] = new_launches(4_000, 1, layout="2024")
+    solana.add(old_layout)
+    await wait_for(stored_count(3))
+    final = await stop(run, task)
+    token = await Token.objects.aget(mint=old_layout.mint)
+    assert token.created_at.timestamp() == old_layout.block_time and final.accepted == 3
 
 
 async def test_failed_creates_and_non_creates_on_the_tail_are_not_launches(solana):

@@ -18,9 +18,9 @@ class Source(models.TextChoices):
 
 
 class Upstream(models.TextChoices):
-    AUTO = "auto", "Automatic (the chain when SOLANA_RPC_URL is set, else pump.fun's web API)"
-    CHAIN = "chain", "The Solana chain (any RPC)"
-    API = "api", "pump.fun's web API (the newest hour or so)"
+    AUTO = "auto", "Automatic (chain with an RPC)"
+    CHAIN = "chain", "Solana chain"
+    API = "api", "pump.fun web API (last hour)"
 
 
 class Token(models.Model):

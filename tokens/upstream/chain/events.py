@@ -180,6 +180,14 @@ def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
     return decoded
 
 
+def decode_logs(signature: str, logs: list[str], *, slot: int | None = None) -> DecodedTransaction:
+    """The launches a `logsNotification` shows: its logs only, no inner instructions, no block time."""
+    return decode_transaction(
+        {"slot": slot, "blockTime": None, "meta": {"err": None, "logMessages": logs},
+         "transaction": {"signatures": [signature], "message": {"accountKeys": []}}}
+    )  # fmt: skip
+
+
 def _collect(payload: bytes, found: dict[str, CreateEvent], decoded: DecodedTransaction) -> None:
     try:
         event = create_event_from_log_data(payload)

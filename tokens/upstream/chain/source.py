@@ -32,7 +32,7 @@ from tokens.upstream.chain.curve import (
     decode_pyth_price,
     fresh_usd_price,
 )
-from tokens.upstream.chain.events import DecodedTransaction, decode_transaction, pump_log_payloads
+from tokens.upstream.chain.events import DecodedTransaction, decode_logs, decode_transaction
 from tokens.upstream.chain.launches import (
     POSITION_KEY,
     apply_curve_state,
@@ -428,15 +428,13 @@ class _Tail:
         if value.get("err") is not None:
             self._remember(signature)
             return []
-        payloads, truncated = pump_log_payloads(value.get("logs") or [])
-        if not payloads and not truncated:
-            self._remember(signature)  # mentions the mint authority, creates nothing
-            return []
-        # The logs hold the event, but not the block time (old layouts need it) nor anything the
-        # truncation cut: the transaction is the record either way.
-        decoded = await self.source._one(signature)
+        decoded = decode_logs(signature, value.get("logs") or [], slot=_slot_of(message))
+        if decoded.logs_truncated or decoded.invalid or any(e.timestamp is None for e in decoded.events):
+            # The logs were cut (the event may be missing), or an event does not parse from them, or
+            # an old layout needs the block time: the transaction has it all.
+            decoded = await self.source._one(signature)
         self._remember(signature)
-        return await self.source._tail_records([decoded])
+        return await self.source._tail_records([decoded]) if decoded.events or decoded.invalid else []
 
 
 async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]:
@@ -479,6 +477,11 @@ async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]
             item = queue.get_nowait()
             if isinstance(item, asyncio.Future):
                 item.cancel()
+
+
+def _slot_of(message: dict[str, Any]) -> int | None:
+    slot = (((message.get("params") or {}).get("result") or {}).get("context") or {}).get("slot")
+    return slot if isinstance(slot, int) else None
 
 
 def _signature_of(tx: Any) -> str:
