@@ -38,7 +38,7 @@ async def fetch_everything_then_process(run_id: int) -> LoadRun:
     stored = await sync_to_async(BotSettings.get_solo)()
     async with pumpfun_client() as client:
         everything = await get_recent_pump_tokens(run.days, client=client, now_ms=run.window_end_ms)
-    handle = batch_handler(run, stored, holders=None)
+    handle = batch_handler(run, stored)
     for start in range(0, len(everything), run.batch_size):
         await handle(everything[start : start + run.batch_size])
     return await end_run(run_id, status=LoadRun.Status.SUCCEEDED)

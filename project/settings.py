@@ -162,6 +162,8 @@ METADATA_CONCURRENCY = env_int("METADATA_CONCURRENCY", 8, minimum=1)
 # Per-launch details a run fetches: holder counts (one DAS call per token, needs SOLANA_RPC_URL) and
 # chain launches' metadata documents (one HTTP fetch per token).
 COUNT_HOLDERS = env_bool("COUNT_HOLDERS", True)
+# A detail whose fetch failed is tried again after this many seconds, doubled each time, three tries.
+DETAIL_RETRY_WAIT = env_number("DETAIL_RETRY_WAIT", 5.0, minimum=0.001)
 FETCH_METADATA = env_bool("FETCH_METADATA", True)
 # Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
 METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)

@@ -20,6 +20,7 @@ os.environ.setdefault("UPSTREAM_RETRY_WAIT_INITIAL", "0.01")
 os.environ.setdefault("UPSTREAM_RETRY_WAIT_MAX", "0.05")
 os.environ.setdefault("UPSTREAM_RETRY_JITTER", "0.01")
 os.environ.setdefault("UPSTREAM_TIMEOUT", "2")
+os.environ.setdefault("DETAIL_RETRY_WAIT", "0.01")
 os.environ.setdefault("PUMPFUN_REQUESTS_PER_SECOND", "1000")
 # One page at a time, so tests that act "at the third page" are deterministic; the pipelined
 # reader has tests of its own.

@@ -21,18 +21,18 @@ from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
+from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
 from tokens.filters import FilterRules
 from tokens.messages import batch_message, broadcast, run_message
-from tokens.models import BotSettings, LoadRun, Source, Token, Upstream
-from tokens.processing import process_batch
+from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
+from tokens.processing import NO_DETAILS, DetailPlan, process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
 from tokens.upstream.batcher import AdaptiveBatchSize
 from tokens.upstream.chain.lists import get_chain_recent_tokens, get_chain_trending_tokens
 from tokens.upstream.chain.rpc import RpcError
 from tokens.upstream.chain.source import ChainError, ChainSource
-from tokens.upstream.holders import HolderCounter, HolderLookupError
-from tokens.upstream.metadata import MetadataFetcher
+from tokens.upstream.holders import HolderLookupError
 from tokens.upstream.pumpfun import (
     POSITION_KEY,
     RECENT,
@@ -68,8 +68,11 @@ class RunConfigurationError(Exception):
 _EXPECTED_ERRORS = (PumpFunError, HolderLookupError, RunConfigurationError, RpcError, ChainError)
 
 
-async def execute_run(*, run_id: int, resume: bool = False, on_progress: ProgressHook | None = None) -> LoadRun:
-    """Run a queued load (or resume a stopped one) to its end and return the final row.
+async def execute_run(
+    *, run_id: int, resume: bool = False, on_progress: ProgressHook | None = None, wait_for_details: bool = True
+) -> LoadRun:
+    """Run a queued load (or resume a stopped one) to its end and return the final row: its rows
+    stored, and (unless `wait_for_details` is off) their details fetched.
 
     A failed load does not raise: its failure is recorded on the run.
     """
@@ -79,7 +82,7 @@ async def execute_run(*, run_id: int, resume: bool = False, on_progress: Progres
     verb = "resumed" if resume else "started"
     logger.info("run %s %s: %s, last %g days, batches of %s", run.pk, verb, run.source, run.days, run.batch_size)
     try:
-        await _load(run, announced=announced, on_progress=on_progress)
+        await _load(run, announced=announced, on_progress=on_progress, wait_for_details=wait_for_details)
     except RunCancelled:
         # Stopping a live tail is how a following run ends well: its backfill was complete.
         following = await sync_to_async(_in_tail)(run.pk)
@@ -108,34 +111,72 @@ async def end_run(run_id: int, *, status: str, error: str = "", announced: async
     return run
 
 
-async def _load(run: LoadRun, *, announced: asyncio.Future, on_progress: ProgressHook | None) -> None:
+async def _load(
+    run: LoadRun, *, announced: asyncio.Future, on_progress: ProgressHook | None, wait_for_details: bool
+) -> None:
     stored = await sync_to_async(BotSettings.get_solo)()
     if stored.min_holders is not None and (not settings.SOLANA_RPC_URL or not settings.COUNT_HOLDERS):
         raise RunConfigurationError("the min holders filter needs holder counts: SOLANA_RPC_URL set, COUNT_HOLDERS on")
     seen = await sync_to_async(_mints_already_delivered)(run)
-    on_chain = run.upstream == Upstream.CHAIN
     async with AsyncExitStack() as stack:
-        holders = holder_counter()
-        if holders is not None:
-            await stack.enter_async_context(holders)
-        # pump.fun's records carry their images and socials; the chain's launches point at a document.
-        metadata = metadata_fetcher() if on_chain else None
-        if metadata is not None:
-            await stack.enter_async_context(metadata)
+        stage = await _detail_stage(stack, run_id=run.pk)
+        plan = DetailPlan(curve_state=stage.chain is not None, holders=stage.holders is not None,
+                          metadata=stage.metadata is not None)  # fmt: skip
         heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
         stack.callback(heartbeat.cancel)
-        on_batch = batch_handler(
-            run, stored, holders=holders, metadata=metadata, announced=announced, on_progress=on_progress
-        )
-        if on_chain:
-            rpc = await stack.enter_async_context(solana_rpc(on_notice=_run_notice(run.pk)))
-            await _load_from_chain(run, stored, source=chain_source(rpc), on_batch=on_batch, seen=seen)
+        # The details stage and the live market caps run beside the backfill and the tail.
+        beside = [asyncio.create_task(stage.run())]
+        if stage.chain is not None and stored.live_refresh_count:
+            refresh = LiveRefresh(stage, count=stored.live_refresh_count, seconds=stored.live_refresh_seconds)
+            beside.append(asyncio.create_task(refresh.run()))
+        stack.push_async_callback(_stop, beside)
+        on_batch = batch_handler(run, stored, plan=plan, announced=announced, on_progress=on_progress)
+        if run.upstream == Upstream.CHAIN:
+            assert stage.chain is not None
+            await _load_from_chain(run, stored, source=stage.chain, on_batch=on_batch, seen=seen)
         else:
             client = await stack.enter_async_context(pumpfun_client())
             if not _in_tail_phase(run.checkpoint):
                 await _fetch(run, stored, client=client, on_batch=on_batch, seen=seen)
             if run.follow:
                 await _follow(run, stored, client=client, on_batch=on_batch)
+        if wait_for_details:
+            await _wait_for_details(run.pk, beside=beside, on_progress=on_progress)
+
+
+async def _detail_stage(stack: AsyncExitStack, *, run_id: int) -> DetailStage:
+    """The fetchers this deployment has: the chain's curves with an RPC, holder counts with DAS,
+    metadata documents (for launches that point at one)."""
+    chain = None
+    if settings.SOLANA_RPC_URL:
+        rpc = await stack.enter_async_context(solana_rpc(on_notice=_run_notice(run_id)))
+        chain = chain_source(rpc)
+    holders = holder_counter()
+    if holders is not None:
+        await stack.enter_async_context(holders)
+    metadata = metadata_fetcher()
+    if metadata is not None:
+        await stack.enter_async_context(metadata)
+    return DetailStage(chain=chain, holders=holders, metadata=metadata)
+
+
+async def _wait_for_details(run_id: int, *, beside: list[asyncio.Task], on_progress: ProgressHook | None) -> None:
+    async def check() -> None:
+        for task in beside:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+        if await sync_to_async(_cancel_requested)(run_id):
+            raise RunCancelled
+        if on_progress is not None:
+            on_progress(await LoadRun.objects.aget(pk=run_id))
+
+    await wait_for_run_details(run_id, check=check)
+
+
+async def _stop(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _run_notice(run_id: int) -> Callable[[str], None]:
@@ -263,12 +304,13 @@ def batch_handler(
     run: LoadRun,
     stored: BotSettings,
     *,
-    holders: HolderCounter | None,
-    metadata: MetadataFetcher | None = None,
+    plan: DetailPlan = NO_DETAILS,
     announced: Awaitable[None] | None = None,
     on_progress: ProgressHook | None = None,
 ) -> Callable[[list[Any]], Awaitable[None]]:
-    """What happens to every batch of a run: process, store in one transaction, then broadcast."""
+    """What happens to every batch of a run: process, store in one transaction (with the details
+    its tokens still need), then broadcast. The run's first batch and the live tail's batches are
+    the board's first page: their details come first."""
     cutoff_ms = cutoff_ms_for(run.days, now_ms=run.window_end_ms)
     rules = _rules(stored, cutoff_ms=cutoff_ms)
     estimator = TotalEstimator(start_ms=run.window_end_ms, cutoff_ms=cutoff_ms)
@@ -280,9 +322,7 @@ def batch_handler(
         _raise_swallowed_cancellation()
         if await sync_to_async(_cancel_requested)(run.pk):
             raise RunCancelled
-        outcome = await process_batch(
-            raw_batch, holders=holders, metadata=metadata, rules=rules, now_ms=int(time.time() * 1000)
-        )
+        outcome = process_batch(raw_batch, rules=rules, now_ms=int(time.time() * 1000), plan=plan)
         estimator.observe(raw_batch)
         processed += len(raw_batch)
         batch = await sync_to_async(store_batch)(
@@ -292,6 +332,7 @@ def batch_handler(
             failed=len(outcome.failures),
             estimated_total=estimator.estimate(processed=processed),
             checkpoint=_position_after(raw_batch),
+            tier=0 if processed == len(raw_batch) or _in_tail_phase(_position_after(raw_batch)) else 1,
         )
         if announced is not None:
             await announced  # pages learn of the run before its first batch
@@ -396,6 +437,9 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
             )
     except IntegrityError:
         raise RunNotClaimable(f"run {run_id}: another run of its source is active") from None
+    if claimed and resume:
+        # Details its dead process had leased are free again now, not when the lease runs out.
+        DetailTask.objects.filter(run_id=run_id).update(not_before=None)
     if not claimed:
         state = runs.values_list("status", flat=True).first()
         raise RunNotClaimable(

@@ -41,6 +41,10 @@ def token_payload(token: Token) -> dict[str, Any]:
         "telegram": token.telegram,
         "website": token.website,
         "sources": list(token.sources),
+        "pending": token.pending,
+        "quote": token.quote,
+        "signature": token.signature,
+        "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else None,
     }
 
 
@@ -48,7 +52,12 @@ def token_payload(token: Token) -> dict[str, Any]:
 # descriptions alone can be 2 kB a token. The API serves the full `token_payload`.
 BOARD_FIELDS = (
     "mint", "name", "symbol", "image_uri", "created_timestamp", "usd_market_cap", "holders", "reply_count",
-    "bonding_progress", "twitter", "telegram", "website", "sources",
+    "bonding_progress", "complete", "twitter", "telegram", "website", "sources", "pending",
+)  # fmt: skip
+# Token fields a detail update may carry; the board knows them by the same names.
+UPDATE_FIELDS = frozenset(
+    ("market_cap_sol", "usd_market_cap", "holders", "bonding_progress", "complete", "liquidity_sol", "quote",
+     "image_uri", "description", "twitter", "telegram", "website", "pending")
 )  # fmt: skip
 
 
@@ -76,6 +85,8 @@ def progress_payload(run: LoadRun) -> dict[str, Any]:
         "failed": run.failed,
         "holder_errors": run.holder_errors,
         "metadata_errors": run.metadata_errors,
+        "details_queued": run.details_queued,
+        "details_done": run.details_done,
         "batches": run.batches,
     }
 
@@ -120,6 +131,22 @@ def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: li
         "removed": removed,
         "progress": progress_payload(run),
         "sent_at": time.time(),  # seconds since the epoch, for clients that measure delivery latency
+    }
+
+
+def update_message(update: Any) -> dict[str, Any]:
+    """Details that arrived after their rows (holders, metadata, market caps): per token only the
+    fields that changed, every token of one commit in one message. `cursor` is in the same sequence
+    as the batches', so a page that missed it catches up by the API like a batch."""
+    return {
+        "type": "update",
+        "cursor": update.cursor,
+        "tokens": [
+            {"mint": token["mint"], **{name: value for name, value in token.items() if name in UPDATE_FIELDS}}
+            for token in update.tokens
+        ],
+        "removed": update.removed,
+        "sent_at": time.time(),
     }
 
 

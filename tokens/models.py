@@ -33,6 +33,9 @@ class Token(models.Model):
     bonding_curve = models.CharField(max_length=44, blank=True)
     signature = models.CharField(max_length=88, blank=True, help_text="The launch transaction (chain upstream)")
     quote = models.CharField(max_length=4, blank=True, help_text="The bonding curve's quote: SOL or USDC")
+    initial_real_token_reserves = models.BigIntegerField(
+        null=True, help_text="Real tokens on the curve at launch (from the CreateEvent), for bonding progress"
+    )
     creator = models.CharField(max_length=44, blank=True)
     created_at = models.DateTimeField(db_index=True)
     market_cap_sol = models.FloatField(null=True, help_text="Market cap in SOL, as pump.fun reports it")
@@ -54,6 +57,10 @@ class Token(models.Model):
         default=0, db_index=True, help_text="The board cursor of the batch that last stored this token"
     )
     passed_filters = models.BooleanField(default=True)
+    pending = models.BooleanField(
+        default=False, help_text="A saved filter waits for a detail still being fetched (holders, market cap, metadata)"
+    )
+    details_updated_at = models.DateTimeField(null=True, help_text="When holders, metadata or market cap last changed")
     rejection_reason = models.CharField(max_length=200, blank=True)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
@@ -107,6 +114,8 @@ class LoadRun(models.Model):
     invalid = models.PositiveIntegerField(default=0, help_text="Upstream records refused by validation")
     batches = models.PositiveIntegerField(default=0)
     holder_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose holder count could not be fetched")
+    details_queued = models.PositiveIntegerField(default=0, help_text="Details (state, holders, metadata) queued")
+    details_done = models.PositiveIntegerField(default=0, help_text="Details fetched or given up on")
     metadata_errors = models.PositiveIntegerField(default=0, help_text="Tokens whose metadata could not be read")
     estimated_total = models.PositiveIntegerField(null=True)
     error = models.TextField(blank=True)
@@ -144,6 +153,34 @@ class LoadRun(models.Model):
     @property
     def is_resumable(self) -> bool:
         return self.status in self.RESUMABLE_STATUSES
+
+
+class Detail(models.TextChoices):
+    STATE = "state", "bonding-curve state"
+    HOLDERS = "holders", "holder count"
+    METADATA = "metadata", "metadata"
+
+
+class DetailTask(models.Model):
+    """One detail of one token still to fetch: the durable queue of the enrichment stage.
+
+    A task is deleted in the same transaction that writes its result, so a restart repeats at most
+    the fetch, never the write or its update message.
+    """
+
+    mint = models.CharField(max_length=44)
+    kind = models.CharField(max_length=10, choices=Detail.choices)
+    run = models.ForeignKey("LoadRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Lower first: 0 for the newest launches (the board's first page) and the live tail, 1 for the rest.
+    tier = models.PositiveSmallIntegerField(default=1)
+    market_cap_sol = models.FloatField(null=True)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mint", "kind"], name="one_task_per_detail")]
+        indexes = [models.Index(fields=["kind", "tier", "-market_cap_sol", "-created_at"], name="detail_order_idx")]
 
 
 class BoardCursor(models.Model):
@@ -190,6 +227,16 @@ class BotSettings(SingletonModel):
     include_nsfw = models.BooleanField(default=True)
     include_pump_only = models.BooleanField(
         default=True, help_text="Hybrid source: keep tokens still on the bonding curve (off: graduated tokens only)"
+    )
+    live_refresh_count = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(0), MaxValueValidator(5_000)],
+        help_text="Live market caps: how many of the newest tokens have their bonding curve re-read (0: off)",
+    )
+    live_refresh_seconds = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(2), MaxValueValidator(3600)],
+        help_text="Live market caps: seconds between re-reads",
     )
     tail_interval_seconds = models.PositiveIntegerField(
         default=5,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from tokens.upstream.chain.launches import INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
+from tokens.upstream.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
 from tokens.upstream.pumpfun import SOURCE_KEY
 
 _BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
@@ -59,10 +59,11 @@ class TokenRecord:
     bonding_curve: str = ""
     signature: str = ""
     quote: str = ""
+    initial_real_token_reserves: int | None = None
     holders: int | None = None
-    holder_error: str = ""
-    metadata_error: str = ""
     rejection_reason: str = ""
+    pending: bool = False  # a filter waits for a detail still to be fetched
+    awaiting: tuple[str, ...] = ()  # the details to fetch after the token is stored
 
     @property
     def created_ms(self) -> int:
@@ -107,7 +108,12 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         bonding_curve=_address_or_blank(raw.get("bonding_curve")),
         signature=_signature_or_blank(raw.get("signature")),
         quote=raw.get(QUOTE_KEY) if raw.get(QUOTE_KEY) in ("SOL", "USDC") else "",
+        initial_real_token_reserves=_whole(raw.get(INITIAL_REAL_KEY)),
     )
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:

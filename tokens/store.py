@@ -1,4 +1,5 @@
-"""Writes: one batch upserted in one transaction, together with the run's counters."""
+"""Writes: one batch upserted in one transaction, together with the run's counters and the details
+its tokens still need (the durable queue of the details stage)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,21 +8,26 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tokens.models import BoardCursor, LoadRun, Token
+from tokens.filters import HOLDERS, METADATA, STATE
+from tokens.models import BoardCursor, DetailTask, LoadRun, Token
 from tokens.normalise import TokenRecord
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
-    "created_at", "market_cap_sol",
+    "created_at", "market_cap_sol", "initial_real_token_reserves",
     "usd_market_cap", "liquidity_sol", "holders", "reply_count", "bonding_progress", "complete",
-    "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters",
+    "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters", "pending",
     "rejection_reason", "last_seen_at", "last_run",
 ]  # fmt: skip
 
-
-# What a run that could not read a detail keeps from what was stored before, rather than erase it.
-_METADATA_FIELDS = ("image_uri", "description", "twitter", "telegram", "website")
-_KEPT_FIELDS = ("sources", "holders", "signature", *_METADATA_FIELDS)
+# The fields each detail fills. A token stored again while a detail is on its way keeps what was
+# stored before for those fields (a fresher market cap, a known holder count) rather than erase it.
+DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
+    STATE: ("market_cap_sol", "usd_market_cap", "liquidity_sol", "bonding_progress", "complete", "quote"),
+    HOLDERS: ("holders",),
+    METADATA: ("image_uri", "description", "twitter", "telegram", "website"),
+}
+_KEPT_FIELDS = ("sources", "signature", *(name for names in DETAIL_FIELDS.values() for name in names))
 
 
 @dataclass
@@ -40,18 +46,20 @@ def store_batch(
     failed: int,
     estimated_total: int | None,
     checkpoint: dict[str, Any] | None,
+    tier: int = 1,
 ) -> StoredBatch:
-    """Upsert the batch's tokens by mint, give them the next board cursor, and record the batch
-    and the run's checkpoint: all or nothing."""
+    """Upsert the batch's tokens by mint, give them the next board cursor, queue the details they
+    need, and record the batch and the run's checkpoint: all or nothing."""
     now = timezone.now()
     with transaction.atomic():
-        cursor = _next_cursor()
+        cursor = next_cursor()
         known = {
             row["mint"]: row
             for row in Token.objects.filter(mint__in=[r.mint for r in records]).values("mint", *_KEPT_FIELDS)
         }
         rows = [_row(record, known.get(record.mint), run_id=run_id, cursor=cursor, now=now) for record in records]
         upsert_tokens(rows)
+        queued = _queue_details(records, run_id=run_id, tier=tier)
         accepted = sum(1 for record in records if not record.rejection_reason)
         changes: dict[str, Any] = {
             "fetched": F("fetched") + len(records) + invalid + failed,
@@ -59,8 +67,7 @@ def store_batch(
             "rejected": F("rejected") + len(records) - accepted,
             "invalid": F("invalid") + invalid,
             "failed": F("failed") + failed,
-            "holder_errors": F("holder_errors") + sum(1 for record in records if record.holder_error),
-            "metadata_errors": F("metadata_errors") + sum(1 for record in records if record.metadata_error),
+            "details_queued": F("details_queued") + queued,
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,
@@ -75,6 +82,24 @@ def store_batch(
         accepted=[row for row in rows if row.passed_filters],
         rejected_mints=[row.mint for row in rows if not row.passed_filters],
     )
+
+
+def _queue_details(records: list[TokenRecord], *, run_id: int, tier: int) -> int:
+    """A task per detail a token awaits, unless one is queued already; how many were added."""
+    wanted = {(record.mint, kind): record for record in records for kind in record.awaiting}
+    if not wanted:
+        return 0
+    queued = set(DetailTask.objects.filter(mint__in={mint for mint, _ in wanted}).values_list("mint", "kind"))
+    tasks = [
+        DetailTask(
+            mint=mint, kind=kind, run_id=run_id, tier=tier, market_cap_sol=record.market_cap_sol,
+            created_at=record.created_at,
+        )
+        for (mint, kind), record in wanted.items()
+        if (mint, kind) not in queued
+    ]  # fmt: skip
+    DetailTask.objects.bulk_create(tasks)
+    return len(tasks)
 
 
 def upsert_tokens(rows: list[Token]) -> None:
@@ -110,7 +135,7 @@ def _db_value(field):
     return lambda value: value
 
 
-def _next_cursor() -> int:
+def next_cursor() -> int:
     """Batches get consecutive cursors, so a page can tell when it missed one."""
     counter, _ = BoardCursor.objects.select_for_update().get_or_create(pk=1)
     counter.value += 1
@@ -124,9 +149,9 @@ def current_cursor() -> int:
 
 def _row(record: TokenRecord, known: dict[str, Any] | None, *, run_id: int, cursor: int, now) -> Token:
     known = known or {"sources": [], "holders": None, "signature": ""}
-    if record.metadata_error:
-        for name in _METADATA_FIELDS:
-            if not getattr(record, name) and known.get(name):
+    for kind in (*record.awaiting, HOLDERS):  # holder counts never come with a batch
+        for name in DETAIL_FIELDS[kind]:
+            if known.get(name) not in (None, ""):
                 setattr(record, name, known[name])
     return Token(
         mint=record.mint,
@@ -138,13 +163,14 @@ def _row(record: TokenRecord, known: dict[str, Any] | None, *, run_id: int, curs
         bonding_curve=record.bonding_curve,
         signature=record.signature or known["signature"],
         quote=record.quote,
+        initial_real_token_reserves=record.initial_real_token_reserves,
         creator=record.creator,
         created_at=record.created_at,
         market_cap_sol=record.market_cap_sol,
         usd_market_cap=record.usd_market_cap,
         liquidity_sol=record.liquidity_sol,
         # A run that could not count holders keeps the last count we knew rather than erasing it.
-        holders=record.holders if record.holders is not None else known["holders"],
+        holders=record.holders,
         reply_count=record.reply_count,
         bonding_progress=record.bonding_progress,
         complete=record.complete,
@@ -156,6 +182,7 @@ def _row(record: TokenRecord, known: dict[str, Any] | None, *, run_id: int, curs
         sources=sorted({*known["sources"], record.source}),
         cursor=cursor,
         passed_filters=not record.rejection_reason,
+        pending=record.pending,
         rejection_reason=record.rejection_reason[:200],
         first_seen_at=now,
         last_seen_at=now,

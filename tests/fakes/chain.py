@@ -341,6 +341,7 @@ class FakeSolana(FakeDas):
         self._ws_thread: threading.Thread | None = None
         self.notifications_sent = 0
         self.truncate_notification_logs = False
+        self.holder_latency = 0.0  # seconds per getTokenAccounts, beside the HTTP latency
 
     # -- the ledger ---------------------------------------------------------------------------------
 
@@ -419,6 +420,7 @@ class FakeSolana(FakeDas):
             "getTransactionsForAddress": self._transactions_for_address,
         }.get(name)
         if name == "getTokenAccounts":
+            time.sleep(self.holder_latency)
             return json.loads(FakeDas.handle(self, "POST", "/", {}, json.dumps(request).encode(), {}).body)
         if handler is None or (name == "getTransactionsForAddress" and not self.offer_transactions_for_address):
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "Method not found"}}

@@ -46,6 +46,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--follow", action="store_true", help="After the backfill, keep streaming new launches until stopped"
         )
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="Return once the rows are stored; their details (holders, metadata, market caps) are left to "
+            "a running server or `manage.py fetch_details`",
+        )
         parser.add_argument("--json", action="store_true", help="Print a one-line JSON summary for scripts")
 
     def handle(self, *args, **options) -> None:
@@ -70,7 +76,16 @@ class Command(BaseCommand):
         )
         with _ProgressBar(enabled=on_terminal) as bar, _quiet_unless(on_terminal or options["verbosity"] >= 2):
             try:
-                final = asyncio.run(_until_sigterm(execute_run(run_id=run.pk, resume=resume, on_progress=bar.update)))
+                final = asyncio.run(
+                    _until_sigterm(
+                        execute_run(
+                            run_id=run.pk,
+                            resume=resume,
+                            on_progress=bar.update,
+                            wait_for_details=not options["no_wait"],
+                        )
+                    )
+                )
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise CommandError(
                     f"run {run.pk} interrupted; its stored batches are kept. "
@@ -81,7 +96,8 @@ class Command(BaseCommand):
         self._say(
             options,
             f"Run {final.pk} {final.status}: {final.fetched} fetched, {final.accepted} accepted, "
-            f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches",
+            f"{final.rejected} rejected, {final.invalid} invalid, {final.failed} failed, {final.batches} batches, "
+            f"details {final.details_done} of {final.details_queued}",
         )
         if final.warning:
             self.stderr.write(f"Warning: {final.warning}")
@@ -170,4 +186,10 @@ class _ProgressBar:
         if run.estimated_total:
             self._bar.total = run.estimated_total
         self._bar.update(run.fetched - self._bar.n)  # update(), not n=: tqdm's rate and ETA need it
-        self._bar.set_postfix(accepted=run.accepted, rejected=run.rejected, failed=run.failed, batches=run.batches)
+        self._bar.set_postfix(
+            accepted=run.accepted,
+            rejected=run.rejected,
+            failed=run.failed,
+            batches=run.batches,
+            details=f"{run.details_done}/{run.details_queued}",
+        )

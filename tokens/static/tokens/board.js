@@ -18,6 +18,7 @@
   const runUpstream = $("run-upstream");
   const UPSTREAM_NAMES = {chain: "chain", api: "web API"};
   const emptyState = $("empty-state");
+  const pendingNote = $("pending-note");
   const loadingState = $("loading-state");
   const cancelButton = $("cancel-run");
   const resumeButton = $("resume-run");
@@ -118,7 +119,8 @@
     row.querySelector('[data-link="solscan"]').href = "https://solscan.io/token/" + encodeURIComponent(token.mint);
     setText(row, "age", age(token.created_timestamp));
     setText(row, "usd_market_cap", compactUsd(token.usd_market_cap));
-    setText(row, "bonding_progress", percent(token.bonding_progress));
+    setText(row, "bonding_progress", token.complete ? "graduated" : percent(token.bonding_progress));
+    row.classList.toggle("pending", token.pending === true);
     setText(row, "holders", countOrDash(token.holders));
     setText(row, "reply_count", countOrDash(token.reply_count));
     for (const name of ["twitter", "telegram", "website"]) {
@@ -183,6 +185,7 @@
     const rows = shown.map(rowFor);
     rowsBody.replaceChildren(...rows);
     emptyState.hidden = tokens.size > 0;
+    pendingNote.hidden = !shown.some((token) => token.pending === true);
     loadingState.hidden = !(tokens.size === 0 && runStatus.dataset.status === "running");
     rowCount.textContent = needle ? shown.length + " of " + tokens.size + " shown" : tokens.size + " shown";
     window.boardRowCount = rows.length;
@@ -242,6 +245,7 @@
     if (progress.estimated_total && status !== "succeeded") parts[0] += " of ~" + progress.estimated_total;
     parts.push(progress.accepted + " accepted", progress.rejected + " rejected",
       progress.invalid + " invalid", progress.failed + " failed", progress.batches + " batches");
+    if (progress.details_queued) parts.push("details " + progress.details_done + " of " + progress.details_queued);
     progressText.textContent = parts.join(" · ");
     if (status === "succeeded") {
       progressBar.value = 100;
@@ -272,14 +276,72 @@
     render();
   }
 
-  function handle(message) {
-    if (message.type === "batch") {
-      receiveTokens(message.tokens, message.removed);
-      if (message.cursor === lastCursor + 1 && !catchUpRunning) {
-        lastCursor = message.cursor;
-      } else if (message.cursor > lastCursor) {
-        catchUp();
+  // The cells a detail update can change, by the token field that changed.
+  const CELLS = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
+    complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website"};
+  const SORTED_BY = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress"};
+
+  function applyUpdate(changes, removed) {
+    let resort = false;
+    for (const mint of removed || []) {
+      tokens.delete(mint);
+      elements.delete(mint);
+      resort = true;
+    }
+    for (const change of changes) {
+      const token = tokens.get(change.mint);
+      if (!token) continue; // not on this page
+      Object.assign(token, change);
+      const row = elements.get(change.mint);
+      if (row) {
+        fillRow(row, token);
+        flash(row, change);
       }
+      if (Object.keys(change).some((name) => SORTED_BY[name] === sortKey)) resort = true;
+    }
+    window.boardUpdates = (window.boardUpdates || 0) + 1;
+    if (resort) renderKeepingPlace();
+  }
+
+  function flash(row, change) {
+    for (const name of Object.keys(change)) {
+      const cellName = CELLS[name];
+      if (!cellName) continue;
+      const target = row.querySelector('[data-field="' + cellName + '"], [data-link="' + cellName + '"]');
+      const cell = target && target.closest("td");
+      if (!cell) continue;
+      cell.classList.remove("changed");
+      void cell.offsetWidth; // restart the animation when the same cell changes again
+      cell.classList.add("changed");
+    }
+  }
+
+  function renderKeepingPlace() {
+    // Re-sorting moves rows: the reader keeps the scroll position and the focused control.
+    const focused = document.activeElement;
+    const scrollY = window.scrollY;
+    render();
+    if (focused && focused !== document.body && focused.isConnected && document.activeElement !== focused) {
+      focused.focus({preventScroll: true});
+    }
+    window.scrollTo(window.scrollX, scrollY);
+  }
+
+  function followCursor(cursor) {
+    if (cursor === lastCursor + 1 && !catchUpRunning) {
+      lastCursor = cursor;
+    } else if (cursor > lastCursor) {
+      catchUp();
+    }
+  }
+
+  function handle(message) {
+    if (message.type === "update") {
+      applyUpdate(message.tokens, message.removed);
+      followCursor(message.cursor);
+    } else if (message.type === "batch") {
+      receiveTokens(message.tokens, message.removed);
+      followCursor(message.cursor);
       currentRunId = message.run_id;
       runStatus.dataset.status = "running";
       showProgress("running", message.progress);

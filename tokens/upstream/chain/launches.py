@@ -7,6 +7,7 @@ upstreams. A payload that did not parse becomes a record that validation counts 
 
 from typing import Any
 
+from tokens.upstream.chain.addresses import USDC_MINT
 from tokens.upstream.chain.curve import (
     CurveState,
     bonding_progress,
@@ -57,25 +58,10 @@ def _launch(event: CreateEvent, decoded: DecodedTransaction) -> dict[str, Any]:
         "total_supply": event.token_total_supply,
         INITIAL_REAL_KEY: initial_real,
     }
-    if event.virtual_token_reserves is not None:
-        # The curve at launch; the current state replaces it when it is read.
-        apply_curve_state(
-            record,
-            CurveState(
-                virtual_token_reserves=event.virtual_token_reserves,
-                virtual_quote_reserves=(
-                    event.virtual_quote_reserves
-                    if event.virtual_quote_reserves is not None
-                    else event.virtual_sol_reserves or 0
-                ),
-                real_token_reserves=event.real_token_reserves or 0,
-                real_quote_reserves=0,
-                token_total_supply=event.token_total_supply or 0,
-                complete=False,
-                quote_mint=event.quote_mint,
-            ),
-            sol_usd=None,
-        )
+    # Market cap, progress and graduation are the curve's now, not at launch: unknown until its
+    # current state is read.
+    record[QUOTE_KEY] = "USDC" if event.quote_mint == USDC_MINT else "SOL"
+    record[PROGRESS_KEY] = None
     return record
 
 
@@ -98,7 +84,7 @@ def apply_curve_state(record: dict[str, Any], state: CurveState | None, *, sol_u
     record["virtual_token_reserves"] = state.virtual_token_reserves
     record[PROGRESS_KEY] = bonding_progress(
         real_token_reserves=state.real_token_reserves,
-        initial_real_token_reserves=record.get(INITIAL_REAL_KEY),
+        initial_real_token_reserves=record.get(INITIAL_REAL_KEY) or LEGACY_INITIAL_REAL_TOKEN_RESERVES,
         complete=state.complete,
     )
     if state.quote == "USDC":

@@ -62,7 +62,7 @@ async def get_chain_trending_tokens(
     cutoff_s, _ = window_seconds(days, now_ms)
     top: list[tuple[float, int, dict[str, Any]]] = []
     order = 0
-    async for page in source.backfill(cutoff_s=cutoff_s, start=None):
+    async for page in source.backfill(cutoff_s=cutoff_s, start=None, with_state=True):
         for record in page:
             cap = record.get("market_cap")
             if not isinstance(cap, (int, float)) or not isinstance(record.get("mint"), str):

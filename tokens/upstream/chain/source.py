@@ -26,6 +26,7 @@ import websockets
 
 from tokens.upstream.chain.addresses import MINT_AUTHORITY, PYTH_SOL_USD_ACCOUNT
 from tokens.upstream.chain.curve import (
+    CurveState,
     InvalidAccount,
     Price,
     decode_curve,
@@ -79,13 +80,18 @@ class ChainSource:
         self.reach = Reach()
         self.uses_transactions_for_address: bool | None = None  # detected once per run
         self.head: str | None = None  # the newest signature when the backfill began
+        self.with_state = False
         self._price: Price | None = None
         self._price_read_at = float("-inf")
 
     # -- backfill -------------------------------------------------------------------------------
 
-    async def backfill(self, *, cutoff_s: int, start: dict[str, Any] | None) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of launch records in the window, newest first, each with its resume position."""
+    async def backfill(
+        self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of launch records in the window, newest first, each with its resume position; with
+        each curve's current state when asked (otherwise it is a detail fetched after storing)."""
+        self.with_state = with_state
         if start is not None:
             self.head = start["head"]
             yield await self._rest_of(start["at"], done=start.get("done") or [])
@@ -162,7 +168,10 @@ class ChainSource:
             before = entries[-1]["signature"]
 
     async def _records_of(self, signatures: list[str]) -> list[dict[str, Any]]:
-        return await self._with_state(self._records(await self._transactions(signatures)))
+        return await self._maybe_state(self._records(await self._transactions(signatures)))
+
+    async def _maybe_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self._with_state(records) if self.with_state else records
 
     async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
         token: str | None = None
@@ -187,7 +196,7 @@ class ChainSource:
             if self.head is None and decoded_list:
                 self.head = decoded_list[0].signature
             if decoded_list:
-                yield self._with_state(self._records(decoded_list))
+                yield self._maybe_state(self._records(decoded_list))
             token = result.get("paginationToken")
             if not token or not transactions:
                 # The provider applied the window's start as a filter: running out of pages is reaching it.
@@ -197,7 +206,7 @@ class ChainSource:
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[dict[str, Any]]:
         """The records of a transaction a resumed run had only partly delivered."""
         records = self._records(await self._transactions([signature]))
-        return await self._with_state([r for r in records if r[POSITION_KEY]["done"][-1] not in done])
+        return await self._maybe_state([r for r in records if r[POSITION_KEY]["done"][-1] not in done])
 
     def _records(self, decoded_list: list[DecodedTransaction]) -> list[dict[str, Any]]:
         records = []
@@ -238,20 +247,26 @@ class ChainSource:
     # -- current state ----------------------------------------------------------------------------
 
     async def _with_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Current market cap, progress and graduation of each launch, read from its bonding curve
-        with `getMultipleAccounts`, 100 accounts a call; the SOL/USD price account is read beside them
-        when the price in hand is older than `PRICE_REFRESH_SECONDS`."""
+        """Current market cap, progress and graduation of each launch (for a trending ranking, which
+        needs them before anything is delivered)."""
         launches = [r for r in records if isinstance(r.get("bonding_curve"), str)]
-        groups = [launches[i : i + ACCOUNTS_PER_CALL] for i in range(0, len(launches), ACCOUNTS_PER_CALL)]
-        calls = [self.curve_states([r["bonding_curve"] for r in group], with_price=False) for group in groups]
-        if self.clock() - self._price_read_at > PRICE_REFRESH_SECONDS:
-            calls.append(self.curve_states([], with_price=True))  # beside the curves, not after them
-        results = await asyncio.gather(*calls)
-        sol_usd = fresh_usd_price(self._price, now_seconds=self.clock())
-        for group, states in zip(groups, results, strict=False):
-            for record in group:
-                apply_curve_state(record, states.get(record["bonding_curve"]), sol_usd=sol_usd)
+        states, sol_usd = await self.current_states([r["bonding_curve"] for r in launches])
+        for record in launches:
+            apply_curve_state(record, states.get(record["bonding_curve"]), sol_usd=sol_usd)
         return records
+
+    async def current_states(self, curves: list[str]) -> tuple[dict[str, CurveState], float | None]:
+        """Bonding curves with `getMultipleAccounts`, 100 a call, and the SOL/USD price (None when
+        stale), read beside them when the price in hand is older than `PRICE_REFRESH_SECONDS`."""
+        groups = [curves[i : i + ACCOUNTS_PER_CALL] for i in range(0, len(curves), ACCOUNTS_PER_CALL)]
+        calls = [self.curve_states(group, with_price=False) for group in groups]
+        if self.clock() - self._price_read_at > PRICE_REFRESH_SECONDS:
+            calls.append(self.curve_states([], with_price=True))
+        results = await asyncio.gather(*calls)
+        states: dict[str, CurveState] = {}
+        for found in results[: len(groups)]:
+            states.update(found)
+        return states, fresh_usd_price(self._price, now_seconds=self.clock())
 
     async def curve_states(self, curves: list[str], *, with_price: bool = True) -> dict[str, Any]:
         keys = [*curves, self.pyth_account] if with_price else list(curves)
@@ -344,7 +359,7 @@ class ChainSource:
                 record[POSITION_KEY] = {"phase": TAIL_PHASE, "last": decoded.signature, "done": list(delivered)}
                 if key not in skip:
                     records.append(record)
-        return await self._with_state(records)
+        return records
 
 
 class _Tail:

@@ -1,0 +1,177 @@
+"""The details stage's durable queue: claim tasks in priority order, write what was fetched.
+
+Priority, lowest first: tier (0: a run's first batch, which the board's first page shows, and the
+live tail; 1: the rest of a backfill), then the highest market cap known at launch, then the newest.
+A claim is a lease: a task whose process died is claimed again once its lease runs out. A result is
+written, the task deleted, the token judged again and a board cursor taken in one transaction, so a
+restart repeats at most a fetch, never a write or an update message.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from tokens.filters import HOLDERS, METADATA, FilterRules, judge
+from tokens.models import BotSettings, DetailTask, LoadRun, Token
+from tokens.store import next_cursor
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 3
+_ERROR_COUNTERS = {HOLDERS: "holder_errors", METADATA: "metadata_errors"}
+
+
+@dataclass
+class DetailResult:
+    mint: str
+    fields: dict[str, Any] | None  # None: the fetch failed
+    error: str = ""
+
+
+@dataclass
+class DetailUpdate:
+    """One commit's changes, for one update message."""
+
+    cursor: int
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # {"mint": …, only the fields that changed}
+    removed: list[str] = field(default_factory=list)  # tokens a filter rejected once their detail came
+    runs: list[int] = field(default_factory=list)  # runs whose detail counters moved
+
+
+def claim_tasks(kind: str, limit: int) -> list[DetailTask]:
+    now = timezone.now()
+    claimable = Q(not_before__isnull=True) | Q(not_before__lte=now)
+    with transaction.atomic():
+        ids = list(
+            DetailTask.objects.filter(claimable, kind=kind)
+            .order_by("tier", F("market_cap_sol").desc(nulls_last=True), "-created_at")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        lease = now + LEASE
+        DetailTask.objects.filter(claimable, id__in=ids).update(not_before=lease, attempts=F("attempts") + 1)
+        return list(DetailTask.objects.filter(id__in=ids, not_before=lease))
+
+
+def judging_rules() -> FilterRules:
+    """The saved filters, without the age window: a token in the board stays in it as it ages."""
+    stored = BotSettings.get_solo()
+    return FilterRules(
+        cutoff=datetime.min.replace(tzinfo=UTC),
+        min_usd_market_cap=stored.min_usd_market_cap,
+        max_usd_market_cap=stored.max_usd_market_cap,
+        min_holders=stored.min_holders,
+        min_liquidity_sol=stored.min_liquidity_sol,
+        include_nsfw=stored.include_nsfw,
+        include_pump_only=stored.include_pump_only,
+        blocklist=tuple(stored.blocklist_terms()),
+    )
+
+
+def finish_tasks(kind: str, tasks: list[DetailTask], results: list[DetailResult]) -> DetailUpdate | None:
+    """Write the results of claimed tasks; a failed one is tried again later, up to MAX_ATTEMPTS,
+    then its detail stays unknown and is counted on its run."""
+    by_mint = {result.mint: result for result in results}
+    now = timezone.now()
+    with transaction.atomic():
+        mine = {task.mint: task for task in DetailTask.objects.filter(id__in=[t.id for t in tasks])}
+        finished, retry = [], []
+        for mint, task in mine.items():
+            result = by_mint.get(mint)
+            if result is not None and result.fields is None and task.attempts < MAX_ATTEMPTS:
+                retry.append(task)
+            else:
+                finished.append((task, result))
+        for task in retry:
+            task.not_before = now + timedelta(seconds=settings.DETAIL_RETRY_WAIT * 2**task.attempts)
+        DetailTask.objects.bulk_update(retry, ["not_before"])
+        DetailTask.objects.filter(id__in=[task.id for task, _ in finished]).delete()
+        runs = _count_finished(kind, finished)
+        fields = {task.mint: result.fields for task, result in finished if result is not None and result.fields}
+        update = apply_details(fields, judged={task.mint for task, _ in finished}, now=now)
+    if update is None and runs:
+        return DetailUpdate(cursor=0, runs=runs)
+    if update is not None:
+        update.runs = runs
+    return update
+
+
+def _count_finished(kind: str, finished: list[tuple[DetailTask, DetailResult | None]]) -> list[int]:
+    per_run: dict[int, dict[str, int]] = {}
+    for task, result in finished:
+        if task.run_id is None:
+            continue
+        counts = per_run.setdefault(task.run_id, {"done": 0, "errors": 0})
+        counts["done"] += 1
+        counts["errors"] += int(result is None or result.fields is None)
+    for run_id, counts in per_run.items():
+        changes = {"details_done": F("details_done") + counts["done"]}
+        if kind in _ERROR_COUNTERS and counts["errors"]:
+            changes[_ERROR_COUNTERS[kind]] = F(_ERROR_COUNTERS[kind]) + counts["errors"]
+        LoadRun.objects.filter(pk=run_id).update(**changes)
+    return sorted(per_run)
+
+
+def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime) -> DetailUpdate | None:
+    """Write the fields that changed, judge again the pending tokens among `judged`, and give the
+    changed tokens the next board cursor. Call inside a transaction."""
+    mints = set(found) | judged
+    tokens = Token.objects.in_bulk(list(mints), field_name="mint")
+    changes: dict[str, dict[str, Any]] = {}
+    for mint, values in found.items():
+        token = tokens.get(mint)
+        if token is None:
+            continue
+        diff = {name: value for name, value in values.items() if getattr(token, name) != value}
+        for name, value in diff.items():
+            setattr(token, name, value)
+        if diff:
+            changes[mint] = diff
+    removed = _judge_pending([tokens[m] for m in judged if m in tokens and tokens[m].pending], changes)
+    if not changes and not removed:
+        return None
+    cursor = next_cursor()
+    touched = [tokens[mint] for mint in {*changes, *removed}]
+    names = {"cursor", "details_updated_at", *(name for diff in changes.values() for name in diff)}
+    for token in touched:
+        token.cursor, token.details_updated_at = cursor, now
+    if removed:
+        names |= {"passed_filters", "pending", "rejection_reason"}
+    Token.objects.bulk_update(touched, sorted(names))
+    return DetailUpdate(
+        cursor=cursor,
+        tokens=[{"mint": mint, **diff} for mint, diff in changes.items() if mint not in removed],
+        removed=sorted(removed),
+    )
+
+
+def _judge_pending(pending: list[Token], changes: dict[str, dict[str, Any]]) -> set[str]:
+    if not pending:
+        return set()
+    rules = judging_rules()
+    awaiting: dict[str, set[str]] = {}
+    for mint, kind in DetailTask.objects.filter(mint__in=[t.mint for t in pending]).values_list("mint", "kind"):
+        awaiting.setdefault(mint, set()).add(kind)
+    removed = set()
+    for token in pending:
+        verdict = judge(token, rules, awaiting=awaiting.get(token.mint, set()))
+        if verdict.reason is not None:
+            token.passed_filters, token.pending, token.rejection_reason = False, False, verdict.reason[:200]
+            removed.add(token.mint)
+        elif not verdict.pending:
+            token.pending = False
+            changes.setdefault(token.mint, {})["pending"] = False
+    return removed
+
+
+def run_details_left(run_id: int) -> int:
+    return DetailTask.objects.filter(run_id=run_id).count()
+
+
+def details_waiting() -> dict[str, int]:
+    return dict(DetailTask.objects.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))

@@ -1,0 +1,219 @@
+"""The details stage: holder counts, metadata and current bonding-curve state, fetched after a
+token's row is stored and broadcast, and sent to every page as row updates.
+
+Each kind of detail drains the durable queue (tokens/detail_queue.py) at its upstream's own pace:
+curve states 100 to a `getMultipleAccounts` call, holder counts one DAS lookup each within the RPC's
+call rate, metadata documents a few at a time. The live refresh re-reads the curves of the newest
+tokens every `live_refresh_seconds`, so market caps and graduations keep moving with the chain.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from tokens.detail_queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
+from tokens.filters import HOLDERS, METADATA, STATE
+from tokens.messages import broadcast, run_message, update_message
+from tokens.models import DetailTask, LoadRun, Token
+from tokens.normalise import LAMPORTS_PER_SOL, MAX_DESCRIPTION, clean_text, safe_url
+from tokens.upstream.chain.curve import CurveState
+from tokens.upstream.chain.launches import PROGRESS_KEY, QUOTE_KEY, apply_curve_state
+from tokens.upstream.chain.rpc import RpcError
+from tokens.upstream.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
+from tokens.upstream.holders import HolderCounter, HolderLookupError
+from tokens.upstream.metadata import MetadataError, MetadataFetcher
+
+logger = logging.getLogger(__name__)
+IDLE_SECONDS = 0.2
+_GROUP = {STATE: ACCOUNTS_PER_CALL, HOLDERS: 20, METADATA: 16}
+
+
+class DetailStage:
+    def __init__(
+        self,
+        *,
+        chain: ChainSource | None,
+        holders: HolderCounter | None,
+        metadata: MetadataFetcher | None,
+    ) -> None:
+        self.chain = chain
+        self.holders = holders
+        self.metadata = metadata
+        self.updates_sent = 0
+
+    def kinds(self) -> list[str]:
+        fetchers = {STATE: self.chain, HOLDERS: self.holders, METADATA: self.metadata}
+        return [kind for kind, fetcher in fetchers.items() if fetcher is not None]
+
+    async def run(self) -> None:
+        """Drain every queue this stage can serve, forever (cancel to stop)."""
+        await asyncio.gather(*(self._drain(kind) for kind in self.kinds()))
+
+    async def _drain(self, kind: str) -> None:
+        fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
+        while True:
+            tasks = await sync_to_async(claim_tasks)(kind, _GROUP[kind])
+            if not tasks:
+                await asyncio.sleep(IDLE_SECONDS)
+                continue
+            results = await fetch([task.mint for task in tasks])
+            update = await sync_to_async(finish_tasks)(kind, tasks, results)
+            await self.announce(update)
+
+    async def announce(self, update: DetailUpdate | None) -> None:
+        if update is None:
+            return
+        if update.tokens or update.removed:
+            self.updates_sent += 1
+            await broadcast(update_message(update))
+        for run in await sync_to_async(_runs)(update.runs):
+            await broadcast(run_message(run))
+
+    # -- fetchers: a DetailResult per mint, fields named as the Token model's --------------------
+
+    async def _states(self, mints: list[str]) -> list[DetailResult]:
+        curves = await sync_to_async(_curves_of)(mints)
+        try:
+            return [DetailResult(mint, fields) for mint, fields in (await self.read_curves(curves)).items()]
+        except (RpcError, ChainError) as exc:
+            logger.warning("bonding curves unavailable: %s", exc)
+            return [DetailResult(mint, None, str(exc)) for mint in mints]
+
+    async def read_curves(self, curves: dict[str, tuple[str, int | None]]) -> dict[str, dict[str, Any]]:
+        """Token fields from the current state of each mint's curve; a curve not found is left out."""
+        assert self.chain is not None
+        if not curves:
+            return {}
+        states, sol_usd = await self.chain.current_states([curve for curve, _ in curves.values()])
+        found = {}
+        for mint, (curve, initial_real) in curves.items():
+            if curve in states:
+                found[mint] = state_fields(states[curve], initial_real=initial_real, sol_usd=sol_usd)
+        return found
+
+    async def _holders(self, mints: list[str]) -> list[DetailResult]:
+        assert self.holders is not None
+
+        async def one(mint: str) -> DetailResult:
+            try:
+                return DetailResult(mint, {"holders": await self.holders.count(mint)})
+            except HolderLookupError as exc:
+                logger.warning("holder count unavailable: %s", exc)
+                return DetailResult(mint, None, str(exc))
+
+        return list(await asyncio.gather(*(one(mint) for mint in mints)))
+
+    async def _metadata(self, mints: list[str]) -> list[DetailResult]:
+        assert self.metadata is not None
+        uris = await sync_to_async(_metadata_uris)(mints)
+
+        async def one(mint: str) -> DetailResult:
+            try:
+                found = await self.metadata.fetch(uris[mint])
+            except MetadataError as exc:
+                logger.info("metadata of %s unavailable: %s", mint, exc)
+                return DetailResult(mint, None, str(exc))
+            return DetailResult(
+                mint,
+                {
+                    "image_uri": safe_url(found.image),
+                    "description": clean_text(found.description, MAX_DESCRIPTION),
+                    "twitter": safe_url(found.twitter),
+                    "telegram": safe_url(found.telegram),
+                    "website": safe_url(found.website),
+                },
+            )
+
+        return list(await asyncio.gather(*(one(mint) for mint in mints if mint in uris)))
+
+
+class LiveRefresh:
+    """Re-reads the bonding curves of the newest tokens still on their curve, every `seconds`."""
+
+    def __init__(self, stage: DetailStage, *, count: int, seconds: float) -> None:
+        self.stage = stage
+        self.count = count
+        self.seconds = seconds
+        self.rounds = 0
+
+    async def run(self) -> None:
+        while True:
+            await self.refresh_once()
+            await asyncio.sleep(self.seconds)
+
+    async def refresh_once(self) -> None:
+        curves = await sync_to_async(_live_curves)(self.count)
+        items = list(curves.items())
+        for start in range(0, len(items), ACCOUNTS_PER_CALL):
+            try:
+                found = await self.stage.read_curves(dict(items[start : start + ACCOUNTS_PER_CALL]))
+            except (RpcError, ChainError) as exc:
+                logger.warning("live market caps: curves unavailable (%s)", exc)
+                return
+            update = await sync_to_async(_apply_now)(found)
+            await self.stage.announce(update)
+        self.rounds += 1
+
+
+def state_fields(state: CurveState, *, initial_real: int | None, sol_usd: float | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"_initial_real_token_reserves": initial_real}
+    apply_curve_state(record, state, sol_usd=sol_usd)
+    lamports = record.get("virtual_sol_reserves")
+    return {
+        "market_cap_sol": record["market_cap"],
+        "usd_market_cap": record["usd_market_cap"],
+        "liquidity_sol": None if lamports is None else lamports / LAMPORTS_PER_SOL,
+        "bonding_progress": record[PROGRESS_KEY],
+        "complete": record["complete"],
+        "quote": record[QUOTE_KEY],
+    }
+
+
+def _curves_of(mints: list[str]) -> dict[str, tuple[str, int | None]]:
+    rows = Token.objects.filter(mint__in=mints).exclude(bonding_curve="")
+    return {
+        mint: (curve, initial)
+        for mint, curve, initial in rows.values_list("mint", "bonding_curve", "initial_real_token_reserves")
+    }
+
+
+def _live_curves(count: int) -> dict[str, tuple[str, int | None]]:
+    """The newest tokens on the board that are still on their curve (and so can still graduate)."""
+    if count <= 0:
+        return {}
+    rows = (
+        Token.objects.filter(passed_filters=True, complete=False)
+        .exclude(bonding_curve="")
+        .order_by("-created_at")[:count]
+    )
+    return {
+        mint: (curve, initial)
+        for mint, curve, initial in rows.values_list("mint", "bonding_curve", "initial_real_token_reserves")
+    }
+
+
+def _metadata_uris(mints: list[str]) -> dict[str, str]:
+    return dict(Token.objects.filter(mint__in=mints).exclude(metadata_uri="").values_list("mint", "metadata_uri"))
+
+
+def _apply_now(found: dict[str, dict[str, Any]]) -> DetailUpdate | None:
+    from django.db import transaction
+    from django.utils import timezone
+
+    with transaction.atomic():
+        return apply_details(found, judged=set(), now=timezone.now())
+
+
+def _runs(run_ids: list[int]) -> list[LoadRun]:
+    return list(LoadRun.objects.filter(pk__in=run_ids))
+
+
+async def wait_for_run_details(run_id: int, *, check: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Until every detail queued by the run is written (or given up on)."""
+    while await sync_to_async(DetailTask.objects.filter(run_id=run_id).exists)():
+        if check is not None:
+            await check()
+        await asyncio.sleep(IDLE_SECONDS)
