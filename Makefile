@@ -61,6 +61,7 @@ bench: install services
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/process_concurrency.py
 	$(BIN)/python bench/chain_bench.py
+	$(BIN)/python bench/details_bench.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

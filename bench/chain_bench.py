@@ -37,7 +37,7 @@ def start_fake_solana(launches: int, latency: float, rate: float, *, gtfa: bool)
     process = subprocess.Popen([*command, *(["--gtfa"] if gtfa else [])], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline().split()
     assert line and line[0] == "READY", "the fake Solana RPC did not start"
-    return process, line[1], line[2]
+    return process, line[1], line[2]  # the gateway's URL follows; the details benchmark uses it
 
 
 def stats(url: str) -> dict:

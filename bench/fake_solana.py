@@ -13,8 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.chain import FakeSolana, Launch
+from tests.fakes.chain import FakeSolana, Launch, curve_account
 from tests.fakes.http import Reply
+from tests.fakes.metadata import FakeGateway
 
 
 class BenchSolana(FakeSolana):
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--gtfa", action="store_true", help="offer getTransactionsForAddress")
+    parser.add_argument("--holder-latency", type=float, default=0.0, help="extra seconds per getTokenAccounts")
+    parser.add_argument("--varied-curves", action="store_true", help="every curve a different market cap")
     args = parser.parse_args()
 
     server = BenchSolana(latency=args.latency)
@@ -51,9 +54,16 @@ def main() -> None:
         if i % 500 == 0:
             window.append(Launch(index=20_000_000 + i, block_time=block_time, kind="failed"))
     server.launch_count = args.launches
+    server.holder_latency = args.holder_latency
     server.add(*older, *window, notify=False)
+    if args.varied_curves:
+        for launch in window:
+            # Market caps from launch level to ~10x, in an order unrelated to the launch order.
+            quote = 30_000_000_000 + ((launch.index * 7_919) % 1_000) * 270_000_000
+            server.set_curve(launch.bonding_curve, curve_account(virtual_quote=quote))
     server.start()
-    print(f"READY {server.url} {server.ws_url}", flush=True)
+    gateway = FakeGateway().start()
+    print(f"READY {server.url} {server.ws_url} {gateway.url}", flush=True)
     try:
         while True:
             time.sleep(3600)

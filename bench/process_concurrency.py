@@ -1,7 +1,9 @@
-"""The seed's comparison: processing a batch's tokens one after another versus concurrently.
+"""The seed's comparison: a batch's holder lookups one after another versus concurrently.
 
 Each token needs a holder count from the (fake, local) DAS RPC, which answers after a fixed
-latency; that round trip is what concurrency overlaps. Run with `make bench`.
+latency; that round trip is what concurrency overlaps. Holder counts are a detail fetched after the
+rows are stored (the details stage does them concurrently, within the RPC's rate). Run with
+`make bench`.
 
     python bench/process_concurrency.py [--tokens 200] [--batch-size 10] [--rpc-latency 0.02]
 """
@@ -16,10 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.coins import make_history, now_ms  # noqa: E402
+from tests.fakes.coins import make_history  # noqa: E402
 from tests.fakes.das import FakeDas  # noqa: E402
 from tokens.filters import FilterRules  # noqa: E402
-from tokens.processing import process_batch, process_token  # noqa: E402
 from tokens.upstream.holders import HolderCounter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "process_concurrency.md"
@@ -29,20 +30,20 @@ async def sequential(coins, *, rpc_url, batch_size, rules) -> int:
     processed = 0
     async with HolderCounter(rpc_url=rpc_url) as holders:
         for start in range(0, len(coins), batch_size):
-            for raw in coins[start : start + batch_size]:
-                await process_token(raw, holders=holders, rules=rules, now_ms=now_ms())
+            for coin in coins[start : start + batch_size]:
+                await holders.count(coin["mint"])
                 processed += 1
     return processed
 
 
 async def concurrent(coins, *, rpc_url, batch_size, rules) -> int:
+    """What the details stage does with a group of holder lookups."""
     processed = 0
     async with HolderCounter(rpc_url=rpc_url) as holders:
         for start in range(0, len(coins), batch_size):
-            outcome = await process_batch(
-                coins[start : start + batch_size], holders=holders, rules=rules, now_ms=now_ms()
-            )
-            processed += len(outcome.records)
+            group = coins[start : start + batch_size]
+            await asyncio.gather(*(holders.count(coin["mint"]) for coin in group))
+            processed += len(group)
     return processed
 
 

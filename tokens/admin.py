@@ -48,6 +48,8 @@ class BotSettingsAdmin(SingletonModelAdmin):
                     "trending_first",
                     "trending_limit",
                     "tail_interval_seconds",
+                    "live_refresh_count",
+                    "live_refresh_seconds",
                     "holder_rpc",
                 ]
             },

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -132,22 +132,52 @@ def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: da
             setattr(token, name, value)
         if diff:
             changes[mint] = diff
+    _reprioritise({mint: diff["market_cap_sol"] for mint, diff in changes.items() if "market_cap_sol" in diff})
     removed = _judge_pending([tokens[m] for m in judged if m in tokens and tokens[m].pending], changes)
     if not changes and not removed:
         return None
     cursor = next_cursor()
-    touched = [tokens[mint] for mint in {*changes, *removed}]
-    names = {"cursor", "details_updated_at", *(name for diff in changes.values() for name in diff)}
-    for token in touched:
-        token.cursor, token.details_updated_at = cursor, now
-    if removed:
-        names |= {"passed_filters", "pending", "rejection_reason"}
-    Token.objects.bulk_update(touched, sorted(names))
+    for mint in removed:
+        changes[mint] = {
+            "passed_filters": False, "pending": False, "rejection_reason": tokens[mint].rejection_reason
+        }  # fmt: skip
+    _write(changes, extra={"cursor": cursor, "details_updated_at": now})
     return DetailUpdate(
         cursor=cursor,
         tokens=[{"mint": mint, **diff} for mint, diff in changes.items() if mint not in removed],
         removed=sorted(removed),
     )
+
+
+def _write(changes: dict[str, dict[str, Any]], *, extra: dict[str, Any]) -> None:
+    """One `UPDATE … WHERE mint = %s` per set of changed fields, sent with executemany (the ORM's
+    bulk_update builds a CASE per field and row, which cost more than the fetches it records)."""
+    by_fields: dict[tuple[str, ...], list[list[Any]]] = {}
+    for mint, diff in changes.items():
+        names = tuple(sorted({*diff, *extra}))
+        values = {**diff, **extra}
+        by_fields.setdefault(names, []).append([*(_db(name, values[name]) for name in names), mint])
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for names, rows in by_fields.items():
+            columns = ", ".join(f"{quote(Token._meta.get_field(name).column)} = %s" for name in names)
+            cursor.executemany(f"UPDATE {quote(Token._meta.db_table)} SET {columns} WHERE {quote('mint')} = %s", rows)
+
+
+def _db(name: str, value: Any) -> Any:
+    return Token._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _reprioritise(caps: dict[str, float | None]) -> None:
+    """A market cap just read moves the token's other details up or down the queue."""
+    if not caps:
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(DetailTask._meta.db_table)} SET {quote('market_cap_sol')} = %s WHERE {quote('mint')} = %s",
+            [[cap, mint] for mint, cap in caps.items()],
+        )
 
 
 def _judge_pending(pending: list[Token], changes: dict[str, dict[str, Any]]) -> set[str]:

@@ -28,7 +28,8 @@ from tokens.upstream.metadata import MetadataError, MetadataFetcher
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2
-_GROUP = {STATE: ACCOUNTS_PER_CALL, HOLDERS: 20, METADATA: 16}
+_GROUP = {STATE: ACCOUNTS_PER_CALL, HOLDERS: 50, METADATA: 32}
+_WORKERS = {STATE: 1, HOLDERS: 1, METADATA: 1}
 
 
 class DetailStage:
@@ -49,8 +50,9 @@ class DetailStage:
         return [kind for kind, fetcher in fetchers.items() if fetcher is not None]
 
     async def run(self) -> None:
-        """Drain every queue this stage can serve, forever (cancel to stop)."""
-        await asyncio.gather(*(self._drain(kind) for kind in self.kinds()))
+        """Drain every queue this stage can serve, forever (cancel to stop). One-call-per-token
+        details get two workers, so that one group's commit does not idle the upstream."""
+        await asyncio.gather(*(self._drain(kind) for kind in self.kinds() for _ in range(_WORKERS[kind])))
 
     async def _drain(self, kind: str) -> None:
         fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
@@ -59,6 +61,10 @@ class DetailStage:
             if not tasks:
                 await asyncio.sleep(IDLE_SECONDS)
                 continue
+            if kind == STATE and len(tasks) < _GROUP[kind]:
+                # A curve call takes 100 accounts: wait a moment for the next batch to fill it.
+                await asyncio.sleep(IDLE_SECONDS)
+                tasks += await sync_to_async(claim_tasks)(kind, _GROUP[kind] - len(tasks))
             results = await fetch([task.mint for task in tasks])
             update = await sync_to_async(finish_tasks)(kind, tasks, results)
             await self.announce(update)

@@ -20,7 +20,7 @@ from tokens.upstream.resilience import (
     send_or_transient,
     shared_limiter,
 )
-from tokens.upstream.tls import SHARED_CONTEXT
+from tokens.upstream.tls import SHARED_CONTEXT, pool_limits
 
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
@@ -48,6 +48,7 @@ class HolderCounter:
         self._rate = requests_per_second
         self._slots = asyncio.Semaphore(concurrency)
         self._http = httpx.AsyncClient(
+            limits=pool_limits(concurrency),
             timeout=timeout, headers={"Content-Type": "application/json"}, verify=SHARED_CONTEXT
         )
         self._request_id = 0

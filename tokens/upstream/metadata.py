@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from tokens.upstream.tls import SHARED_CONTEXT
+from tokens.upstream.tls import SHARED_CONTEXT, pool_limits
 
 DEFAULT_IPFS_GATEWAY = "https://pump.mypinata.cloud/ipfs/"
 MAX_BYTES = 256 * 1024
@@ -60,7 +60,12 @@ class MetadataFetcher:
         self.max_bytes = max_bytes
         self.allow_private_hosts = allow_private_hosts
         self._slots = asyncio.Semaphore(max(1, concurrency))
-        self._http = httpx.AsyncClient(timeout=timeout, verify=SHARED_CONTEXT, headers={"Accept": "application/json"})
+        self._http = httpx.AsyncClient(
+            limits=pool_limits(concurrency),
+            timeout=timeout,
+            verify=SHARED_CONTEXT,
+            headers={"Accept": "application/json"},
+        )
 
     async def __aenter__(self) -> "MetadataFetcher":
         return self

@@ -7,5 +7,12 @@ when it starts, and that time would come before its first batch.
 import ssl
 
 import certifi
+import httpx
 
 SHARED_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+
+
+def pool_limits(concurrency: int) -> httpx.Limits:
+    """As many connections as requests a client has in flight: httpcore scans every pooled connection
+    for every request, so an oversized pool costs CPU on each call."""
+    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -33,6 +33,7 @@
   const TEXT_KEYS = new Set(["symbol", "sources"]);
 
   const tokens = new Map(); // mint -> token payload
+  const deadImages = new Set(); // image links that failed to load
   const elements = new Map(); // mint -> <tr>
   let rowCap = 1000; // newest first; "Load older" raises it
   let olderOffset = config.initial_tokens.length;
@@ -104,7 +105,7 @@
     setText(row, "name", token.name || "");
     const image = row.querySelector('[data-field="image_uri"]');
     const imageUrl = httpUrl(token.image_uri);
-    if (imageUrl) {
+    if (imageUrl && !deadImages.has(imageUrl)) {
       if (image.getAttribute("src") !== imageUrl) image.src = imageUrl;
       image.hidden = false;
     } else {
@@ -141,7 +142,11 @@
     if (!row) {
       row = rowTemplate.content.firstElementChild.cloneNode(true);
       const image = row.querySelector('[data-field="image_uri"]');
-      image.addEventListener("error", () => { image.hidden = true; }); // dead links: no broken icon
+      image.addEventListener("error", () => {
+        // Dead links: no broken icon, now or when the row is drawn again with the same link.
+        deadImages.add(image.src);
+        image.hidden = true;
+      });
       elements.set(token.mint, row);
     }
     fillRow(row, token);

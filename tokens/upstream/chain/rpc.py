@@ -22,7 +22,7 @@ from tokens.upstream.resilience import (
     send_or_transient,
     shared_limiter,
 )
-from tokens.upstream.tls import SHARED_CONTEXT
+from tokens.upstream.tls import SHARED_CONTEXT, pool_limits
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class SolanaRpc:
         self._notice = on_notice or (lambda text: logger.warning("%s", text))
         self._next_id = 0
         self._http = httpx.AsyncClient(
+            limits=pool_limits(16),  # batches (`concurrency` at once) and single calls beside them
             timeout=timeout, headers={"Content-Type": "application/json"}, verify=SHARED_CONTEXT
         )
 

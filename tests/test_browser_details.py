@@ -1,0 +1,101 @@
+"""Details in a real browser: a chain load shows its rows first, then fills holder counts, images
+and market caps in place; a table sorted by holders re-sorts as counts arrive, without moving the
+reader's focus. Saves artifacts/board-details.png."""
+
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.fakes.chain import FakeSolana, history
+from tests.fakes.metadata import FakeGateway
+from tests.live import PASSWORD, ROOT, free_port, server_env, stop, wait_for_port
+from tests.test_browser import ARTIFACTS, browser  # noqa: F401 (the module's Chromium fixture)
+
+pytestmark = pytest.mark.browser
+COUNT = 40
+
+
+@pytest.fixture
+def chain_server(tmp_path):
+    solana = FakeSolana().start()
+    solana.holder_latency = 0.05
+    gateway = FakeGateway().start()
+    launches = history(COUNT, spacing_s=60)
+    solana.add(*launches, notify=False)
+    for index, launch in enumerate(launches):
+        # Holder counts in an order unrelated to the launch order.
+        solana.accounts_by_mint[launch.mint] = [(f"owner-{n}", 1) for n in range((index * 7) % 23 + 1)]
+    env = server_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'details.sqlite3'}", STATIC_ROOT=str(tmp_path / "static"),
+        SOLANA_RPC_URL=solana.url, SOLANA_WS_URL=solana.ws_url, IPFS_GATEWAY=gateway.url + "/ipfs/",
+        METADATA_ALLOW_PRIVATE_HOSTS="true", SOLANA_RPC_REQUESTS_PER_SECOND="15", PUMPFUN_API_URL="http://127.0.0.1:9",
+    )  # fmt: skip
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    superuser = ["createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"]
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], superuser):
+        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, cwd=ROOT)
+    port = free_port()
+    daphne = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, daphne)
+        yield f"127.0.0.1:{port}", launches
+    finally:
+        stop(daphne)
+        solana.stop()
+        gateway.stop()
+
+
+def logged_in(browser, host: str) -> Page:  # noqa: F811
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"the page's script failed: {error}"))
+    page.goto(f"http://{host}/admin/login/?next=/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"http://{host}/")
+    page.wait_for_function("window.boardConnected === true")
+    return page
+
+
+def holder_cells(page: Page) -> list[str]:
+    return page.eval_on_selector_all('#token-rows [data-field="holders"]', "cells => cells.map(c => c.textContent)")
+
+
+def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_server):  # noqa: F811
+    host, _ = chain_server
+    page = logged_in(browser, host)
+    page.click('button.sort[data-sort="holders"]')  # sorted by holders, most first
+    page.fill('input[name="days"]', "1")
+    page.fill('input[name="batch_size"]', "20")
+    page.select_option('select[name="source"]', "recent")
+    page.select_option('select[name="upstream"]', "chain")
+    page.click("#load-button")
+
+    # The rows come first, with their counts unknown.
+    page.wait_for_function(f"window.boardRowCount === {COUNT}", timeout=30_000)
+    assert "—" in holder_cells(page)
+    page.focus("#quick-filter")
+    saw_flash = False
+    for _ in range(600):
+        saw_flash = saw_flash or page.evaluate("document.querySelector('#token-rows td.changed') !== null")
+        if "—" not in holder_cells(page):
+            break
+        page.wait_for_timeout(50)
+    counts = [int(text) for text in holder_cells(page)]
+    assert sorted(counts, reverse=True) == counts  # re-sorted by the counts that arrived
+    expected = sorted(((i * 7) % 23 + 1 for i in range(COUNT)), reverse=True)
+    assert counts == expected
+    assert saw_flash  # changed cells are marked for a moment
+    assert page.evaluate("document.activeElement.id") == "quick-filter"  # the reader kept their place
+    page.wait_for_function("document.querySelector('#token-rows [data-field=\"usd_market_cap\"]').textContent !== '—'")
+    images = page.eval_on_selector_all("#token-rows img.token-image", "imgs => imgs.map(i => i.getAttribute('src'))")
+    assert all(src and src.startswith("http://127.0.0.1:") for src in images)  # metadata filled the images
+    page.wait_for_function("document.getElementById('run-status').textContent.includes('succeeded')", timeout=30_000)
+    assert "details 120 of 120" in page.inner_text("#progress-text")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "board-details.png"))
