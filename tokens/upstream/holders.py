@@ -49,7 +49,9 @@ class HolderCounter:
         self._slots = asyncio.Semaphore(concurrency)
         self._http = httpx.AsyncClient(
             limits=pool_limits(concurrency),
-            timeout=timeout, headers={"Content-Type": "application/json"}, verify=SHARED_CONTEXT
+            timeout=timeout,
+            headers={"Content-Type": "application/json"},
+            verify=SHARED_CONTEXT,
         )
         self._request_id = 0
 

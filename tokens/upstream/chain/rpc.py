@@ -89,7 +89,9 @@ class SolanaRpc:
         self._next_id = 0
         self._http = httpx.AsyncClient(
             limits=pool_limits(16),  # batches (`concurrency` at once) and single calls beside them
-            timeout=timeout, headers={"Content-Type": "application/json"}, verify=SHARED_CONTEXT
+            timeout=timeout,
+            headers={"Content-Type": "application/json"},
+            verify=SHARED_CONTEXT,
         )
 
     async def __aenter__(self) -> "SolanaRpc":
