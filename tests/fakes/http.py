@@ -3,6 +3,7 @@
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # The default backlog of 5 drops concurrent connects, and a dropped SYN costs a 1 s retry.
     request_queue_size = 512
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that drops a kept-alive connection (a cancelled read-ahead) is not a fake's error.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class Reply:
