@@ -1,5 +1,7 @@
 """Small helpers shared by the tests that run loads."""
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 
 from tokens.loader import execute_run
@@ -33,3 +35,11 @@ def update_settings(**values) -> BotSettings:
 @sync_to_async
 def stored_tokens(**filters) -> dict[str, Token]:
     return {token.mint: token for token in Token.objects.filter(**filters)}
+
+
+async def wait_for(predicate, timeout: float = 20) -> None:
+    """Until the (sync, ORM-reading) predicate holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await sync_to_async(predicate)():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)

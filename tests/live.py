@@ -1,10 +1,12 @@
 """A real Daphne process serving the app on the embedded default, for tests that use it like a user."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,13 +70,17 @@ def server(tmp_path, upstream, request):
         # A real upstream's pace: 4 requests a second (read-ahead otherwise makes 7 pages instant).
         PUMPFUN_REQUESTS_PER_SECOND="4",
     )
+    with serve_app(env) as host:
+        yield host
+
+
+@contextlib.contextmanager
+def serve_app(env: dict[str, str]) -> Iterator[str]:
+    """Migrate, collect static files, create the staff login `ops`, serve with Daphne; yields host:port."""
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
-    subprocess.run([*manage, "collectstatic", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"],
-        env=env, check=True, capture_output=True, cwd=ROOT,
-    )  # fmt: skip
+    superuser = ["createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"]
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], superuser):
+        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, cwd=ROOT)
     port = free_port()
     daphne = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],

@@ -38,17 +38,22 @@ def browser():
 def board(browser, server) -> Page:
     """A staff member's board, logged in."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    page = log_in(context.new_page(), server)
+    yield page
+    context.close()
+
+
+def log_in(page: Page, host: str) -> Page:
+    """Log in as the staff user `ops` and wait for the board's websocket."""
     page.on("dialog", lambda dialog: pytest.fail(f"the page opened a dialog: {dialog.message}"))
     page.on("pageerror", lambda error: pytest.fail(f"the page's script failed: {error}"))
-    page.goto(f"http://{server}/admin/login/?next=/")
+    page.goto(f"http://{host}/admin/login/?next=/")
     page.fill("#id_username", "ops")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
-    page.wait_for_url(f"http://{server}/")
+    page.wait_for_url(f"http://{host}/")
     page.wait_for_function("window.boardConnected === true")
-    yield page
-    context.close()
+    return page
 
 
 def window_with(upstream, coins):

@@ -2,16 +2,13 @@
 and market caps in place; a table sorted by holders re-sorts as counts arrive, without moving the
 reader's focus. Saves artifacts/board-details.png."""
 
-import subprocess
-import sys
-
 import pytest
 from playwright.sync_api import Page
 
 from tests.fakes.chain import FakeSolana, history
 from tests.fakes.metadata import FakeGateway
-from tests.live import PASSWORD, ROOT, free_port, server_env, stop, wait_for_port
-from tests.test_browser import ARTIFACTS, browser  # noqa: F401 (the module's Chromium fixture)
+from tests.live import serve_app, server_env
+from tests.test_browser import ARTIFACTS, browser, log_in  # noqa: F401 (the module's Chromium fixture)
 
 pytestmark = pytest.mark.browser
 COUNT = 40
@@ -32,34 +29,12 @@ def chain_server(tmp_path):
         SOLANA_RPC_URL=solana.url, SOLANA_WS_URL=solana.ws_url, IPFS_GATEWAY=gateway.url + "/ipfs/",
         METADATA_ALLOW_PRIVATE_HOSTS="true", SOLANA_RPC_REQUESTS_PER_SECOND="15", PUMPFUN_API_URL="http://127.0.0.1:9",
     )  # fmt: skip
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    superuser = ["createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.invalid"]
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], superuser):
-        subprocess.run([*manage, *command], env=env, check=True, capture_output=True, cwd=ROOT)
-    port = free_port()
-    daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
     try:
-        wait_for_port(port, daphne)
-        yield f"127.0.0.1:{port}", launches
+        with serve_app(env) as host:
+            yield host, launches
     finally:
-        stop(daphne)
         solana.stop()
         gateway.stop()
-
-
-def logged_in(browser, host: str) -> Page:  # noqa: F811
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    page.on("pageerror", lambda error: pytest.fail(f"the page's script failed: {error}"))
-    page.goto(f"http://{host}/admin/login/?next=/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"http://{host}/")
-    page.wait_for_function("window.boardConnected === true")
-    return page
 
 
 def holder_cells(page: Page) -> list[str]:
@@ -68,7 +43,7 @@ def holder_cells(page: Page) -> list[str]:
 
 def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_server):  # noqa: F811
     host, _ = chain_server
-    page = logged_in(browser, host)
+    page = log_in(browser.new_context(viewport={"width": 1400, "height": 900}).new_page(), host)
     page.click('button.sort[data-sort="holders"]')  # sorted by holders, most first
     page.fill('input[name="days"]', "1")
     page.fill('input[name="batch_size"]', "20")

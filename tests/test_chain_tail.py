@@ -7,19 +7,12 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.fakes.chain import Launch, history
-from tests.helpers import queue_run, update_settings
+from tests.helpers import queue_run, update_settings, wait_for
 from tokens.loader import execute_run
 from tokens.models import LoadRun, Token
 from tokens.runs import request_cancel
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await sync_to_async(predicate)():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def tailing(run_id: int):

@@ -10,19 +10,12 @@ from asgiref.sync import sync_to_async
 from django.core.management import call_command
 
 from tests.fakes.coins import make_coin, make_history, now_ms
-from tests.helpers import queue_run, update_settings
+from tests.helpers import queue_run, update_settings, wait_for
 from tokens.loader import execute_run
 from tokens.models import LoadRun, Token
 from tokens.runs import request_cancel
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def wait_for(predicate, timeout: float = 15) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await sync_to_async(predicate)():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_tail_started_after_a_backfill_shows_later_launches_once(pumpfun):

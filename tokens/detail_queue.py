@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from tokens.filters import HOLDERS, METADATA, FilterRules, judge
+from tokens.filters import HOLDERS, METADATA, FilterRules, judge, rules_from
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
 from tokens.store import next_cursor
 
@@ -60,17 +60,7 @@ def claim_tasks(kind: str, limit: int) -> list[DetailTask]:
 
 def judging_rules() -> FilterRules:
     """The saved filters, without the age window: a token in the board stays in it as it ages."""
-    stored = BotSettings.get_solo()
-    return FilterRules(
-        cutoff=datetime.min.replace(tzinfo=UTC),
-        min_usd_market_cap=stored.min_usd_market_cap,
-        max_usd_market_cap=stored.max_usd_market_cap,
-        min_holders=stored.min_holders,
-        min_liquidity_sol=stored.min_liquidity_sol,
-        include_nsfw=stored.include_nsfw,
-        include_pump_only=stored.include_pump_only,
-        blocklist=tuple(stored.blocklist_terms()),
-    )
+    return rules_from(BotSettings.get_solo(), cutoff=datetime.min.replace(tzinfo=UTC))
 
 
 def finish_tasks(kind: str, tasks: list[DetailTask], results: list[DetailResult]) -> DetailUpdate | None:

@@ -217,9 +217,12 @@ def _runs(run_ids: list[int]) -> list[LoadRun]:
     return list(LoadRun.objects.filter(pk__in=run_ids))
 
 
-async def wait_for_run_details(run_id: int, *, check: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Until every detail queued by the run is written (or given up on)."""
-    while await sync_to_async(DetailTask.objects.filter(run_id=run_id).exists)():
+async def wait_for_run_details(
+    run_id: int, *, kinds: list[str], check: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Until every detail of these kinds queued by the run is written (or given up on); kinds this
+    process cannot fetch are left to one that can."""
+    while await sync_to_async(DetailTask.objects.filter(run_id=run_id, kind__in=kinds).exists)():
         if check is not None:
             await check()
         await asyncio.sleep(IDLE_SECONDS)

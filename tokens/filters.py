@@ -25,6 +25,20 @@ class FilterRules:
     blocklist: tuple[str, ...] = ()
 
 
+def rules_from(stored: Any, *, cutoff: datetime) -> FilterRules:
+    """The operator's saved filters (a BotSettings row) with a window start."""
+    return FilterRules(
+        cutoff=cutoff,
+        min_usd_market_cap=stored.min_usd_market_cap,
+        max_usd_market_cap=stored.max_usd_market_cap,
+        min_holders=stored.min_holders,
+        min_liquidity_sol=stored.min_liquidity_sol,
+        include_nsfw=stored.include_nsfw,
+        include_pump_only=stored.include_pump_only,
+        blocklist=tuple(stored.blocklist_terms()),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     reason: str | None  # why the token is rejected; None when it passes or is pending

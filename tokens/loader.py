@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
-from tokens.filters import FilterRules
+from tokens.filters import FilterRules, rules_from
 from tokens.messages import batch_message, broadcast, run_message
 from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
@@ -141,7 +141,7 @@ async def _load(
             if run.follow:
                 await _follow(run, stored, client=client, on_batch=on_batch)
         if wait_for_details:
-            await _wait_for_details(run.pk, beside=beside, on_progress=on_progress)
+            await _wait_for_details(run.pk, kinds=stage.kinds(), beside=beside, on_progress=on_progress)
 
 
 async def _detail_stage(stack: AsyncExitStack, *, run_id: int) -> DetailStage:
@@ -160,7 +160,9 @@ async def _detail_stage(stack: AsyncExitStack, *, run_id: int) -> DetailStage:
     return DetailStage(chain=chain, holders=holders, metadata=metadata)
 
 
-async def _wait_for_details(run_id: int, *, beside: list[asyncio.Task], on_progress: ProgressHook | None) -> None:
+async def _wait_for_details(
+    run_id: int, *, kinds: list[str], beside: list[asyncio.Task], on_progress: ProgressHook | None
+) -> None:
     async def check() -> None:
         for task in beside:
             if task.done() and not task.cancelled() and task.exception() is not None:
@@ -170,7 +172,7 @@ async def _wait_for_details(run_id: int, *, beside: list[asyncio.Task], on_progr
         if on_progress is not None:
             on_progress(await LoadRun.objects.aget(pk=run_id))
 
-    await wait_for_run_details(run_id, check=check)
+    await wait_for_run_details(run_id, kinds=kinds, check=check)
 
 
 async def _stop(tasks: list[asyncio.Task]) -> None:
@@ -400,16 +402,7 @@ def _mints_already_delivered(run: LoadRun) -> set[str]:
 
 
 def _rules(stored: BotSettings, *, cutoff_ms: int) -> FilterRules:
-    return FilterRules(
-        cutoff=datetime.fromtimestamp(cutoff_ms / 1000, tz=UTC),
-        min_usd_market_cap=stored.min_usd_market_cap,
-        max_usd_market_cap=stored.max_usd_market_cap,
-        min_holders=stored.min_holders,
-        min_liquidity_sol=stored.min_liquidity_sol,
-        include_nsfw=stored.include_nsfw,
-        include_pump_only=stored.include_pump_only,
-        blocklist=tuple(stored.blocklist_terms()),
-    )
+    return rules_from(stored, cutoff=datetime.fromtimestamp(cutoff_ms / 1000, tz=UTC))
 
 
 def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
