@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.http import Reply
+from tests.helpers import queue_run
 from tokens.models import LoadRun, Token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,3 +106,19 @@ def test_a_bad_environment_value_stops_the_process_naming_the_variable(tmp_path)
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "HISTORICAL_BATCH_SIZE must be a whole number from 1 to 500, got 'ten'" in result.stderr
+
+
+def test_cancel_stops_a_queued_run_and_asks_a_running_one_to_stop(db):
+    queued = queue_run(days=1, source="recent")
+    assert run_command("--cancel", str(queued.pk)).strip() == f"Run {queued.pk} cancelled."
+    queued.refresh_from_db()
+    assert queued.status == LoadRun.Status.CANCELLED
+    running = queue_run(days=1, source="trending")
+    LoadRun.objects.filter(pk=running.pk).update(status=LoadRun.Status.RUNNING)
+    assert "stop requested" in run_command("--cancel", str(running.pk))
+    running.refresh_from_db()
+    assert running.cancel_requested and running.status == LoadRun.Status.RUNNING  # the executor stops it
+    with pytest.raises(CommandError, match="only queued or running runs can be cancelled"):
+        run_command("--cancel", str(queued.pk))
+    with pytest.raises(CommandError, match="there is no run 999"):
+        run_command("--cancel", "999")

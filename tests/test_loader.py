@@ -95,7 +95,9 @@ async def test_an_upstream_failure_ends_the_run_failed_and_keeps_committed_batch
     pumpfun.before_page = fail_from_the_third_page
     run = await run_load(days=1, batch_size=47)
     assert run.status == LoadRun.Status.FAILED
-    assert run.error == "pump.fun at offset 94: answered HTTP 503 (gave up after 6 attempts)"
+    assert run.error == (
+        f"pump.fun at offset 94: answered HTTP 503 (gave up after 6 attempts); PUMPFUN_API_URL is {pumpfun.url}"
+    )
     assert run.batches == 2
     assert await Token.objects.acount() == 94
 

@@ -1,6 +1,7 @@
 """The upstream clients under faults: what is retried, what is not, Retry-After, rate limits."""
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -137,3 +138,21 @@ async def test_holder_rpc_gives_up_with_a_lookup_error_that_hides_the_key(rpc):
             await counter.count(mint_for(2))
     assert "gave up after 3 attempts" in str(caught.value)
     assert "super-secret-key" not in str(caught.value)
+
+
+async def test_each_retry_is_one_readable_line_and_the_failure_names_the_setting(server, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server.fail_next(Reply(503, {"message": "busy"}), RESET, Reply(503, {"message": "busy"}))
+    with pytest.raises(PumpFunError) as failed:
+        await fetch(server)
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying ")]
+    assert len(retries) == 2
+    assert re.fullmatch(r"retrying pump.fun at offset 0: answered HTTP 503; attempt 2 of 3 in [0-9.]+ s", retries[0])
+    # A reset mid-answer reads as one of httpx's transport errors, whichever the timing gives.
+    assert re.fullmatch(
+        r"retrying pump.fun at offset 0: connection failed \(\w+\); attempt 3 of 3 in [0-9.]+ s", retries[1]
+    )
+    assert not [r for r in caplog.records if r.name.startswith("stamina")]  # no bare stamina lines
+    assert str(failed.value).endswith(f"(gave up after 3 attempts); PUMPFUN_API_URL is {server.url}")

@@ -65,6 +65,7 @@ class PumpFunClient:
         requests_per_second: float | None = None,
         prefetch_pages: int = 1,
     ) -> None:
+        self.base_url = base_url
         self.page_limit = page_limit
         self.prefetch_pages = prefetch_pages
         self._retry = retry or RetryPolicy()
@@ -96,7 +97,7 @@ class PumpFunClient:
                 lambda: self._get_page(params), policy=self._retry, limiter=limiter, what=f"pump.fun at offset {offset}"
             )
         except RetriesExhausted as exc:
-            raise PumpFunError(str(exc)) from exc
+            raise PumpFunError(f"{exc}; PUMPFUN_API_URL is {self.base_url}") from exc
 
     async def _get_page(self, params: dict[str, Any]) -> list[Any]:
         response = await send_or_transient(self._get_unless_refused("/coins", params))
@@ -111,7 +112,7 @@ class PumpFunClient:
         response = await self._http.get(path, params=params)
         if _is_refusal(response):
             raise PumpFunRefused(
-                f"pump.fun ({self._http.base_url}) refuses this server: HTTP {response.status_code}"
+                f"pump.fun ({self.base_url}) refuses this server: HTTP {response.status_code}"
                 f"{' with a challenge page' if _is_html(response) else ''}. Set SOLANA_RPC_URL to read launches"
                 " from the chain instead (upstream auto or chain), or run from a machine pump.fun serves"
             )

@@ -4,7 +4,9 @@ Knows nothing of Django: callers pass a `RetryPolicy` and the upstream's name an
 """
 
 import asyncio
+import contextvars
 import email.utils
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -16,6 +18,21 @@ import stamina
 from aiolimiter import AsyncLimiter
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+# What is being retried, for the one line a retry logs (stamina's own line names no upstream).
+_CALL: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("upstream_call", default=None)
+
+
+def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    what, attempts = _CALL.get() or (details.name, 0)
+    cause = details.caused_by
+    reason = str(cause) if str(cause) else type(cause).__name__
+    logger.info(
+        "retrying %s: %s; attempt %d of %d in %.1f s", what, reason, details.retry_num + 1, attempts, details.wait_for
+    )
+
+
+stamina.instrumentation.set_on_retry_hooks([_log_retry])
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,7 @@ async def call_with_retries(
             return False
         return exc.retry_after
 
+    token = _CALL.set((what, policy.attempts))
     try:
         async for attempt in stamina.retry_context(
             on=backoff,
@@ -137,4 +155,6 @@ async def call_with_retries(
         if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
             raise RetriesExhausted(f"{what}: {exc}; asked to wait {exc.retry_after:.0f} s") from exc
         raise RetriesExhausted(f"{what}: {exc} (gave up after {policy.attempts} attempts)") from exc
+    finally:
+        _CALL.reset(token)
     raise AssertionError("unreachable: stamina either returns or raises")

@@ -18,7 +18,7 @@ from tokens.dispatch import dispatch_run
 from tokens.loader import RunNotClaimable, execute_run
 from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
-from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run
+from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run, request_cancel
 
 _UPSTREAM_NAMES = {"chain": "Solana chain", "api": "pump.fun web API"}
 
@@ -41,6 +41,12 @@ class Command(BaseCommand):
             "--resume", metavar="RUN_ID", type=int, help="Continue an interrupted, failed or cancelled run"
         )
         parser.add_argument(
+            "--cancel",
+            metavar="RUN_ID",
+            type=int,
+            help="Stop a run: a queued one at once, a running one at its next batch (wherever it runs)",
+        )
+        parser.add_argument(
             "--enqueue", action="store_true", help="Hand the run to a loader worker (needs REDIS_URL) and exit"
         )
         parser.add_argument(
@@ -55,6 +61,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print a one-line JSON summary for scripts")
 
     def handle(self, *args, **options) -> None:
+        if options["cancel"] is not None:
+            self._cancel(options)
+            return
         resume = options["resume"] is not None
         if options["enqueue"] and not settings.LOADER_WORKERS:
             raise CommandError(
@@ -110,6 +119,21 @@ class Command(BaseCommand):
         """Human lines; with --json, standard output carries only the JSON summary."""
         if not options["json"]:
             self.stdout.write(line)
+
+    def _cancel(self, options) -> None:
+        run_id = options["cancel"]
+        before = LoadRun.objects.filter(pk=run_id).first()
+        if before is None:
+            raise CommandError(f"there is no run {run_id}")
+        if not before.is_active:
+            raise CommandError(f"run {run_id} is {before.status}; only queued or running runs can be cancelled")
+        run = request_cancel(run_id=run_id)
+        if run.status == LoadRun.Status.CANCELLED:
+            self._say(options, f"Run {run.pk} cancelled.")
+        else:
+            self._say(options, f"Run {run.pk}: stop requested; it stops at its next batch (a tail within a second).")
+        if options["json"]:
+            self.stdout.write(json.dumps(_summary(run)))
 
     def _resumable_run(self, options) -> LoadRun:
         given = [

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from tokens.redaction import redact_url
 from tokens.upstream.resilience import (
     RetriesExhausted,
     RetryPolicy,
@@ -113,7 +114,7 @@ class SolanaRpc:
                 lambda: self._send_one(method, params), policy=self._retry, limiter=None, what=f"Solana RPC {method}"
             )
         except RetriesExhausted as exc:
-            raise RpcError(str(exc)) from exc
+            raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
 
     async def call_many(self, method: str, params_list: Sequence[list[Any]]) -> list[Any]:
         """Results in order, as JSON-RPC batch arrays of `batch_size`, sent concurrently; a call that
@@ -159,7 +160,7 @@ class SolanaRpc:
         try:
             await call_with_retries(attempt, policy=self._retry, limiter=None, what=f"Solana RPC {method} batch")
         except RetriesExhausted as exc:
-            raise RpcError(str(exc)) from exc
+            raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
         return [results[i] for i in range(len(params_list))]
 
     async def _send_one(self, method: str, params: list[Any]) -> Any:
