@@ -173,6 +173,8 @@ def test_sort_filter_and_pause_work_from_the_keyboard(board, upstream):
     press_load(board)  # a new load while paused: its rows wait
     watch_until_finished(board)
     board.wait_for_function("document.getElementById('buffered').textContent.includes('new while paused')")
+    # The re-run delivered all 45 again: only the 5 the board does not show are new.
+    assert board.inner_text("#buffered") == "5 new while paused"
     assert board.evaluate("window.boardRowCount") == 40
     board.click("#pause-button")
     board.wait_for_function("window.boardRowCount === 45")

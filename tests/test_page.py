@@ -70,3 +70,21 @@ def test_the_live_row_template_is_the_same_partial(pumpfun):
     fields = re.findall(r'data-(?:field|link)="(\w+)"', template)
     assert fields == re.findall(r'data-(?:field|link)="(\w+)"', row)
     assert len(fields) == 14
+
+
+def test_a_source_has_one_name_on_the_form_and_in_the_run_history(pumpfun, admin_client):
+    pumpfun.coins = make_history(3)
+    asyncio.run(run_load(days=1, source="hybrid", upstream="api"))
+    page = admin_client.get("/").content.decode()
+    history = page[page.index('id="run-history"') :]
+    assert '<option value="hybrid" selected>Recent + trending</option>' in page
+    assert "<td>Recent + trending</td>" in history and "<td>hybrid</td>" not in history
+
+
+def test_the_page_says_which_upstreams_are_configured_without_secrets(settings):
+    settings.SOLANA_RPC_URL = "https://rpc.example/?api-key=very-secret"
+    page = Client().get("/").content.decode()
+    footer = page[page.index('<footer class="upstreams') :]
+    assert "<code>PUMPFUN_API_URL</code> http://127.0.0.1:9" in footer
+    assert "<code>SOLANA_RPC_URL</code> https://rpc.example/***" in footer
+    assert "very-secret" not in page

@@ -121,3 +121,14 @@ def test_a_malformed_import_changes_nothing(tmp_path, text, message):
         call_command("bot_settings", "import", str(path), stdout=io.StringIO())
     assert BotSettings.get_solo().historical_batch_size == 10
     assert BotSettings.get_solo().max_usd_market_cap is None
+
+
+@pytest.mark.django_db
+def test_the_admin_labels_read_as_plain_words(admin_client):
+    page = admin_client.get("/admin/tokens/botsettings/").content.decode()
+    labels = ["Batch size:", "Minimum market cap (USD):", "Maximum market cap (USD):", "Minimum holders:"]
+    labels += ["Show NSFW tokens", "Show tokens still on their bonding curve", "Batch size from the environment"]
+    for label in labels:
+        assert label in page, label
+    for old in ("Min usd market cap", "Include nsfw", "Include pump only", "HISTORICAL_BATCH_SIZE override"):
+        assert old not in page, old

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from solo.admin import SingletonModelAdmin
 
-from tokens.bot_settings import BATCH_SIZE_ENV, env_batch_size
+from tokens.bot_settings import env_batch_size
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.redaction import redact_url
 from tokens.upstream_clients import configured_upstreams
@@ -56,7 +56,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
         ),
     ]
 
-    @admin.display(description=f"{BATCH_SIZE_ENV} override")
+    @admin.display(description="Batch size from the environment")
     def environment_override(self, obj: BotSettings) -> str:
         try:
             value = env_batch_size()

@@ -191,6 +191,7 @@ class BoardCursor(models.Model):
 
 class BotSettings(SingletonModel):
     historical_batch_size = models.PositiveIntegerField(
+        "batch size",
         default=10,
         validators=[MinValueValidator(MIN_BATCH_SIZE), MaxValueValidator(MAX_BATCH_SIZE)],
         help_text=f"Tokens per batch ({MIN_BATCH_SIZE}-{MAX_BATCH_SIZE}). "
@@ -218,15 +219,27 @@ class BotSettings(SingletonModel):
         validators=[MinValueValidator(MIN_DAYS), MaxValueValidator(MAX_DAYS)],
         help_text="Window length when the age filter is 'custom days'",
     )
-    min_usd_market_cap = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
-    max_usd_market_cap = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
-    min_holders = models.PositiveIntegerField(null=True, blank=True, help_text="Needs SOLANA_RPC_URL")
-    min_liquidity_sol = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0)], help_text="Minimum virtual SOL reserves, in SOL"
+    min_usd_market_cap = models.FloatField(
+        "minimum market cap (USD)", null=True, blank=True, validators=[MinValueValidator(0)], help_text="Empty: off"
     )
-    include_nsfw = models.BooleanField(default=True)
+    max_usd_market_cap = models.FloatField(
+        "maximum market cap (USD)", null=True, blank=True, validators=[MinValueValidator(0)], help_text="Empty: off"
+    )
+    min_holders = models.PositiveIntegerField(
+        "minimum holders", null=True, blank=True, help_text="Empty: off. Needs holder counts (SOLANA_RPC_URL)"
+    )
+    min_liquidity_sol = models.FloatField(
+        "minimum liquidity (SOL)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Virtual SOL reserves of the bonding curve. Empty: off",
+    )
+    include_nsfw = models.BooleanField("show NSFW tokens", default=True)
     include_pump_only = models.BooleanField(
-        default=True, help_text="Hybrid source: keep tokens still on the bonding curve (off: graduated tokens only)"
+        "show tokens still on their bonding curve",
+        default=True,
+        help_text="Off: graduated tokens only",
     )
     live_refresh_count = models.PositiveIntegerField(
         default=300,

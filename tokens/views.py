@@ -28,6 +28,7 @@ from tokens.runs import (
 )
 from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs, saved_filter_labels
 from tokens.store import current_cursor
+from tokens.upstream_clients import configured_upstreams
 
 
 @require_GET
@@ -49,6 +50,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "default_batch_size": batch_size,
         "config_error": config_error,
         "saved_filters": saved_filter_labels(stored),
+        "configured_upstreams": configured_upstreams(),
         "board_config": {
             "ws_path": "/ws/tokens/",
             "api_tokens": reverse("tokens:api-tokens"),

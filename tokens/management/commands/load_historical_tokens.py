@@ -102,6 +102,7 @@ class Command(BaseCommand):
                 ) from None
             except RunNotClaimable as exc:
                 raise CommandError(str(exc)) from None
+            bar.finish(final)
         self._say(
             options,
             f"Run {final.pk} {final.status}: {final.fetched} fetched, {final.accepted} accepted, "
@@ -205,6 +206,12 @@ class _ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self._bar.close()
+
+    def finish(self, run: LoadRun) -> None:
+        """A finished run's bar ends at its total, not at the last estimate."""
+        if run.status == LoadRun.Status.SUCCEEDED and not run.follow:
+            self._bar.total = run.fetched
+        self.update(run)
 
     def update(self, run: LoadRun) -> None:
         if run.estimated_total:

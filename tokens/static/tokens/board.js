@@ -41,6 +41,7 @@
   let sortDescending = localStorage.getItem("board.sortDir") !== "asc";
   let paused = false;
   let buffer = [];
+  const waitingMints = new Set(); // mints held back by Pause that the board does not show yet
   let currentRunId = config.latest_run ? config.latest_run.run_id : null;
   let retryDelay = 500;
   // The cursor of the last stored batch this page has; batches carry consecutive cursors, so a
@@ -210,8 +211,10 @@
     if (!config.live_inserts) return; // an older page (?page=N): live rows belong on the newest one
     if (paused) {
       buffer.push([changed, removed]);
-      const waiting = buffer.reduce((sum, [list]) => sum + list.length, 0);
-      bufferedNote.textContent = waiting + " new while paused";
+      // Rows not on the board yet: a token delivered again (a re-run, a catch-up) is not new.
+      for (const token of changed) if (!tokens.has(token.mint)) waitingMints.add(token.mint);
+      bufferedNote.textContent = waitingMints.size + " new while paused";
+      window.boardWaiting = waitingMints.size;
       return;
     }
     applyChanges(changed, removed);
@@ -470,8 +473,18 @@
     if (!paused) {
       const waiting = buffer;
       buffer = [];
+      waitingMints.clear();
       bufferedNote.textContent = "";
-      for (const [changed, removed] of waiting) applyChanges(changed, removed);
+      // Everything that waited, merged in order and drawn once (drawing per batch froze the page).
+      for (const [changed, removed] of waiting) {
+        for (const mint of removed || []) {
+          tokens.delete(mint);
+          elements.delete(mint);
+        }
+        for (const token of changed) tokens.set(token.mint, token);
+      }
+      trimToCap();
+      render();
     }
   });
 
