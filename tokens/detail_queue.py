@@ -189,9 +189,5 @@ def _judge_pending(pending: list[Token], changes: dict[str, dict[str, Any]]) -> 
     return removed
 
 
-def run_details_left(run_id: int) -> int:
-    return DetailTask.objects.filter(run_id=run_id).count()
-
-
 def details_waiting() -> dict[str, int]:
     return dict(DetailTask.objects.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))

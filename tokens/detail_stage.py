@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
 
 from tokens.detail_queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
 from tokens.filters import HOLDERS, METADATA, STATE
@@ -29,7 +31,6 @@ from tokens.upstream.metadata import MetadataError, MetadataFetcher
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2
 _GROUP = {STATE: ACCOUNTS_PER_CALL, HOLDERS: 50, METADATA: 32}
-_WORKERS = {STATE: 1, HOLDERS: 1, METADATA: 1}
 
 
 class DetailStage:
@@ -50,9 +51,8 @@ class DetailStage:
         return [kind for kind, fetcher in fetchers.items() if fetcher is not None]
 
     async def run(self) -> None:
-        """Drain every queue this stage can serve, forever (cancel to stop). One-call-per-token
-        details get two workers, so that one group's commit does not idle the upstream."""
-        await asyncio.gather(*(self._drain(kind) for kind in self.kinds() for _ in range(_WORKERS[kind])))
+        """Drain every queue this stage can serve, forever (cancel to stop)."""
+        await asyncio.gather(*(self._drain(kind) for kind in self.kinds()))
 
     async def _drain(self, kind: str) -> None:
         fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
@@ -206,9 +206,6 @@ def _metadata_uris(mints: list[str]) -> dict[str, str]:
 
 
 def _apply_now(found: dict[str, dict[str, Any]]) -> DetailUpdate | None:
-    from django.db import transaction
-    from django.utils import timezone
-
     with transaction.atomic():
         return apply_details(found, judged=set(), now=timezone.now())
 

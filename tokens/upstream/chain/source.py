@@ -299,10 +299,6 @@ class ChainSource:
             logger.warning("SOL/USD price account: %s", exc)
             return None
 
-    async def sol_usd(self) -> float | None:
-        await self.curve_states([], with_price=True)
-        return fresh_usd_price(self._price, now_seconds=self.clock())
-
     # -- live tail --------------------------------------------------------------------------------
 
     async def follow(
