@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.live import PASSWORD
@@ -34,10 +34,21 @@ def browser():
         chromium.close()
 
 
+# Token images and links point anywhere; a test page reaches only loopback (the rest fails at once,
+# as a dead image link does).
+NOT_LOOPBACK = re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/])[a-z]+://")
+
+
+def local_context(browser, **options) -> BrowserContext:
+    context = browser.new_context(**options)
+    context.route(NOT_LOOPBACK, lambda route: route.abort())
+    return context
+
+
 @pytest.fixture
 def board(browser, server) -> Page:
     """A staff member's board, logged in."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = local_context(browser, viewport={"width": 1280, "height": 900})
     page = log_in(context.new_page(), server)
     yield page
     context.close()
@@ -160,10 +171,15 @@ def test_sort_filter_and_pause_work_from_the_keyboard(board, upstream):
     assert board.get_attribute('button.sort[data-sort="usd_market_cap"] >> xpath=..', "aria-sort") == "descending"
     assert board.locator("#token-rows tr").first.locator('[data-field="usd_market_cap"]').inner_text() == "$10.0M"
 
+    loaded = board.evaluate("window.boardViewLoaded || 0")
     board.fill("#quick-filter", "needle")
+    board.wait_for_function(f"(window.boardViewLoaded || 0) > {loaded}")
     assert board_mints(board) == [coins[5]["mint"]]
-    assert "1 of 40 shown" in board.inner_text("#row-count")
+    assert board.inner_text("#row-count") == "1 shown" and board.inner_text("#stored-count") == "40"
+    assert "q=needle" in board.url and "sort=-usd_market_cap" in board.url
+    loaded = board.evaluate("window.boardViewLoaded || 0")
     board.fill("#quick-filter", "")
+    board.wait_for_function(f"(window.boardViewLoaded || 0) > {loaded} && window.boardRowCount === 40")
 
     board.focus("#pause-button")
     board.keyboard.press("Enter")
@@ -181,7 +197,7 @@ def test_sort_filter_and_pause_work_from_the_keyboard(board, upstream):
 
 
 def test_the_board_is_usable_at_360_pixels(browser, server, upstream):
-    context = browser.new_context(viewport={"width": 360, "height": 740})
+    context = local_context(browser, viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.goto(f"http://{server}/")
     page.wait_for_function("window.boardConnected === true")
@@ -193,7 +209,7 @@ def test_the_board_is_usable_at_360_pixels(browser, server, upstream):
 
 
 def test_an_empty_board_says_what_to_do(browser, server):
-    context = browser.new_context()
+    context = local_context(browser)
     page = context.new_page()
     page.goto(f"http://{server}/")
     assert re.search(r"No tokens stored yet", page.inner_text("#empty-state"))

@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 from tests.fakes.chain import FakeSolana, history
 from tests.fakes.metadata import FakeGateway
 from tests.live import serve_app, server_env
-from tests.test_browser import ARTIFACTS, browser, log_in  # noqa: F401 (the module's Chromium fixture)
+from tests.test_browser import ARTIFACTS, browser, local_context, log_in  # noqa: F401 (the module's Chromium fixture)
 
 pytestmark = pytest.mark.browser
 COUNT = 40
@@ -43,7 +43,7 @@ def holder_cells(page: Page) -> list[str]:
 
 def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_server):  # noqa: F811
     host, _ = chain_server
-    page = log_in(browser.new_context(viewport={"width": 1400, "height": 900}).new_page(), host)
+    page = log_in(local_context(browser, viewport={"width": 1400, "height": 900}).new_page(), host)
     page.click('button.sort[data-sort="holders"]')  # sorted by holders, most first
     page.fill('input[name="days"]', "1")
     page.fill('input[name="batch_size"]', "20")

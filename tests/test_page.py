@@ -26,17 +26,29 @@ def test_staff_get_the_load_form_with_the_settings_defaults(admin_client):
     assert 'name="days" min="1" max="365" value="7"' in page
 
 
-def test_rows_are_rendered_newest_first_and_paged(pumpfun):
+ROW = re.compile(r'<tr class="token-row" id="token-([1-9A-HJ-NP-Za-km-z]+)"')
+
+
+def test_the_first_render_holds_the_live_views_rows_in_the_views_order(pumpfun, settings):
     pumpfun.coins = make_history(60)
     asyncio.run(run_load(days=1))
     first = Client().get("/").content.decode()
-    mints = re.findall(r'<tr class="token-row" id="token-([1-9A-HJ-NP-Za-km-z]+)"', first)
-    assert mints == [coin["mint"] for coin in pumpfun.coins[:50]]
-    second = Client().get("/?page=2").content.decode()
-    assert re.findall(r'<tr class="token-row" id="token-([1-9A-HJ-NP-Za-km-z]+)"', second) == [
-        coin["mint"] for coin in pumpfun.coins[50:]
-    ]
-    assert '"live_inserts": false' in second and '"live_inserts": true' in first
+    assert ROW.findall(first) == [coin["mint"] for coin in pumpfun.coins]  # every row, newest first
+    assert '"row_cap": 500' in first and '"next_cursor": null' in first
+    by_cap = Client().get("/?sort=-usd_market_cap&min_usd_market_cap=5030").content.decode()
+    expected = sorted(
+        (c for c in pumpfun.coins if c["usd_market_cap"] >= 5030), key=lambda c: (-c["usd_market_cap"], c["mint"])
+    )
+    assert ROW.findall(by_cap) == [coin["mint"] for coin in expected] and 0 < len(expected) < 60
+    assert 'name="min_usd_market_cap" value="5030"' in by_cap
+
+
+def test_a_view_the_board_cannot_use_is_named_and_every_token_shown(pumpfun):
+    pumpfun.coins = make_history(5)
+    asyncio.run(run_load(days=1))
+    page = Client().get("/?min_holders=%D9%A7").content.decode()  # an Arabic-Indic seven
+    assert "min_holders must be a whole number (digits 0-9)" in page
+    assert len(ROW.findall(page)) == 5
 
 
 def test_hostile_names_are_text_and_javascript_links_are_gone(pumpfun):
@@ -78,7 +90,7 @@ def test_a_source_has_one_name_on_the_form_and_in_the_run_history(pumpfun, admin
     page = admin_client.get("/").content.decode()
     history = page[page.index('id="run-history"') :]
     assert '<option value="hybrid" selected>Recent + trending</option>' in page
-    assert "<td>Recent + trending</td>" in history and "<td>hybrid</td>" not in history
+    assert '<td data-field="source">Recent + trending</td>' in history and ">hybrid<" not in history
 
 
 def test_the_page_says_which_upstreams_are_configured_without_secrets(settings):

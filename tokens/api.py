@@ -1,9 +1,12 @@
 """Read-only JSON: tokens on the board and the runs that loaded them."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from tokens.board_query import QueryError, after_cursor, cursor_for, filtered, ordered, parse_query
+from tokens.csv_export import csv_lines
 from tokens.messages import run_payload, token_payload
 from tokens.models import LoadRun, Token
 from tokens.runs import mark_stale_runs_interrupted
@@ -15,26 +18,66 @@ CATCH_UP_BATCHES = 10
 
 
 @require_GET
-def tokens(request: HttpRequest) -> JsonResponse:
+def tokens(request: HttpRequest) -> HttpResponse:
+    """The board's tokens with the page's filters and sort; `cursor` pages on (keyset), `offset`
+    still works; `format=csv` downloads every matching row."""
     if "after" in request.GET:
         return _tokens_after(request)
     try:
+        query = parse_query(request.GET)
+        export = _format(request.GET.get("format"))
+        if export == "csv":
+            return _csv(query)
         limit = _bounded_int(request.GET.get("limit"), name="limit", default=PAGE_SIZE, low=1, high=MAX_API_LIMIT)
         offset = _bounded_int(request.GET.get("offset"), name="offset", default=0, low=0, high=10**9)
-    except ValueError as exc:
+        view = filtered(board_tokens(), query)
+        page = ordered(view, query)
+        if request.GET.get("cursor"):
+            page = after_cursor(page, query, request.GET["cursor"])
+            offset = 0
+        rows = list(page[offset : offset + limit + 1])
+    except QueryError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    queryset = board_tokens()
-    rows = list(queryset[offset : offset + limit])
-    total = queryset.count()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total = view.count()
     return JsonResponse(
         {
             "count": total,
+            "sort": query.sort,
+            "filters": query.given,
             "offset": offset,
             "limit": limit,
-            "next_offset": offset + len(rows) if offset + len(rows) < total else None,
+            "next_cursor": cursor_for(rows[-1], query) if more else None,
+            "next_offset": offset + len(rows) if more and "cursor" not in request.GET else None,
             "tokens": [token_payload(token) for token in rows],
         }
     )
+
+
+@require_GET
+def token_detail(request: HttpRequest, mint: str) -> JsonResponse:
+    """One stored token, whole (the drawer's description, creator and links)."""
+    token = Token.objects.filter(mint=mint[:44]).first()
+    if token is None:
+        return JsonResponse({"error": "no stored token has that mint"}, status=404)
+    return JsonResponse(token_payload(token))
+
+
+def _format(raw: str | None) -> str:
+    if raw in (None, "", "json"):
+        return "json"
+    if raw == "csv":
+        return "csv"
+    raise QueryError(f"format must be json or csv, got {raw[:10]!r}")
+
+
+def _csv(query) -> StreamingHttpResponse:
+    rows = ordered(filtered(board_tokens(), query), query).iterator(chunk_size=1000)
+    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="pumpfun-tokens-{stamp}.csv"'
+    return response
 
 
 def _tokens_after(request: HttpRequest) -> JsonResponse:
@@ -77,9 +120,9 @@ def run_detail(request: HttpRequest, run_id: int) -> JsonResponse:
 def _bounded_int(raw: str | None, *, name: str, default: int, low: int, high: int) -> int:
     if raw in (None, ""):
         return default
-    if not raw.isdigit():
-        raise ValueError(f"{name} must be a whole number, got {raw[:20]!r}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+        raise QueryError(f"{name} must be a whole number (digits 0-9), got {raw[:20]!r}")
     value = int(raw)
     if not low <= value <= high:
-        raise ValueError(f"{name} must be from {low} to {high}, got {value}")
+        raise QueryError(f"{name} must be from {low} to {high}, got {value}")
     return value

@@ -344,7 +344,13 @@ def batch_handler(
             len(outcome.invalid), len(outcome.failures),
         )  # fmt: skip
         await broadcast(
-            batch_message(run=batch.run, cursor=batch.cursor, tokens=batch.accepted, removed=batch.rejected_mints)
+            batch_message(
+                run=batch.run,
+                cursor=batch.cursor,
+                tokens=batch.accepted,
+                removed=batch.rejected_mints,
+                stored=batch.stored,
+            )
         )
         if on_progress is not None:
             on_progress(batch.run)

@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.utils import timezone
 
 from tokens.models import LoadRun, Token
 
@@ -96,7 +97,9 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "run_id": run.pk,
         "status": run.status,
         "source": run.source,
+        "source_label": run.get_source_display(),
         "upstream": run.upstream,
+        "upstream_label": run.get_upstream_display(),
         "days": run.days,
         "age_filter": run.age_filter,
         "batch_size": run.batch_size,
@@ -111,15 +114,24 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "follow": run.follow,
         "following": _following(run),
         "resumes": run.resumes,
+        "duration_seconds": _duration(run),
         "progress": progress_payload(run),
     }
+
+
+def _duration(run: LoadRun) -> int | None:
+    if run.started_at is None:
+        return None
+    return int(((run.finished_at or timezone.now()) - run.started_at).total_seconds())
 
 
 def _following(run: LoadRun) -> bool:
     return run.follow and run.status == LoadRun.Status.RUNNING and (run.checkpoint or {}).get("phase") == "tail"
 
 
-def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: list[str]) -> dict[str, Any]:
+def batch_message(
+    *, run: LoadRun, cursor: int, tokens: list[Token], removed: list[str], stored: int | None = None
+) -> dict[str, Any]:
     """One stored batch. `cursor` rises by one per stored batch across all runs: a page that sees
     a jump missed a batch and asks `GET /api/tokens/?after=<its last cursor>` for it."""
     return {
@@ -130,6 +142,7 @@ def batch_message(*, run: LoadRun, cursor: int, tokens: list[Token], removed: li
         "tokens": [board_token_payload(token) for token in tokens],
         "removed": removed,
         "progress": progress_payload(run),
+        "stored": stored,  # tokens on the board after this batch (all runs), for the live count
         "sent_at": time.time(),  # seconds since the epoch, for clients that measure delivery latency
     }
 

@@ -2,11 +2,15 @@
 
 pump.fun does not say how many coins a window holds. Recent pages arrive newest first, so the share
 of the window they have reached so far, against how many coins that took, extrapolates the total.
+Launch rates swing through the day, so a few minutes say little about a day: there is no estimate
+until the pages have covered a tenth of the window or an hour of it, whichever is less.
 """
 
 from typing import Any
 
 from tokens.upstream.pumpfun import RECENT, SOURCE_KEY
+
+HOUR_MS = 3_600_000
 
 
 class TotalEstimator:
@@ -39,7 +43,7 @@ class TotalEstimator:
         if self._oldest_ms is None:
             return None
         covered_ms = self._start_ms - self._oldest_ms
-        if covered_ms <= 0:
+        if covered_ms <= 0 or covered_ms < min(self._window_ms / 10, HOUR_MS):
             return None
         recent_total = round(self._recent * self._window_ms / covered_ms)
         return max(processed, recent_total + self._other)

@@ -5,7 +5,9 @@ from django.db.models import QuerySet
 from tokens.models import BotSettings, LoadRun, Token
 
 PAGE_SIZE = 50
-MAX_API_LIMIT = 200
+# Rows the board holds: its first render and its live view keep the same number.
+BOARD_ROWS = 500
+MAX_API_LIMIT = BOARD_ROWS
 
 
 def board_tokens() -> QuerySet[Token]:

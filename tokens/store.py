@@ -36,6 +36,7 @@ class StoredBatch:
     cursor: int
     accepted: list[Token]
     rejected_mints: list[str]
+    stored: int  # tokens on the board once this batch is in
 
 
 def store_batch(
@@ -76,11 +77,13 @@ def store_batch(
             changes["checkpoint"] = checkpoint
         LoadRun.objects.filter(pk=run_id).update(**changes)
         run = LoadRun.objects.get(pk=run_id)
+        on_board = Token.objects.filter(passed_filters=True).count()
     return StoredBatch(
         run=run,
         cursor=cursor,
         accepted=[row for row in rows if row.passed_filters],
         rejected_mints=[row.mint for row in rows if not row.passed_filters],
+        stored=on_board,
     )
 
 

@@ -6,13 +6,13 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tokens.age_filters import window_days
+from tokens.board_query import ABOUT_TO_GRADUATE, BoardQuery, QueryError, cursor_for, filtered, ordered, parse_query
 from tokens.bot_settings import effective_batch_size
 from tokens.dispatch import dispatch_run
 from tokens.messages import run_payload, token_payload
@@ -26,20 +26,39 @@ from tokens.runs import (
     plan_run,
     request_cancel,
 )
-from tokens.selectors import PAGE_SIZE, board_tokens, recent_runs, saved_filter_labels
+from tokens.selectors import BOARD_ROWS, board_tokens, recent_runs, saved_filter_labels
 from tokens.store import current_cursor
 from tokens.upstream_clients import configured_upstreams
+
+STAGE_CHOICES = (("", "All"), ("new", "New"), ("graduating", "About to graduate"), ("graduated", "Graduated"))
+AGE_CHOICES = (("", "any"), ("5m", "≤ 5 min"), ("30m", "≤ 30 min"), ("1h", "≤ 1 h"), ("6h", "≤ 6 h"), ("1d", "≤ 1 day"),
+               ("7d", "≤ 7 days"))  # fmt: skip
 
 
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     mark_stale_runs_interrupted()
-    page = Paginator(board_tokens(), PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        query, query_error = parse_query(request.GET), ""
+    except QueryError as exc:
+        query, query_error = BoardQuery(), f"{exc}; showing every token instead"
+    view = filtered(board_tokens(), query)
+    # The first render holds as many rows as the live view keeps, in the view's order, so a reload
+    # shows the rows that were on screen before it.
+    rows = list(ordered(view, query)[: BOARD_ROWS + 1])
+    more = len(rows) > BOARD_ROWS
+    rows = rows[:BOARD_ROWS]
+    stored_count = board_tokens().count()
     stored = BotSettings.get_solo()
     runs = recent_runs()
     batch_size, config_error = _batch_size_or_error(stored)
     context = {
-        "page": page,
+        "tokens": rows,
+        "stored_count": stored_count,
+        "query": query,
+        "query_error": query_error,
+        "stage_choices": STAGE_CHOICES,
+        "age_choices": AGE_CHOICES,
         "runs": runs,
         "latest_run": runs[0] if runs else None,
         "sources": Source.choices,
@@ -54,12 +73,15 @@ def board(request: HttpRequest) -> HttpResponse:
         "board_config": {
             "ws_path": "/ws/tokens/",
             "api_tokens": reverse("tokens:api-tokens"),
-            # Live rows are newest launches: they belong on the first page only.
-            "live_inserts": page.number == 1,
             "latest_run": run_payload(runs[0]) if runs else None,
+            "runs": [run_payload(run) for run in runs],
             "cursor": current_cursor(),
-            "initial_tokens": [token_payload(token) for token in page.object_list],
-            "page_size": PAGE_SIZE,
+            "initial_tokens": [token_payload(token) for token in rows],
+            "next_cursor": cursor_for(rows[-1], query) if more else None,
+            "row_cap": BOARD_ROWS,
+            "stored": stored_count,
+            "view": query.given,
+            "about_to_graduate": ABOUT_TO_GRADUATE,
         },
     }
     return render(request, "tokens/board.html", context)

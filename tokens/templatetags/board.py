@@ -1,6 +1,7 @@
 """Formatting for the board; board.js mirrors each of these for rows that arrive live."""
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django import template
 from django.utils import timezone
@@ -56,7 +57,7 @@ def _is_number(value: object) -> bool:
 @register.filter
 def run_duration(run) -> str:
     """How long a run took, or has been going."""
-    if run.started_at is None:
+    if run is None or run.started_at is None:
         return "—"
     seconds = int(((run.finished_at or timezone.now()) - run.started_at).total_seconds())
     if seconds >= 3600:
@@ -64,3 +65,9 @@ def run_duration(run) -> str:
     if seconds >= 60:
         return f"{seconds // 60}m {seconds % 60}s"
     return f"{seconds}s"
+
+
+@register.filter
+def urlencode_dict(params: dict[str, str]) -> str:
+    """A view's parameters as a query string (the template escapes it for the attribute)."""
+    return urlencode(params)

@@ -24,7 +24,13 @@
   const resumeButton = $("resume-run");
   const form = $("load-form");
   const formError = $("form-error");
-  const quickFilter = $("quick-filter");
+  const viewForm = $("view-form");
+  const viewError = $("view-error");
+  const csvLink = $("download-csv");
+  const storedCount = $("stored-count");
+  const runRetry = $("run-retry");
+  const runHistory = document.querySelector("#run-history tbody");
+  const runRowTemplate = $("run-row-template");
   const pauseButton = $("pause-button");
   const bufferedNote = $("buffered");
   const rowCount = $("row-count");
@@ -35,10 +41,15 @@
   const tokens = new Map(); // mint -> token payload
   const deadImages = new Set(); // image links that failed to load
   const elements = new Map(); // mint -> <tr>
-  let rowCap = 1000; // newest first; "Load older" raises it
-  let olderOffset = config.initial_tokens.length;
-  let sortKey = localStorage.getItem("board.sortKey") || "created_timestamp";
-  let sortDescending = localStorage.getItem("board.sortDir") !== "asc";
+  // The reader's view (filters and sort), kept in the URL so it can be shared and survives a reload.
+  // The server parsed it for the first render; matchesView mirrors tokens/board_query.py.
+  let view = Object.assign({}, config.view);
+  let rowCap = config.row_cap; // the same number of rows as the first render; "Load older" raises it
+  let nextCursor = config.next_cursor;
+  let sortKey = "created";
+  let sortDescending = true;
+  let stored = config.stored;
+  let storedCursor = config.cursor;
   let paused = false;
   let buffer = [];
   const waitingMints = new Set(); // mints held back by Pause that the board does not show yet
@@ -155,46 +166,73 @@
   }
 
   function sortValue(token, key) {
-    if (key === "sources") return (token.sources || []).join(",");
     if (key === "symbol") return (token.symbol || "").toLowerCase();
-    const value = token[key];
+    const value = key === "created" ? token.created_timestamp : token[key];
     return typeof value === "number" && isFinite(value) ? value : null;
   }
 
   function compare(a, b) {
     const x = sortValue(a, sortKey);
     const y = sortValue(b, sortKey);
-    if (x === y) return b.created_timestamp - a.created_timestamp;
+    if (x === y) return a.mint < b.mint ? -1 : 1;
     if (x === null) return 1; // unknown values last, whichever the direction
     if (y === null) return -1;
     const order = x < y ? -1 : 1;
     return sortDescending ? -order : order;
   }
 
-  function matches(token, needle) {
-    if (!needle) return true;
-    return [token.name, token.symbol, token.mint].some((v) => (v || "").toLowerCase().includes(needle));
+  const AGE_UNITS = {m: 60000, h: 3600000, d: 86400000};
+  const known = (v) => typeof v === "number" && isFinite(v);
+
+  function matchesView(token) {
+    const needle = (view.q || "").toLowerCase();
+    if (needle && ![token.name, token.symbol, token.mint].some((v) => (v || "").toLowerCase().includes(needle))) return false;
+    const cap = token.usd_market_cap;
+    if (view.min_usd_market_cap && !(known(cap) && cap >= Number(view.min_usd_market_cap))) return false;
+    if (view.max_usd_market_cap && !(known(cap) && cap <= Number(view.max_usd_market_cap))) return false;
+    if (view.min_holders && !(known(token.holders) && token.holders >= Number(view.min_holders))) return false;
+    const progress = token.bonding_progress;
+    if (view.min_progress && !(token.complete || (known(progress) && progress >= Number(view.min_progress)))) return false;
+    const about = known(progress) && progress >= config.about_to_graduate;
+    if (view.stage === "graduated" && !token.complete) return false;
+    if (view.stage === "graduating" && (token.complete || !about)) return false;
+    if (view.stage === "new" && (token.complete || about)) return false;
+    if (view.socials && !(token.twitter || token.telegram || token.website)) return false;
+    if (view.max_age) {
+      const span = Number(view.max_age.slice(0, -1)) * AGE_UNITS[view.max_age.slice(-1)];
+      if (token.created_timestamp < Date.now() - span) return false;
+    }
+    return true;
   }
 
   function trimToCap() {
+    // Keep the first rowCap rows of the view's order: the rows a reload would render.
     if (tokens.size <= rowCap) return;
-    const newestFirst = [...tokens.values()].sort((a, b) => b.created_timestamp - a.created_timestamp);
-    for (const token of newestFirst.slice(rowCap)) {
+    const inOrder = [...tokens.values()].sort(compare);
+    for (const token of inOrder.slice(rowCap)) {
       tokens.delete(token.mint);
       elements.delete(token.mint);
     }
   }
 
   function render() {
-    const needle = quickFilter.value.trim().toLowerCase();
-    const shown = [...tokens.values()].filter((t) => matches(t, needle)).sort(compare);
+    const shown = [...tokens.values()].sort(compare);
     const rows = shown.map(rowFor);
     rowsBody.replaceChildren(...rows);
     emptyState.hidden = tokens.size > 0;
     pendingNote.hidden = !shown.some((token) => token.pending === true);
     loadingState.hidden = !(tokens.size === 0 && runStatus.dataset.status === "running");
-    rowCount.textContent = needle ? shown.length + " of " + tokens.size + " shown" : tokens.size + " shown";
+    rowCount.textContent = rows.length + " shown";
+    storedCount.textContent = String(stored);
     window.boardRowCount = rows.length;
+  }
+
+  function showStored(count, cursor) {
+    // Messages from several processes can arrive out of order: the newest cursor's count wins.
+    if (typeof count !== "number" || cursor < storedCursor) return;
+    stored = count;
+    storedCursor = cursor;
+    storedCount.textContent = String(stored);
   }
 
   function applyChanges(changed, removed) {
@@ -202,17 +240,24 @@
       tokens.delete(mint);
       elements.delete(mint);
     }
-    for (const token of changed) tokens.set(token.mint, token);
+    for (const token of changed) {
+      if (matchesView(token)) tokens.set(token.mint, token);
+      else forget(token.mint);
+    }
     trimToCap();
     render();
   }
 
+  function forget(mint) {
+    tokens.delete(mint);
+    elements.delete(mint);
+  }
+
   function receiveTokens(changed, removed) {
-    if (!config.live_inserts) return; // an older page (?page=N): live rows belong on the newest one
     if (paused) {
       buffer.push([changed, removed]);
       // Rows not on the board yet: a token delivered again (a re-run, a catch-up) is not new.
-      for (const token of changed) if (!tokens.has(token.mint)) waitingMints.add(token.mint);
+      for (const token of changed) if (!tokens.has(token.mint) && matchesView(token)) waitingMints.add(token.mint);
       bufferedNote.textContent = waitingMints.size + " new while paused";
       window.boardWaiting = waitingMints.size;
       return;
@@ -266,7 +311,10 @@
   }
 
   function showRun(message) {
+    showRunInHistory(message);
+    if (currentRunId !== null && message.run_id < currentRunId && ACTIVE.has(runStatus.dataset.status)) return;
     currentRunId = message.run_id;
+    runRetry.hidden = true;
     const following = message.status === "running" && message.following;
     runStatus.textContent = "#" + message.run_id + " " + (following ? "following new launches" : message.status);
     runStatus.dataset.status = message.status;
@@ -300,6 +348,11 @@
       const token = tokens.get(change.mint);
       if (!token) continue; // not on this page
       Object.assign(token, change);
+      if (!matchesView(token)) {
+        forget(change.mint); // a detail took it out of this reader's view
+        resort = true;
+        continue;
+      }
       const row = elements.get(change.mint);
       if (row) {
         fillRow(row, token);
@@ -343,12 +396,65 @@
     }
   }
 
+  // The run history, kept live from the same run messages as the panel above it.
+  const RUN_CELLS = ["run_id", "source", "upstream", "days", "batch_size", "status", "processed", "accepted",
+    "rejected", "invalid", "started_at", "duration"];
+
+  function duration(seconds) {
+    if (typeof seconds !== "number") return "—";
+    if (seconds >= 3600) return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
+    if (seconds >= 60) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
+    return seconds + "s";
+  }
+
+  function utcTime(iso) {
+    return iso ? iso.slice(0, 19).replace("T", " ") : "—";
+  }
+
+  function showRunInHistory(run) {
+    let row = $("run-row-" + run.run_id);
+    if (!row) {
+      row = runRowTemplate.content.firstElementChild.cloneNode(true);
+      row.id = "run-row-" + run.run_id;
+      row.dataset.run = String(run.run_id);
+      const empty = $("no-runs");
+      if (empty) empty.remove();
+      runHistory.prepend(row);
+    }
+    const values = {
+      run_id: String(run.run_id),
+      source: run.source_label + (run.follow ? " + follow" : ""),
+      upstream: run.upstream_label,
+      days: String(Math.round(run.days * 100) / 100),
+      batch_size: String(run.batch_size),
+      status: run.status,
+      processed: String(run.progress.processed),
+      accepted: String(run.progress.accepted),
+      rejected: String(run.progress.rejected),
+      invalid: String(run.progress.invalid),
+      started_at: utcTime(run.started_at),
+      duration: duration(run.duration_seconds),
+    };
+    for (const name of RUN_CELLS) row.querySelector('[data-field="' + name + '"]').textContent = values[name];
+  }
+
+  function showRetry(message) {
+    if (message.run_id !== currentRunId) return;
+    runRetry.textContent = message.text;
+    runRetry.hidden = false;
+  }
+
   function handle(message) {
     if (message.type === "update") {
       applyUpdate(message.tokens, message.removed);
+      showStored(message.stored, message.cursor);
       followCursor(message.cursor);
+    } else if (message.type === "retry") {
+      showRetry(message);
     } else if (message.type === "batch") {
+      runRetry.hidden = true;
       receiveTokens(message.tokens, message.removed);
+      showStored(message.stored, message.cursor);
       followCursor(message.cursor);
       currentRunId = message.run_id;
       runStatus.dataset.status = "running";
@@ -437,6 +543,119 @@
   runAction(cancelButton);
   runAction(resumeButton);
 
+  // ---- The reader's view: filters, sort, presets, the URL and the CSV link ----
+  const VIEW_NAMES = ["q", "stage", "max_age", "min_usd_market_cap", "max_usd_market_cap", "min_holders",
+    "min_progress", "socials", "sort"];
+  const NUMBER = /^[0-9]{1,15}(\.[0-9]{1,6})?$/;
+  const WHOLE = /^[0-9]{1,12}$/;
+
+  function sortFromView() {
+    const sort = view.sort || "-created";
+    sortKey = sort.replace(/^-/, "");
+    sortDescending = sort.startsWith("-");
+  }
+
+  function viewQuery() {
+    const params = new URLSearchParams();
+    for (const name of VIEW_NAMES) if (view[name] && !(name === "sort" && view[name] === "-created")) params.set(name, view[name]);
+    return params;
+  }
+
+  function readForm() {
+    const data = new FormData(viewForm);
+    const next = {};
+    for (const name of VIEW_NAMES) {
+      const value = (data.get(name) || "").toString().trim();
+      if (value) next[name] = value;
+    }
+    next.sort = view.sort || "-created";
+    for (const name of ["min_usd_market_cap", "max_usd_market_cap", "min_progress"]) {
+      if (next[name] && !NUMBER.test(next[name])) return [null, name.replace(/_/g, " ") + " must be a number like 25000 (digits 0-9)"];
+    }
+    if (next.min_holders && !WHOLE.test(next.min_holders)) return [null, "min holders must be a whole number (digits 0-9)"];
+    if (next.min_progress && Number(next.min_progress) > 100) return [null, "bonding progress is a percentage from 0 to 100"];
+    if (next.min_usd_market_cap && next.max_usd_market_cap && Number(next.min_usd_market_cap) > Number(next.max_usd_market_cap)) {
+      return [null, "the minimum market cap is above the maximum"];
+    }
+    return [next, ""];
+  }
+
+  function writeForm() {
+    for (const element of viewForm.elements) {
+      if (!element.name || !VIEW_NAMES.includes(element.name)) continue;
+      if (element.type === "radio") element.checked = (view[element.name] || "") === element.value;
+      else if (element.type === "checkbox") element.checked = Boolean(view[element.name]);
+      else element.value = view[element.name] || (element.name === "sort" ? "-created" : "");
+    }
+  }
+
+  function showView() {
+    const query = viewQuery().toString();
+    history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+    csvLink.href = config.api_tokens + "?format=csv" + (query ? "&" + query : "");
+    updateSortHeaders();
+    presetDelete.hidden = !presetSelect.value;
+  }
+
+  let viewRequest = 0;
+
+  async function changeView(next) {
+    view = next;
+    sortFromView();
+    showView();
+    // What the board holds and still matches stays; the server's first page fills the rest.
+    for (const [mint, token] of tokens) if (!matchesView(token)) forget(mint);
+    render();
+    const asked = ++viewRequest;
+    try {
+      const data = await fetchTokens({limit: String(rowCap)});
+      if (asked !== viewRequest) return; // the reader changed the view again meanwhile
+      nextCursor = data.next_cursor;
+      loadOlder.hidden = nextCursor === null;
+      applyChanges(data.tokens, []);
+      viewError.hidden = true;
+      window.boardViewLoaded = (window.boardViewLoaded || 0) + 1;
+    } catch (error) {
+      viewError.textContent = error.message;
+      viewError.hidden = false;
+    }
+  }
+
+  async function fetchTokens(extra) {
+    const params = viewQuery();
+    for (const [name, value] of Object.entries(extra)) params.set(name, value);
+    const response = await fetch(config.api_tokens + "?" + params.toString(), {headers: {"Accept": "application/json"}});
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || "loading the view failed (HTTP " + response.status + ")");
+    return data;
+  }
+
+  let formTimer = null;
+
+  function formChanged() {
+    window.clearTimeout(formTimer);
+    formTimer = window.setTimeout(function () {
+      const [next, problem] = readForm();
+      viewError.textContent = problem;
+      viewError.hidden = !problem;
+      if (next) changeView(next);
+    }, 250);
+  }
+
+  viewForm.addEventListener("input", formChanged);
+  viewForm.addEventListener("change", formChanged);
+  viewForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    formChanged();
+  });
+  $("reset-view").addEventListener("click", function (event) {
+    event.preventDefault();
+    presetSelect.value = "";
+    view = {};
+    writeForm();
+    changeView({});
+  });
+
   function updateSortHeaders() {
     for (const button of document.querySelectorAll("button.sort")) {
       const th = button.closest("th");
@@ -448,22 +667,61 @@
   for (const button of document.querySelectorAll("button.sort")) {
     button.addEventListener("click", function () {
       const key = button.dataset.sort;
-      if (key === sortKey) sortDescending = !sortDescending;
-      else {
-        sortKey = key;
-        sortDescending = !TEXT_KEYS.has(key);
-      }
-      localStorage.setItem("board.sortKey", sortKey);
-      localStorage.setItem("board.sortDir", sortDescending ? "desc" : "asc");
-      updateSortHeaders();
-      render();
+      const descending = key === sortKey ? !sortDescending : !TEXT_KEYS.has(key);
+      changeView(Object.assign({}, view, {sort: (descending ? "-" : "") + key}));
     });
   }
 
-  quickFilter.value = localStorage.getItem("board.filter") || "";
-  quickFilter.addEventListener("input", function () {
-    localStorage.setItem("board.filter", quickFilter.value);
-    render();
+  // Presets: named views saved in this browser.
+  const presetSelect = $("preset-select");
+  const presetName = $("preset-name");
+  const presetDelete = $("preset-delete");
+
+  function presets() {
+    try {
+      const saved = JSON.parse(localStorage.getItem("board.presets") || "{}");
+      return saved && typeof saved === "object" && !Array.isArray(saved) ? saved : {};
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function listPresets(selected) {
+    const saved = presets();
+    presetSelect.replaceChildren(new Option("saved views…", ""));
+    for (const name of Object.keys(saved).sort()) presetSelect.appendChild(new Option(name, name));
+    presetSelect.value = selected && selected in saved ? selected : "";
+    presetDelete.hidden = !presetSelect.value;
+  }
+
+  $("preset-save").addEventListener("click", function () {
+    const name = presetName.value.trim();
+    if (!name) {
+      presetName.focus();
+      return;
+    }
+    const saved = presets();
+    saved[name] = viewQuery().toString();
+    localStorage.setItem("board.presets", JSON.stringify(saved));
+    presetName.value = "";
+    listPresets(name);
+  });
+
+  presetSelect.addEventListener("change", function () {
+    const saved = presets();
+    if (!(presetSelect.value in saved)) return;
+    const next = {};
+    for (const [name, value] of new URLSearchParams(saved[presetSelect.value])) if (VIEW_NAMES.includes(name)) next[name] = value;
+    view = next;
+    writeForm();
+    changeView(next);
+  });
+
+  presetDelete.addEventListener("click", function () {
+    const saved = presets();
+    delete saved[presetSelect.value];
+    localStorage.setItem("board.presets", JSON.stringify(saved));
+    listPresets("");
   });
 
   pauseButton.addEventListener("click", function () {
@@ -475,13 +733,11 @@
       buffer = [];
       waitingMints.clear();
       bufferedNote.textContent = "";
+      window.boardWaiting = 0;
       // Everything that waited, merged in order and drawn once (drawing per batch froze the page).
       for (const [changed, removed] of waiting) {
-        for (const mint of removed || []) {
-          tokens.delete(mint);
-          elements.delete(mint);
-        }
-        for (const token of changed) tokens.set(token.mint, token);
+        for (const mint of removed || []) forget(mint);
+        for (const token of changed) if (matchesView(token)) tokens.set(token.mint, token);
       }
       trimToCap();
       render();
@@ -489,23 +745,109 @@
   });
 
   loadOlder.addEventListener("click", async function () {
+    if (nextCursor === null) return;
     loadOlder.disabled = true;
     try {
-      const response = await fetch(config.api_tokens + "?limit=" + config.page_size + "&offset=" + olderOffset);
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      const data = await response.json();
-      olderOffset += data.tokens.length;
+      const data = await fetchTokens({limit: String(config.row_cap), cursor: nextCursor});
+      nextCursor = data.next_cursor;
       rowCap += data.tokens.length;
       applyChanges(data.tokens, []);
-      loadOlder.hidden = data.next_offset === null;
+      loadOlder.hidden = nextCursor === null;
     } catch (error) {
-      formError.textContent = "Loading older tokens failed: " + error.message;
+      viewError.textContent = "Loading older tokens failed: " + error.message;
+      viewError.hidden = false;
     } finally {
       loadOlder.disabled = false;
     }
   });
 
-  rowsBody.addEventListener("click", async function (event) {
+  // ---- The token drawer: a click on a row (not on its links) or Enter on it ----
+  const drawer = $("token-drawer");
+  let drawerMint = null;
+
+  function setDrawerLink(id, url, text) {
+    const anchor = $(id);
+    setLink(anchor, url);
+    if (text !== undefined) anchor.textContent = text;
+  }
+
+  function fillDrawer(token) {
+    $("drawer-title").textContent = token.symbol || "—";
+    $("drawer-name").textContent = token.name || "";
+    const image = $("drawer-image");
+    const imageUrl = httpUrl(token.image_uri);
+    if (imageUrl && !deadImages.has(imageUrl)) {
+      image.src = imageUrl;
+      image.hidden = false;
+    } else {
+      image.removeAttribute("src");
+      image.hidden = true;
+    }
+    $("drawer-description").textContent = token.description || "";
+    $("drawer-mint").textContent = token.mint;
+    $("drawer-copy-mint").dataset.copy = token.mint;
+    const creator = token.creator || "";
+    setDrawerLink("drawer-creator", creator ? "https://solscan.io/account/" + encodeURIComponent(creator) : null, creator || "—");
+    $("drawer-creator").hidden = false;
+    $("drawer-copy-creator").dataset.copy = creator;
+    $("drawer-copy-creator").hidden = !creator;
+    $("drawer-created").textContent = new Date(token.created_timestamp).toISOString().slice(0, 19).replace("T", " ") +
+      " UTC (" + age(token.created_timestamp) + " ago)";
+    $("drawer-cap").textContent = compactUsd(token.usd_market_cap);
+    $("drawer-bonding").textContent = token.complete ? "graduated" : percent(token.bonding_progress) + " of the curve sold";
+    $("drawer-holders").textContent = countOrDash(token.holders);
+    $("drawer-replies").textContent = countOrDash(token.reply_count);
+    $("drawer-updated").textContent = token.details_updated_at ? utcTime(token.details_updated_at) + " UTC" : "—";
+    setDrawerLink("drawer-pumpfun", "https://pump.fun/coin/" + encodeURIComponent(token.mint));
+    setDrawerLink("drawer-solscan", "https://solscan.io/token/" + encodeURIComponent(token.mint));
+    setDrawerLink("drawer-tx", token.signature ? "https://solscan.io/tx/" + encodeURIComponent(token.signature) : null);
+    for (const name of ["twitter", "telegram", "website"]) setDrawerLink("drawer-" + name, httpUrl(token[name]));
+  }
+
+  async function openDrawer(mint) {
+    const token = tokens.get(mint);
+    if (!token) return;
+    drawerMint = mint;
+    $("drawer-error").hidden = true;
+    fillDrawer(token); // what the row knows, at once; the whole token follows
+    if (!drawer.open) drawer.showModal();
+    try {
+      const response = await fetch(config.api_tokens + encodeURIComponent(mint) + "/", {headers: {"Accept": "application/json"}});
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const whole = await response.json();
+      if (drawerMint === mint) fillDrawer(Object.assign({}, whole, tokens.get(mint) || {}, {description: whole.description, creator: whole.creator, signature: whole.signature, details_updated_at: whole.details_updated_at}));
+      window.boardDrawerLoaded = mint;
+    } catch (error) {
+      $("drawer-error").textContent = "Could not load the whole token: " + error.message;
+      $("drawer-error").hidden = false;
+    }
+  }
+
+  $("drawer-close").addEventListener("click", () => drawer.close());
+  drawer.addEventListener("click", function (event) {
+    if (event.target === drawer) drawer.close(); // a click on the backdrop
+  });
+  drawer.addEventListener("close", function () {
+    const row = drawerMint && elements.get(drawerMint);
+    drawerMint = null;
+    if (row && row.isConnected) row.focus({preventScroll: true});
+  });
+
+  rowsBody.addEventListener("click", function (event) {
+    if (event.target.closest("a, button")) return;
+    const row = event.target.closest("tr.token-row");
+    if (row) openDrawer(row.dataset.mint);
+  });
+  rowsBody.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    if (event.target.closest("a, button")) return;
+    const row = event.target.closest("tr.token-row");
+    if (!row) return;
+    event.preventDefault();
+    openDrawer(row.dataset.mint);
+  });
+
+  async function copyFrom(event) {
     const button = event.target.closest("button.copy");
     if (!button) return;
     try {
@@ -515,17 +857,39 @@
       button.textContent = "failed";
     }
     window.setTimeout(() => { button.textContent = "copy"; }, 1200);
-  });
+  }
+
+  rowsBody.addEventListener("click", copyFrom);
+  drawer.addEventListener("click", copyFrom);
 
   window.setInterval(function () {
+    let aged = false;
     for (const [mint, row] of elements) {
       const token = tokens.get(mint);
-      if (token) setText(row, "age", age(token.created_timestamp));
+      if (!token) continue;
+      setText(row, "age", age(token.created_timestamp));
+      if (view.max_age && !matchesView(token)) {
+        forget(mint); // older than the view's age limit now
+        aged = true;
+      }
     }
+    if (aged) renderKeepingPlace();
   }, 15000);
 
+  // A phone keeps the run panel short: the load form opens on demand.
+  const loadPanel = $("load-panel");
+  const phone = window.matchMedia("(max-width: 600px)").matches;
+  if (loadPanel && phone) loadPanel.open = false;
+  // ...and so do the filters, unless the view uses them.
+  const moreFilters = $("more-filters");
+  const narrowed = ["max_age", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "socials"].some((n) => view[n]);
+  if (phone && !narrowed) moreFilters.open = false;
+
   for (const token of config.initial_tokens) tokens.set(token.mint, token);
-  updateSortHeaders();
+  sortFromView();
+  listPresets("");
+  writeForm();
+  showView();
   render();
   if (config.latest_run) showRun(Object.assign({type: "run"}, config.latest_run));
   connect();

@@ -1,0 +1,243 @@
+"""A reader's view of the board: filters, sort and a keyset cursor, parsed from a query string.
+
+The page and `GET /api/tokens/` take the same parameters, so a view can be shared as a link and
+downloaded as CSV. The board's JavaScript mirrors `matches` for live rows (board.js `matchesView`).
+Numbers are ASCII digits only; anything else is a `QueryError` that names the parameter.
+"""
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from tokens.models import Token
+
+ABOUT_TO_GRADUATE = 80.0  # bonding progress, %, from which a token is "about to graduate"
+STAGES = ("new", "graduating", "graduated")
+# Sort names the API and the page share -> the column they order by.
+SORTS = {
+    "created": "created_at",
+    "usd_market_cap": "usd_market_cap",
+    "holders": "holders",
+    "bonding_progress": "bonding_progress",
+    "reply_count": "reply_count",
+    "symbol": "symbol",
+}
+DEFAULT_SORT = "-created"
+AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_TEXT = 100
+PARAMETERS = (
+    "q", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "stage", "complete",
+    "socials", "max_age", "since", "until", "sort",
+)  # fmt: skip
+
+_NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{1,6})?", re.ASCII)
+_WHOLE = re.compile(r"[0-9]{1,12}", re.ASCII)
+_EPOCH_MS = re.compile(r"[0-9]{1,15}", re.ASCII)
+_AGE = re.compile(r"([0-9]{1,5})([mhd])", re.ASCII)
+
+
+class QueryError(ValueError):
+    """A parameter the board cannot use; the message names it and what it takes."""
+
+
+@dataclass(frozen=True)
+class BoardQuery:
+    q: str = ""
+    min_usd_market_cap: float | None = None
+    max_usd_market_cap: float | None = None
+    min_holders: int | None = None
+    min_progress: float | None = None
+    stage: str = ""
+    complete: bool | None = None
+    socials: bool = False
+    max_age_seconds: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = DEFAULT_SORT
+    given: dict[str, str] = field(default_factory=dict)  # the parameters as the reader wrote them
+
+    @property
+    def sort_column(self) -> str:
+        return SORTS[self.sort.lstrip("-")]
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+
+def parse_query(params: Any) -> BoardQuery:
+    """Every board parameter checked; unknown parameters are left to the caller (limit, cursor...)."""
+    given = {name: params.get(name, "").strip() for name in PARAMETERS if params.get(name, "").strip()}
+    low = _number(given, "min_usd_market_cap")
+    high = _number(given, "max_usd_market_cap")
+    if low is not None and high is not None and low > high:
+        raise QueryError("min_usd_market_cap must not be above max_usd_market_cap")
+    progress = _number(given, "min_progress")
+    if progress is not None and progress > 100:
+        raise QueryError(f"min_progress is a percentage from 0 to 100, got {given['min_progress']!r}")
+    stage = given.get("stage", "")
+    if stage and stage not in STAGES:
+        raise QueryError(f"stage must be one of {', '.join(STAGES)}, got {stage[:20]!r}")
+    sort = given.get("sort", DEFAULT_SORT)
+    if sort.lstrip("-") not in SORTS or sort.count("-") > 1:
+        names = ", ".join(SORTS)
+        raise QueryError(f"sort must be one of {names} (prefix - for descending), got {sort[:30]!r}")
+    return BoardQuery(
+        q=_text(given),
+        min_usd_market_cap=low,
+        max_usd_market_cap=high,
+        min_holders=_whole(given, "min_holders"),
+        min_progress=progress,
+        stage=stage,
+        complete=_boolean(given, "complete"),
+        socials=bool(_boolean(given, "socials")),
+        max_age_seconds=_age(given),
+        since=_moment(given, "since"),
+        until=_moment(given, "until"),
+        sort=sort,
+        given=given,
+    )
+
+
+def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | None = None) -> QuerySet[Token]:
+    """The tokens the view shows; an unknown value never passes a bound on it."""
+    conditions = Q()
+    if query.q:
+        conditions &= Q(name__icontains=query.q) | Q(symbol__icontains=query.q) | Q(mint__icontains=query.q)
+    if query.min_usd_market_cap is not None:
+        conditions &= Q(usd_market_cap__gte=query.min_usd_market_cap)
+    if query.max_usd_market_cap is not None:
+        conditions &= Q(usd_market_cap__lte=query.max_usd_market_cap)
+    if query.min_holders is not None:
+        conditions &= Q(holders__gte=query.min_holders)
+    if query.min_progress is not None:
+        conditions &= Q(complete=True) | Q(bonding_progress__gte=query.min_progress)
+    if query.stage == "graduated":
+        conditions &= Q(complete=True)
+    elif query.stage == "graduating":
+        conditions &= Q(complete=False, bonding_progress__gte=ABOUT_TO_GRADUATE)
+    elif query.stage == "new":
+        conditions &= Q(complete=False) & (Q(bonding_progress__lt=ABOUT_TO_GRADUATE) | Q(bonding_progress=None))
+    if query.complete is not None:
+        conditions &= Q(complete=query.complete)
+    if query.socials:
+        conditions &= ~Q(twitter="") | ~Q(telegram="") | ~Q(website="")
+    if query.max_age_seconds is not None:
+        conditions &= Q(created_at__gte=(now or timezone.now()) - timedelta(seconds=query.max_age_seconds))
+    if query.since is not None:
+        conditions &= Q(created_at__gte=query.since)
+    if query.until is not None:
+        conditions &= Q(created_at__lt=query.until)
+    return queryset.filter(conditions)
+
+
+def ordered(queryset: QuerySet[Token], query: BoardQuery) -> QuerySet[Token]:
+    """Sorted by the view's column, unknown values last either way, then by mint (unique)."""
+    column = F(query.sort_column)
+    primary = column.desc(nulls_last=True) if query.descending else column.asc(nulls_last=True)
+    return queryset.order_by(primary, "mint")
+
+
+def after_cursor(queryset: QuerySet[Token], query: BoardQuery, cursor: str) -> QuerySet[Token]:
+    """The rows after the one the cursor names, in the view's order (keyset, so new launches at the
+    head never shift a page)."""
+    value, mint = _decode_cursor(cursor, query)
+    name = query.sort_column
+    if value is None:
+        return queryset.filter(**{f"{name}__isnull": True}, mint__gt=mint)
+    beyond = f"{name}__lt" if query.descending else f"{name}__gt"
+    later = Q(**{beyond: value}) | Q(**{name: value}, mint__gt=mint) | Q(**{f"{name}__isnull": True})
+    return queryset.filter(later)
+
+
+def cursor_for(token: Token, query: BoardQuery) -> str:
+    value = getattr(token, query.sort_column)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([query.sort, value, token.mint], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, query: BoardQuery) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        sort, value, mint = json.loads(raw)
+    except (ValueError, TypeError):
+        raise QueryError("cursor is not one this API gave out; start again without it") from None
+    if sort != query.sort or not isinstance(mint, str):
+        raise QueryError("cursor belongs to another sort order; start again without it")
+    if query.sort_column == "created_at" and isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise QueryError("cursor is not one this API gave out; start again without it") from None
+    elif value is not None and not isinstance(value, int | float | str):
+        raise QueryError("cursor is not one this API gave out; start again without it")
+    return value, mint
+
+
+def _text(given: dict[str, str]) -> str:
+    text = given.get("q", "")
+    if len(text) > MAX_TEXT:
+        raise QueryError(f"q is at most {MAX_TEXT} characters")
+    return text
+
+
+def _number(given: dict[str, str], name: str) -> float | None:
+    raw = given.get(name)
+    if raw is None:
+        return None
+    if not _NUMBER.fullmatch(raw):
+        raise QueryError(f"{name} must be a number like 25000 or 0.5 (digits 0-9), got {raw[:20]!r}")
+    return float(raw)
+
+
+def _whole(given: dict[str, str], name: str) -> int | None:
+    raw = given.get(name)
+    if raw is None:
+        return None
+    if not _WHOLE.fullmatch(raw):
+        raise QueryError(f"{name} must be a whole number (digits 0-9), got {raw[:20]!r}")
+    return int(raw)
+
+
+def _boolean(given: dict[str, str], name: str) -> bool | None:
+    raw = given.get(name)
+    if raw is None:
+        return None
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise QueryError(f"{name} must be true or false, got {raw[:20]!r}")
+
+
+def _age(given: dict[str, str]) -> int | None:
+    raw = given.get("max_age")
+    if raw is None:
+        return None
+    match = _AGE.fullmatch(raw)
+    if not match or int(match.group(1)) == 0:
+        raise QueryError(f"max_age is a span like 30m, 6h or 7d, got {raw[:20]!r}")
+    return int(match.group(1)) * AGE_UNITS[match.group(2)]
+
+
+def _moment(given: dict[str, str], name: str) -> datetime | None:
+    raw = given.get(name)
+    if raw is None:
+        return None
+    if _EPOCH_MS.fullmatch(raw):  # milliseconds since the epoch, like created_timestamp
+        return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be an ISO 8601 time or milliseconds since the epoch, got {raw[:30]!r}") from None
+    if not raw.isascii():
+        raise QueryError(f"{name} must use digits 0-9, got {raw[:30]!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
