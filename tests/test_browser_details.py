@@ -41,7 +41,7 @@ def holder_cells(page: Page) -> list[str]:
     return page.eval_on_selector_all('#token-rows [data-field="holders"]', "cells => cells.map(c => c.textContent)")
 
 
-def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_server):  # noqa: F811
+def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_server):
     host, _ = chain_server
     page = log_in(local_context(browser, viewport={"width": 1400, "height": 900}).new_page(), host)
     page.click('button.sort[data-sort="holders"]')  # sorted by holders, most first
