@@ -27,19 +27,20 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving on http://$(HOST):$(PORT)/  (create a staff login with: make admin)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
+	@echo "Serving on http://$(HOST):$(PORT)/  (create a staff login with: make admin; Ctrl-C stops it)"
+	@echo "New launches are followed inside the server (FOLLOW_LAUNCHES=web; FOLLOW_LAUNCHES=off to skip)"
+	FOLLOW_LAUNCHES=$${FOLLOW_LAUNCHES:-web} $(BIN)/daphne -b $(HOST) -p $(PORT) project.asgi:application
 
 # The whole suite, twice: on the embedded default (SQLite + in-memory layer), then on PostgreSQL +
 # Redis, where the multi-process tests (two Daphne processes and a loader worker) also run.
 test: install lint test-embedded test-production
 
 test-embedded: install /usr/bin/chromium
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not production"
+	env -u DATABASE_URL -u REDIS_URL -u FOLLOW_LAUNCHES $(BIN)/pytest -m "not production"
 
 # The browser tests ran in the embedded pass; this pass is about the database and the channel layer.
 test-production: install services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
+	env -u FOLLOW_LAUNCHES DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not browser"
 
 services:
 	bash .ci/services

@@ -8,7 +8,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from tokens import runner  # noqa: E402
 from tokens.messages import LOADER_CHANNEL  # noqa: E402
 from tokens.routing import websocket_urlpatterns  # noqa: E402
 from tokens.worker import LoaderWorker  # noqa: E402
@@ -20,3 +22,8 @@ application = ProtocolTypeRouter(
         "channel": ChannelNameRouter({LOADER_CHANNEL: LoaderWorker.as_asgi()}),
     }
 )
+
+if settings.FOLLOW_LAUNCHES == "web":
+    # The always-on feed of new launches runs inside this one web process (the embedded default).
+    application = runner.FollowerStarter(application)
+    runner.start_follower_with_server()

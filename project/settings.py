@@ -127,6 +127,16 @@ else:
 LOADER_WORKERS = env_bool("LOADER_WORKERS", bool(REDIS_URL))
 if LOADER_WORKERS and not REDIS_URL:
     raise ImproperlyConfigured("LOADER_WORKERS needs REDIS_URL: workers receive runs over the channel layer")
+# The always-on feed of new launches: "web" runs it inside the web server (the embedded default's
+# in-memory layer reaches only that process's pages; `make run` sets it), "off" leaves it to
+# `manage.py follow_launches` as its own process (production, with a shared layer).
+FOLLOW_LAUNCHES = env_str("FOLLOW_LAUNCHES", "off")
+if FOLLOW_LAUNCHES not in ("web", "off"):
+    raise ImproperlyConfigured(f"FOLLOW_LAUNCHES must be web or off, got {FOLLOW_LAUNCHES!r}")
+if FOLLOW_LAUNCHES == "web" and LOADER_WORKERS:
+    raise ImproperlyConfigured("FOLLOW_LAUNCHES=web is for one web process; with workers run manage.py follow_launches")
+# How far back the feed's first start reaches, so a new board is not empty (minutes).
+FOLLOW_BACKFILL_MINUTES = env_int("FOLLOW_BACKFILL_MINUTES", 60, minimum=1)
 # A queued run that no worker has claimed after this long is shown as interrupted.
 RUN_QUEUE_TIMEOUT = env_number("RUN_QUEUE_TIMEOUT", 120.0, minimum=1)
 

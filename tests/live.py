@@ -55,7 +55,7 @@ def server_env(**overrides: str) -> dict[str, str]:
         "CSRF_COOKIE_SECURE": "false",
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
     }
-    for name in ("REDIS_URL", "SOLANA_RPC_URL", "HISTORICAL_BATCH_SIZE", "LOADER_WORKERS"):
+    for name in ("REDIS_URL", "SOLANA_RPC_URL", "HISTORICAL_BATCH_SIZE", "LOADER_WORKERS", "FOLLOW_LAUNCHES"):
         env.pop(name, None)
     env.update(overrides)
     return env

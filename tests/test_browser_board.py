@@ -7,11 +7,14 @@ artifacts/phone-drawer.png.
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.fakes.coins import make_coin, now_ms
+from tests.fakes.http import Reply
+from tests.live import serve_app, server_env
 from tests.test_browser import (  # noqa: F401 (the module's Chromium fixture)
     ARTIFACTS,
     board,
@@ -247,3 +250,55 @@ def test_a_phone_opens_a_token_and_copies_its_mint(board, browser, server, upstr
     assert box["height"] >= 28 and box["width"] >= 44  # a finger's target
     phone.screenshot(path=str(ARTIFACTS / "phone-drawer.png"))
     context.close()
+
+
+@pytest.fixture
+def feed_server(tmp_path, upstream):
+    """`make run`'s server: the always-on feed inside the web process."""
+    env = server_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'feed.sqlite3'}", STATIC_ROOT=str(tmp_path / "static"),
+        PUMPFUN_API_URL=upstream.url, FOLLOW_LAUNCHES="web", FOLLOW_BACKFILL_MINUTES="30",
+    )  # fmt: skip
+    with serve_app(env) as host:
+        yield host
+
+
+def test_new_launches_reach_an_anonymous_reader_without_anyone_starting_a_run(browser, feed_server, upstream):
+    now = now_ms()
+    upstream.coins = [make_coin(i, created_ms=now - 60_000 * (i + 1)) for i in range(4)]
+    context = local_context(browser, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"the page's script failed: {error}"))
+    page.goto(f"http://{feed_server}/")
+    page.wait_for_function("window.boardConnected === true")
+    page.wait_for_function("window.boardRowCount === 4", timeout=30_000)  # the feed's last half hour
+    later = [make_coin(900 + i, created_ms=now_ms() + i) for i in range(2)]
+    upstream.add_launches(later)
+    page.wait_for_function("window.boardRowCount === 6", timeout=30_000)
+    assert board_mints(page)[:2] == [later[1]["mint"], later[0]["mint"]]
+    assert "following new launches" in page.inner_text("#run-status")
+    assert page.inner_text("#stored-count") == "6"
+    context.close()
+
+
+def test_retries_show_while_they_happen_and_a_failed_run_stops_the_bar(board, upstream):
+    window_with(upstream, trader_history(10))
+    upstream.fault_plan = lambda n: Reply(503, {"message": "Service Unavailable"}) if n <= 2 else None
+    press_load(board)
+    board.wait_for_function("!document.getElementById('run-retry').hidden", timeout=20_000)
+    text = board.inner_text("#run-retry")
+    assert re.fullmatch(r"retrying pump\.fun at offset 0 \([12]/6\), next in \d+ s: answered HTTP 503", text), text
+    watch_until_finished(board)
+    assert board.locator("#run-retry").is_hidden()  # the next batch cleared it
+    board.wait_for_function("window.boardRowCount === 10")
+
+    upstream.fault_plan = lambda n: Reply(503, {"message": "Service Unavailable"})
+    press_load(board)
+    board.wait_for_function("document.getElementById('run-status').textContent.includes('failed')", timeout=60_000)
+    error = board.inner_text("#run-error")
+    assert (
+        error
+        == f"pump.fun at offset 0: answered HTTP 503 (gave up after 6 attempts); PUMPFUN_API_URL is {upstream.url}"
+    )
+    assert board.evaluate("document.getElementById('progress-bar').hasAttribute('value')")  # not animating
+    assert board.locator("#run-retry").is_hidden()

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
 from tokens.filters import FilterRules, rules_from
-from tokens.messages import batch_message, broadcast, run_message
+from tokens.messages import batch_message, broadcast, retry_message, run_message
 from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
 from tokens.progress import TotalEstimator
@@ -45,6 +45,7 @@ from tokens.upstream.pumpfun import (
     get_trending_pump_tokens,
 )
 from tokens.upstream.reach import Reach
+from tokens.upstream.resilience import RETRY_LISTENER
 from tokens.upstream_clients import chain_source, holder_counter, metadata_fetcher, pumpfun_client, solana_rpc
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ async def execute_run(
     A failed load does not raise: its failure is recorded on the run.
     """
     run = await sync_to_async(claim_run)(run_id, resume=resume)
+    RETRY_LISTENER.set(_retries_shown(run.pk))
     # Announce the run while its first page is already being fetched; the first batch waits for it.
     announced = asyncio.ensure_future(broadcast(run_message(run)))
     verb = "resumed" if resume else "started"
@@ -89,12 +91,19 @@ async def execute_run(
         status = LoadRun.Status.SUCCEEDED if following else LoadRun.Status.CANCELLED
         return await end_run(run.pk, status=status, announced=announced)
     except Exception as exc:
-        logger.error("run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS))
+        logger.error(
+            "run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS),
+            extra={"run_outcome": True},
+        )  # fmt: skip
         return await end_run(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
     except BaseException:
         # Ctrl-C, SIGTERM or a server shutdown cancelled the task: record it, then let it propagate.
-        error = "interrupted before it finished; resume it"
-        await end_run(run.pk, status=LoadRun.Status.INTERRUPTED, error=error, announced=announced)
+        # A tail has no end of its own, so stopping one whose backfill was complete is its success.
+        if await sync_to_async(_in_tail)(run.pk):
+            await end_run(run.pk, status=LoadRun.Status.SUCCEEDED, announced=announced)
+        else:
+            error = "interrupted before it finished; resume it"
+            await end_run(run.pk, status=LoadRun.Status.INTERRUPTED, error=error, announced=announced)
         raise
     return await end_run(run.pk, status=LoadRun.Status.SUCCEEDED, announced=announced)
 
@@ -181,6 +190,18 @@ async def _stop(tasks: list[asyncio.Task]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _retries_shown(run_id: int) -> Callable[[str], None]:
+    """Each retry of the run's upstream calls reaches the pages while it waits."""
+    pending: set[asyncio.Task] = set()
+
+    def show(text: str) -> None:
+        task = asyncio.get_running_loop().create_task(broadcast(retry_message(run_id=run_id, text=text)))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return show
+
+
 def _run_notice(run_id: int) -> Callable[[str], None]:
     return lambda text: logger.warning("run %s: %s", run_id, text)
 
@@ -235,7 +256,7 @@ async def _follow_chain(run: LoadRun, stored: BotSettings, *, source: ChainSourc
 
 async def _warn(run_id: int, warning: str) -> None:
     if warning:
-        logger.warning("run %s: %s", run_id, warning)
+        logger.warning("run %s: %s", run_id, warning, extra={"run_outcome": True})
         await sync_to_async(LoadRun.objects.filter(pk=run_id).update)(warning=warning[:1000])
 
 

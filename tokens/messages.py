@@ -163,6 +163,11 @@ def update_message(update: Any) -> dict[str, Any]:
     }
 
 
+def retry_message(*, run_id: int, text: str) -> dict[str, Any]:
+    """An upstream call of the run is being retried; the page shows it until the next batch."""
+    return {"type": "retry", "run_id": run_id, "text": text[:300]}
+
+
 def run_message(run: LoadRun) -> dict[str, Any]:
     return {"type": "run", **run_payload(run)}
 

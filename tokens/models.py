@@ -89,6 +89,7 @@ class LoadRun(models.Model):
     class Origin(models.TextChoices):
         COMMAND = "command"
         WEB = "web"
+        FOLLOWER = "follower"  # the always-on feed of new launches (manage.py follow_launches)
 
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.HYBRID)
     upstream = models.CharField(
@@ -138,9 +139,15 @@ class LoadRun(models.Model):
             # Enforced by the database, so two processes can never run the same source at once.
             models.UniqueConstraint(
                 fields=["source"],
-                condition=models.Q(status__in=["queued", "running"]),
+                condition=models.Q(status__in=["queued", "running"]) & ~models.Q(origin="follower"),
                 name="one_active_run_per_source",
-            )
+            ),
+            # The always-on feed runs beside loads of any source, but only once.
+            models.UniqueConstraint(
+                fields=["origin"],
+                condition=models.Q(status__in=["queued", "running"], origin="follower"),
+                name="one_active_follower",
+            ),
         ]
 
     def __str__(self) -> str:

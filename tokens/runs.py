@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter, window_days
 from tokens.bot_settings import effective_batch_size, parse_batch_size
+from tokens.liveness import process_is_gone
 from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.upstream_clients import resolve_upstream
 
@@ -112,7 +113,7 @@ def check_resumable(*, run_id: int) -> LoadRun:
         raise RunParameterError(
             f"run {run_id} is {run.status}; only interrupted, failed or cancelled runs can be resumed"
         )
-    if LoadRun.objects.filter(source=run.source, status__in=LoadRun.ACTIVE_STATUSES).exists():
+    if run.origin != LoadRun.Origin.FOLLOWER and _active_loads(run.source).exists():
         raise RunConflict(_conflict_message(run.source))
     return run
 
@@ -131,6 +132,12 @@ def mark_stale_runs_interrupted() -> int:
         error="interrupted: its process stopped responding; resume it",
         finished_at=now,
     )
+    # A process on this host that is gone is seen at once, without waiting for its heartbeat.
+    on_this_host = LoadRun.objects.filter(status=LoadRun.Status.RUNNING).values_list("pk", "executed_by")
+    gone = [pk for pk, executed_by in on_this_host if process_is_gone(executed_by)]
+    died += LoadRun.objects.filter(pk__in=gone, status=LoadRun.Status.RUNNING).update(
+        status=LoadRun.Status.INTERRUPTED, error="interrupted: its process is gone; resume it", finished_at=now
+    )
     unclaimed = queued.update(
         status=LoadRun.Status.INTERRUPTED, error="interrupted: no loader process took it; resume it", finished_at=now
     )
@@ -138,9 +145,16 @@ def mark_stale_runs_interrupted() -> int:
 
 
 def _conflict_message(source: str) -> str:
-    active = LoadRun.objects.filter(source=source, status__in=LoadRun.ACTIVE_STATUSES).first()
+    active = _active_loads(source).first()
     which = f"run {active.pk} is {active.status}" if active else "another run is active"
     return f"a {source} load is already going ({which}); wait for it or cancel it first"
+
+
+def _active_loads(source: str):
+    """Active runs of a source, the always-on feed aside (it runs beside them)."""
+    return LoadRun.objects.filter(source=source, status__in=LoadRun.ACTIVE_STATUSES).exclude(
+        origin=LoadRun.Origin.FOLLOWER
+    )
 
 
 def request_cancel(*, run_id: int) -> LoadRun:

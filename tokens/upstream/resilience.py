@@ -23,13 +23,21 @@ logger = logging.getLogger(__name__)
 _CALL: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("upstream_call", default=None)
 
 
+# Who else hears of a retry while it happens (a run shows it on the page), in this context.
+RETRY_LISTENER: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "retry_listener", default=None
+)
+
+
 def _log_retry(details: stamina.instrumentation.RetryDetails) -> None:
     what, attempts = _CALL.get() or (details.name, 0)
     cause = details.caused_by
     reason = str(cause) if str(cause) else type(cause).__name__
-    logger.info(
-        "retrying %s: %s; attempt %d of %d in %.1f s", what, reason, details.retry_num + 1, attempts, details.wait_for
-    )
+    attempt = details.retry_num + 1
+    logger.info("retrying %s: %s; attempt %d of %d in %.1f s", what, reason, attempt, attempts, details.wait_for)
+    listener = RETRY_LISTENER.get()
+    if listener is not None:
+        listener(f"retrying {what} ({attempt}/{attempts}), next in {max(1, round(details.wait_for))} s: {reason}")
 
 
 stamina.instrumentation.set_on_retry_hooks([_log_retry])

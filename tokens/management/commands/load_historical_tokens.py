@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tokens.age_filters import AgeFilter
 from tokens.dispatch import dispatch_run
@@ -83,7 +84,10 @@ class Command(BaseCommand):
             f"Run {run.pk}: {verb} {run.source} from the {_UPSTREAM_NAMES[run.upstream]}, last {run.days:g} days, "
             f"batches of {run.batch_size}",
         )
-        with _ProgressBar(enabled=on_terminal) as bar, _quiet_unless(on_terminal or options["verbosity"] >= 2):
+        with (
+            _ProgressBar(enabled=on_terminal) as bar,
+            _command_logging(on_terminal=on_terminal, verbosity=options["verbosity"]),
+        ):
             try:
                 final = asyncio.run(
                     _until_sigterm(
@@ -96,10 +100,12 @@ class Command(BaseCommand):
                     )
                 )
             except (KeyboardInterrupt, asyncio.CancelledError):
-                raise CommandError(
-                    f"run {run.pk} interrupted; its stored batches are kept. "
-                    f"Continue it with: manage.py load_historical_tokens --resume {run.pk}"
-                ) from None
+                final = LoadRun.objects.get(pk=run.pk)
+                if final.status != LoadRun.Status.SUCCEEDED:  # a stopped tail succeeded; a backfill did not
+                    raise CommandError(
+                        f"run {run.pk} interrupted; its stored batches are kept. "
+                        f"Continue it with: manage.py load_historical_tokens --resume {run.pk}"
+                    ) from None
             except RunNotClaimable as exc:
                 raise CommandError(str(exc)) from None
             bar.finish(final)
@@ -166,16 +172,40 @@ class Command(BaseCommand):
 
 
 @contextmanager
-def _quiet_unless(talk: bool):
-    """Off a terminal (cron, scripts) the per-batch lines stay out of the way; warnings still show."""
-    logger = logging.getLogger("tokens")
-    level = logger.level
-    if not talk:
-        logger.setLevel(logging.WARNING)
+def _command_logging(*, on_terminal: bool, verbosity: int):
+    """What the loader logs while the command runs. The command reports the run's outcome and
+    warning itself, once, so the loader's own lines for them are dropped. Off a terminal (cron,
+    scripts) nothing else is said unless asked (`-v 2`); on a terminal, retries and warnings print
+    above the progress bar (per-batch lines with `-v 2`)."""
+    loggers = [logging.getLogger("tokens"), logging.getLogger("tokens.upstream.resilience")]
+    levels = [logger.level for logger in loggers]
+    outcome = _DropRunOutcome()
+    if verbosity >= 2:
+        loggers[0].setLevel(logging.INFO)
+    elif on_terminal:
+        loggers[0].setLevel(logging.WARNING)
+        loggers[1].setLevel(logging.INFO)  # a retry is worth seeing while it happens
+    else:
+        loggers[0].setLevel(logging.CRITICAL + 1)
+    handlers = loggers[0].handlers
+    for handler in handlers:
+        handler.addFilter(outcome)
     try:
-        yield
+        if on_terminal:
+            with logging_redirect_tqdm(loggers=loggers[:1]):
+                yield
+        else:
+            yield
     finally:
-        logger.setLevel(level)
+        for handler in handlers:
+            handler.removeFilter(outcome)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+class _DropRunOutcome(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "run_outcome", False)
 
 
 async def _until_sigterm(work):

@@ -306,6 +306,8 @@
       progressBar.value = progress.percent;
     } else if (ACTIVE.has(status)) {
       progressBar.removeAttribute("value"); // indeterminate until the total can be estimated
+    } else if (!progressBar.hasAttribute("value")) {
+      progressBar.value = 0; // a run that ended without an estimate: the bar stops moving
     }
     progressBar.dataset.percent = progressBar.hasAttribute("value") ? String(progressBar.value) : "";
   }
@@ -452,13 +454,16 @@
     } else if (message.type === "retry") {
       showRetry(message);
     } else if (message.type === "batch") {
-      runRetry.hidden = true;
       receiveTokens(message.tokens, message.removed);
       showStored(message.stored, message.cursor);
       followCursor(message.cursor);
-      currentRunId = message.run_id;
-      runStatus.dataset.status = "running";
-      showProgress("running", message.progress);
+      // The panel follows one run: batches of another (the always-on feed beside a load) only add rows.
+      if (message.run_id === currentRunId || !ACTIVE.has(runStatus.dataset.status)) {
+        if (message.run_id !== currentRunId) currentRunId = message.run_id;
+        runRetry.hidden = true;
+        runStatus.dataset.status = "running";
+        showProgress("running", message.progress);
+      }
     } else if (message.type === "run") {
       showRun(message);
     }
