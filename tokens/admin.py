@@ -1,11 +1,14 @@
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 from solo.admin import SingletonModelAdmin
 
 from tokens.bot_settings import env_batch_size
+from tokens.messages import broadcast, rejudged_message
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.redaction import redact_url
+from tokens.rejudge import FILTER_FIELDS, rejudge_stored
 from tokens.upstream_clients import configured_upstreams
 
 
@@ -55,6 +58,20 @@ class BotSettingsAdmin(SingletonModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj: BotSettings, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not FILTER_FIELDS.intersection(form.changed_data):
+            return
+        result = rejudge_stored()
+        messages.info(
+            request,
+            f"Filters applied again to the {result.checked} stored tokens: {result.hidden} now hidden, "
+            f"{result.shown} shown again.",
+        )
+        if result.cursor is not None:
+            stored = Token.objects.filter(passed_filters=True).count()
+            async_to_sync(broadcast)(rejudged_message(cursor=result.cursor, stored=stored))
 
     @admin.display(description="Batch size from the environment")
     def environment_override(self, obj: BotSettings) -> str:

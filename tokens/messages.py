@@ -168,6 +168,12 @@ def retry_message(*, run_id: int, text: str) -> dict[str, Any]:
     return {"type": "retry", "run_id": run_id, "text": text[:300]}
 
 
+def rejudged_message(*, cursor: int, stored: int) -> dict[str, Any]:
+    """The saved filters changed and stored tokens moved on or off the board: pages catch up from
+    their cursor through the API (the moved tokens carry this cursor)."""
+    return {"type": "rejudged", "cursor": cursor, "stored": stored}
+
+
 def run_message(run: LoadRun) -> dict[str, Any]:
     return {"type": "run", **run_payload(run)}
 

@@ -451,6 +451,9 @@
       applyUpdate(message.tokens, message.removed);
       showStored(message.stored, message.cursor);
       followCursor(message.cursor);
+    } else if (message.type === "rejudged") {
+      showStored(message.stored, message.cursor);
+      catchUp(); // the saved filters moved stored tokens on or off the board
     } else if (message.type === "retry") {
       showRetry(message);
     } else if (message.type === "batch") {
