@@ -7,18 +7,18 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from tokens import runner  # noqa: E402
 from tokens.messages import LOADER_CHANNEL  # noqa: E402
 from tokens.routing import websocket_urlpatterns  # noqa: E402
 from tokens.worker import LoaderWorker  # noqa: E402
+from tokens.ws_guard import BoardSocketGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": BoardSocketGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         "channel": ChannelNameRouter({LOADER_CHANNEL: LoaderWorker.as_asgi()}),
     }
 )

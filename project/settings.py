@@ -51,11 +51,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "project.headers.security_headers",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tokens.throttle.api_rate_limit",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -137,6 +139,11 @@ if FOLLOW_LAUNCHES == "web" and LOADER_WORKERS:
     raise ImproperlyConfigured("FOLLOW_LAUNCHES=web is for one web process; with workers run manage.py follow_launches")
 # How far back the feed's first start reaches, so a new board is not empty (minutes).
 FOLLOW_BACKFILL_MINUTES = env_int("FOLLOW_BACKFILL_MINUTES", 60, minimum=1)
+# Abuse limits, per process: open board websockets per client address, anonymous API requests per
+# client address and minute, failed admin logins per address and username before a 15-minute pause.
+WS_MAX_PER_IP = env_int("WS_MAX_PER_IP", 20, minimum=1)
+API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
+LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5, minimum=1)
 # A queued run that no worker has claimed after this long is shown as interrupted.
 RUN_QUEUE_TIMEOUT = env_number("RUN_QUEUE_TIMEOUT", 120.0, minimum=1)
 

@@ -39,8 +39,10 @@ def browser():
 NOT_LOOPBACK = re.compile(r"^(?!(https?|wss?)://127\.0\.0\.1[:/])[a-z]+://")
 
 
-def local_context(browser, **options) -> BrowserContext:
-    context = browser.new_context(**options)
+def local_context(browser, *, enforce_csp: bool = False, **options) -> BrowserContext:
+    # Playwright's wait_for_function evaluates strings, which the page's CSP forbids; the page's own
+    # scripts run under the CSP in test_the_page_runs_under_its_content_security_policy.
+    context = browser.new_context(bypass_csp=not enforce_csp, **options)
     context.route(NOT_LOOPBACK, lambda route: route.abort())
     return context
 
@@ -235,3 +237,21 @@ def test_a_tail_after_the_backfill_shows_later_launches_once(board, upstream, se
     assert len(mints) == len(set(mints)) == 33
     board.click("#cancel-run")  # "Stop following"
     board.wait_for_function("document.getElementById('run-status').textContent.includes('succeeded')")
+
+
+def test_the_page_runs_under_its_content_security_policy(browser, server, upstream):
+    context = local_context(browser, enforce_csp=True)
+    page = context.new_page()
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.on("pageerror", lambda error: violations.append(str(error)))
+    page.goto(f"http://{server}/")
+    deadline = time.monotonic() + 15
+    while not page.evaluate("window.boardConnected === true"):
+        assert time.monotonic() < deadline, "the board never connected under its CSP"
+        page.wait_for_timeout(50)
+    assert violations == []
+    context.close()

@@ -239,6 +239,10 @@ def test_a_phone_opens_a_token_and_copies_its_mint(board, browser, server, upstr
     phone.goto(f"http://{server}/")
     phone.wait_for_function("window.boardConnected === true && window.boardRowCount === 30")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.locator('input[name="min_holders"]').is_hidden()  # the extra filters fold away...
+    phone.tap("#filters-toggle")
+    assert phone.locator('input[name="min_holders"]').is_visible()  # ...and open on a tap
+    phone.tap("#filters-toggle")
     ARTIFACTS.mkdir(exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "phone.png"))
     phone.tap(f"#token-{coins[2]['mint']} .token-names")

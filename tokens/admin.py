@@ -2,6 +2,8 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
 from solo.admin import SingletonModelAdmin
 
 from tokens.bot_settings import env_batch_size
@@ -9,7 +11,10 @@ from tokens.messages import broadcast, rejudged_message
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.redaction import redact_url
 from tokens.rejudge import FILTER_FIELDS, rejudge_stored
+from tokens.throttle import ThrottledAdminAuthenticationForm
 from tokens.upstream_clients import configured_upstreams
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(BotSettings)
@@ -58,6 +63,17 @@ class BotSettingsAdmin(SingletonModelAdmin):
             },
         ),
     ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # The form's bounds are the model's, so a wrong number gets one message that matches them.
+        if isinstance(db_field, models.IntegerField | models.FloatField):
+            lows = [v.limit_value for v in db_field.validators if isinstance(v, MinValueValidator)]
+            highs = [v.limit_value for v in db_field.validators if isinstance(v, MaxValueValidator)]
+            if lows:
+                kwargs["min_value"] = max(lows)
+            if highs:
+                kwargs["max_value"] = min(highs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj: BotSettings, form, change) -> None:
         super().save_model(request, obj, form, change)

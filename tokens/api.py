@@ -9,7 +9,6 @@ from tokens.board_query import QueryError, after_cursor, cursor_for, filtered, o
 from tokens.csv_export import csv_lines
 from tokens.messages import run_payload, token_payload
 from tokens.models import LoadRun, Token
-from tokens.runs import mark_stale_runs_interrupted
 from tokens.selectors import MAX_API_LIMIT, PAGE_SIZE, board_tokens, recent_runs
 from tokens.store import current_cursor
 
@@ -107,14 +106,20 @@ def _tokens_after(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def runs(request: HttpRequest) -> JsonResponse:
-    mark_stale_runs_interrupted()
-    return JsonResponse({"runs": [run_payload(run) for run in recent_runs(limit=50)]})
+    return JsonResponse({"runs": [_run_for(request, run) for run in recent_runs(limit=50)]})
 
 
 @require_GET
 def run_detail(request: HttpRequest, run_id: int) -> JsonResponse:
-    mark_stale_runs_interrupted()
-    return JsonResponse(run_payload(get_object_or_404(LoadRun, pk=run_id)))
+    return JsonResponse(_run_for(request, get_object_or_404(LoadRun, pk=run_id)))
+
+
+def _run_for(request: HttpRequest, run: LoadRun) -> dict:
+    """Which host and process ran it is for staff only (it maps the deployment)."""
+    payload = run_payload(run)
+    if request.user.is_authenticated and request.user.is_staff:
+        payload["executed_by"] = run.executed_by
+    return payload
 
 
 def _bounded_int(raw: str | None, *, name: str, default: int, low: int, high: int) -> int:

@@ -1,5 +1,7 @@
 """Reading the operator's settings: the admin-edited row, the environment override, JSON export/import."""
 
+import json
+import math
 import os
 from typing import Any
 
@@ -23,7 +25,7 @@ def parse_batch_size(raw: Any, *, name: str) -> int:
     """A batch size from a person (flag, form, env var); the error names where it came from."""
     text = str(raw).strip()
     try:
-        if isinstance(raw, bool):
+        if isinstance(raw, bool) or (isinstance(raw, str) and not (text.isascii() and text.isdigit())):
             raise ValueError
         value = int(text) if isinstance(raw, str) else raw
         if not isinstance(value, int):
@@ -65,6 +67,8 @@ def import_settings(data: Any) -> BotSettings:
     unknown = sorted(set(values) - set(_EXPORTED_FIELDS))
     if unknown:
         raise ValidationError(f"unknown settings: {', '.join(unknown)}")
+    for name, value in values.items():
+        _check_type(name, value)
     with transaction.atomic():
         stored = BotSettings.get_solo()
         for name, value in values.items():
@@ -75,3 +79,27 @@ def import_settings(data: Any) -> BotSettings:
             raise ValidationError(str(exc)) from exc
         stored.save()
     return stored
+
+
+def _check_type(name: str, value: Any) -> None:
+    """JSON types must match the field's: no `true` for a number, no list for a text, no NaN."""
+    field = BotSettings._meta.get_field(name)
+    if value is None:
+        if not field.null:
+            raise ValidationError(f"{name}: may not be null")
+        return
+    kind = field.get_internal_type()
+    if kind == "BooleanField":
+        ok = isinstance(value, bool)
+        wanted = "true or false"
+    elif kind in ("PositiveIntegerField", "IntegerField", "PositiveSmallIntegerField"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        wanted = "a whole number"
+    elif kind == "FloatField":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        wanted = "a finite number"
+    else:
+        ok = isinstance(value, str)
+        wanted = "a string"
+    if not ok:
+        raise ValidationError(f"{name}: must be {wanted}, got {json.dumps(value)[:40]}")

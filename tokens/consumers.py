@@ -1,5 +1,7 @@
 """The board's websocket: joins the board group and forwards each message to the page."""
 
+import json
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -7,6 +9,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from tokens.messages import BOARD_GROUP, run_message
 from tokens.models import LoadRun
+
+logger = logging.getLogger(__name__)
+UNSUPPORTED_DATA = 1003
 
 
 @database_sync_to_async
@@ -27,8 +32,17 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(BOARD_GROUP, self.channel_name)
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """The board only listens; anything a page sends is ignored."""
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        """The board only listens: a page sends nothing. A frame that is not JSON text closes the
+        socket with 1003 ("cannot accept this data") and one log line, not a traceback."""
+        try:
+            if text_data is None:
+                raise ValueError("a binary frame")
+            json.loads(text_data)
+        except (ValueError, RecursionError) as exc:
+            client = (self.scope.get("client") or ("unknown",))[0]
+            logger.info("board socket from %s closed: malformed frame (%s)", client, str(exc)[:80])
+            await self.close(code=UNSUPPORTED_DATA)
 
     async def board_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])

@@ -18,6 +18,7 @@ from tokens.bot_settings import effective_batch_size
 from tokens.liveness import process_is_gone
 from tokens.loader import TAIL, execute_run
 from tokens.models import BotSettings, LoadRun, Source
+from tokens.run_watch import watch_runs
 from tokens.upstream_clients import resolve_upstream
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,14 @@ class FollowerRunning(Exception):
 async def follow_launches(*, restart_wait: tuple[float, float] = RESTART_WAIT) -> LoadRun:
     """Follow until a person stops the feed (returns its last run) or the task is cancelled."""
     wait, longest = restart_wait
+    watcher = asyncio.create_task(watch_runs())  # the feed is always up: it also watches the others
+    try:
+        return await _follow(wait, longest)
+    finally:
+        watcher.cancel()
+
+
+async def _follow(wait: float, longest: float) -> LoadRun:
     while True:
         run_id, resume = await sync_to_async(prepare_run)()
         run = await execute_run(run_id=run_id, resume=resume, wait_for_details=False)

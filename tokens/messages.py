@@ -104,7 +104,6 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "age_filter": run.age_filter,
         "batch_size": run.batch_size,
         "origin": run.origin,
-        "executed_by": run.executed_by,
         "created_at": run.created_at.isoformat() if run.created_at else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

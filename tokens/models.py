@@ -9,6 +9,10 @@ from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter
 
 MIN_BATCH_SIZE = 1
 MAX_BATCH_SIZE = 500
+# Real bounds for the filters: no coin is worth a trillion dollars or held by a billion wallets.
+MAX_USD = 1e12
+MAX_SOL = 1e9
+MAX_HOLDERS = 100_000_000
 
 
 class Source(models.TextChoices):
@@ -227,19 +231,31 @@ class BotSettings(SingletonModel):
         help_text="Window length when the age filter is 'custom days'",
     )
     min_usd_market_cap = models.FloatField(
-        "minimum market cap (USD)", null=True, blank=True, validators=[MinValueValidator(0)], help_text="Empty: off"
+        "minimum market cap (USD)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_USD)],
+        help_text="Empty: off",
     )
     max_usd_market_cap = models.FloatField(
-        "maximum market cap (USD)", null=True, blank=True, validators=[MinValueValidator(0)], help_text="Empty: off"
+        "maximum market cap (USD)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_USD)],
+        help_text="Empty: off",
     )
     min_holders = models.PositiveIntegerField(
-        "minimum holders", null=True, blank=True, help_text="Empty: off. Needs holder counts (SOLANA_RPC_URL)"
+        "minimum holders",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_HOLDERS)],
+        help_text="Empty: off. Needs holder counts (SOLANA_RPC_URL)",
     )
     min_liquidity_sol = models.FloatField(
         "minimum liquidity (SOL)",
         null=True,
         blank=True,
-        validators=[MinValueValidator(0)],
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_SOL)],
         help_text="Virtual SOL reserves of the bonding curve. Empty: off",
     )
     include_nsfw = models.BooleanField("show NSFW tokens", default=True)

@@ -11,6 +11,7 @@ import sys
 
 from tokens.follower import FollowerRunning, follow_launches
 from tokens.loader import execute_run
+from tokens.run_watch import watch_runs
 
 logger = logging.getLogger(__name__)
 _tasks: dict[int, asyncio.Task] = {}
@@ -37,6 +38,16 @@ def _forget(run_id: int, task: asyncio.Task) -> None:
 def task_for(run_id: int) -> asyncio.Task | None:
     """The task of a run this process is executing, if any."""
     return _tasks.get(run_id)
+
+
+_watch: asyncio.Task | None = None
+
+
+def start_run_watch() -> None:
+    """Once per process: the loop that marks runs whose process died (see run_watch)."""
+    global _watch
+    if _watch is None:
+        _watch = asyncio.get_running_loop().create_task(watch_runs(), name="watch-runs", context=contextvars.Context())
 
 
 # ---- The always-on feed inside the web server (FOLLOW_LAUNCHES=web, the embedded default's `make run`)

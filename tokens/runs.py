@@ -76,7 +76,7 @@ def _upstream(choice: str) -> str:
 
 def _parse_days(raw: Any) -> int:
     text = str(raw).strip()
-    if isinstance(raw, bool) or not text.isdigit():
+    if isinstance(raw, bool) or not (text.isascii() and text.isdigit()):
         raise RunParameterError(f"days must be a whole number from {MIN_DAYS} to {MAX_DAYS}, got {text!r}")
     value = int(text)
     if not MIN_DAYS <= value <= MAX_DAYS:
@@ -118,30 +118,36 @@ def check_resumable(*, run_id: int) -> LoadRun:
     return run
 
 
-def mark_stale_runs_interrupted() -> int:
-    """Runs whose process died (kill -9, crash, restart) stop writing heartbeats: say so."""
+def mark_stale_runs_interrupted() -> list[int]:
+    """Runs whose process died (kill -9, crash, restart) stop writing heartbeats: say so. A process
+    on this host that is gone is seen at once. Returns the runs marked. Called where state is written
+    (a new run, a resume) and by the run watcher, never by a page or an API read."""
     now = timezone.now()
-    running = LoadRun.objects.filter(
-        status=LoadRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.RUN_STALE_AFTER)
+    stale = set(
+        LoadRun.objects.filter(
+            status=LoadRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.RUN_STALE_AFTER)
+        ).values_list("pk", flat=True)
     )
-    queued = LoadRun.objects.filter(
-        status=LoadRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
+    running = LoadRun.objects.filter(status=LoadRun.Status.RUNNING).exclude(pk__in=stale)
+    gone = {pk for pk, executed_by in running.values_list("pk", "executed_by") if process_is_gone(executed_by)}
+    unclaimed = set(
+        LoadRun.objects.filter(
+            status=LoadRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
+        ).values_list("pk", flat=True)
     )
-    died = running.update(
-        status=LoadRun.Status.INTERRUPTED,
-        error="interrupted: its process stopped responding; resume it",
-        finished_at=now,
-    )
-    # A process on this host that is gone is seen at once, without waiting for its heartbeat.
-    on_this_host = LoadRun.objects.filter(status=LoadRun.Status.RUNNING).values_list("pk", "executed_by")
-    gone = [pk for pk, executed_by in on_this_host if process_is_gone(executed_by)]
-    died += LoadRun.objects.filter(pk__in=gone, status=LoadRun.Status.RUNNING).update(
-        status=LoadRun.Status.INTERRUPTED, error="interrupted: its process is gone; resume it", finished_at=now
-    )
-    unclaimed = queued.update(
-        status=LoadRun.Status.INTERRUPTED, error="interrupted: no loader process took it; resume it", finished_at=now
-    )
-    return died + unclaimed
+    marked = []
+    for ids, status, error in (
+        (stale, LoadRun.Status.RUNNING, "interrupted: its process stopped responding; resume it"),
+        (gone, LoadRun.Status.RUNNING, "interrupted: its process is gone; resume it"),
+        (unclaimed, LoadRun.Status.QUEUED, "interrupted: no loader process took it; resume it"),
+    ):
+        # Conditional on the status it was read in, so a run that moved on meanwhile is left alone.
+        for pk in sorted(ids):
+            if LoadRun.objects.filter(pk=pk, status=status).update(
+                status=LoadRun.Status.INTERRUPTED, error=error, finished_at=now
+            ):
+                marked.append(pk)
+    return sorted(marked)
 
 
 def _conflict_message(source: str) -> str:

@@ -1,6 +1,8 @@
 """The board page and the staff-only actions that start and cancel runs."""
 
+import json
 from functools import wraps
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
@@ -22,7 +24,6 @@ from tokens.runs import (
     RunParameterError,
     check_resumable,
     create_run,
-    mark_stale_runs_interrupted,
     plan_run,
     request_cancel,
 )
@@ -37,7 +38,6 @@ AGE_CHOICES = (("", "any"), ("5m", "≤ 5 min"), ("30m", "≤ 30 min"), ("1h", "
 
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
-    mark_stale_runs_interrupted()
     try:
         query, query_error = parse_query(request.GET), ""
     except QueryError as exc:
@@ -105,7 +105,13 @@ def staff_action(view):
 @staff_action
 async def start_run(request: HttpRequest, user) -> HttpResponse:
     try:
-        run = await sync_to_async(_create_web_run)(request.POST, user)
+        data = _run_request(request)
+    except UnsupportedBody as exc:
+        return _fail(request, str(exc), status=415)
+    except RunParameterError as exc:
+        return _fail(request, str(exc), status=400)
+    try:
+        run = await sync_to_async(_create_web_run)(data, user)
     except RunParameterError as exc:
         return _fail(request, str(exc), status=400)
     except RunConflict as exc:
@@ -142,13 +148,62 @@ def _accepted(request: HttpRequest, run_id: int, status: str, note: str) -> Http
     return redirect("tokens:board")
 
 
-def _create_web_run(data, user) -> LoadRun:
+RUN_FIELDS = ("days", "batch_size", "source", "upstream", "follow")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+TRUE, FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+
+
+class UnsupportedBody(ValueError):
+    """A body that is neither a form nor JSON."""
+
+
+def _run_request(request: HttpRequest) -> dict[str, Any]:
+    """The run's fields from a form or a JSON object, checked for shape; values are checked by
+    plan_run. An empty request is refused: a run is asked for on purpose."""
+    # A form's body has been read by the CSRF check already: its fields come from POST, never body.
+    if request.content_type not in FORM_TYPES and not request.body:
+        raise RunParameterError("empty request: give days, batch_size, source, upstream or follow")
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"null")
+        except (ValueError, RecursionError):
+            raise RunParameterError("the body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise RunParameterError("the body must be a JSON object with days, batch_size, source, upstream, follow")
+        unknown = sorted(set(data) - set(RUN_FIELDS))
+        if unknown:
+            raise RunParameterError(f"unknown fields: {', '.join(unknown)[:100]}")
+    elif request.content_type in FORM_TYPES:
+        data = {name: request.POST[name] for name in RUN_FIELDS if name in request.POST}
+    else:
+        raise UnsupportedBody("send the run as a form or as JSON (Content-Type: application/json)")
+    if not data:
+        raise RunParameterError("empty request: give days, batch_size, source, upstream or follow")
+    for name in ("source", "upstream"):
+        if name in data and not isinstance(data[name], str):
+            raise RunParameterError(f"{name} must be a string")
+    data["follow"] = _follow(data.get("follow", False))
+    return data
+
+
+def _follow(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = raw.strip().lower() if isinstance(raw, str) else None
+    if text in TRUE:
+        return True
+    if text in FALSE or text == "":
+        return False
+    raise RunParameterError(f"follow must be true or false, got {str(raw)[:20]!r}")
+
+
+def _create_web_run(data: dict[str, Any], user) -> LoadRun:
     plan = plan_run(
         stored=BotSettings.get_solo(),
         days=data.get("days"),
         batch_size=data.get("batch_size"),
         source=data.get("source") or None,
-        follow=data.get("follow") in ("1", "true", "on"),
+        follow=data["follow"],
         upstream=data.get("upstream") or None,
     )
     return create_run(plan=plan, origin=LoadRun.Origin.WEB, user=user)

@@ -33,12 +33,30 @@ class Command(BaseCommand):
 
     def _read(self, path: str):
         try:
-            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-            return json.loads(text)
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1) if path == "-" else _read_file(path)
+            if len(raw) > MAX_BYTES:
+                raise CommandError(f"{path} is larger than {MAX_BYTES // 1024} kB; not a settings export")
+            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text; not a settings export") from None
+        except (json.JSONDecodeError, ValueError) as exc:
             raise CommandError(f"{path} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CommandError(f"{path} is nested too deeply; not a settings export") from None
+
+
+MAX_BYTES = 64 * 1024
+
+
+def _read_file(path: str) -> bytes:
+    with Path(path).open("rb") as file:
+        return file.read(MAX_BYTES + 1)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _messages(exc: ValidationError) -> list[str]:

@@ -156,6 +156,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _create_run(self, options) -> LoadRun:
+        for name in ("days", "batch_size", "age_filter", "source", "upstream"):
+            if options[name] is not None and not options[name].strip():
+                raise CommandError(f"--{name.replace('_', '-')} was given without a value")
         try:
             plan = plan_run(
                 stored=BotSettings.get_solo(),
@@ -222,7 +225,7 @@ async def _until_sigterm(work):
 def _summary(run: LoadRun) -> dict:
     """The run as the API shows it, plus how long it took."""
     duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
-    return {**run_payload(run), "duration_seconds": duration}
+    return {**run_payload(run), "executed_by": run.executed_by, "duration_seconds": duration}
 
 
 class _ProgressBar:

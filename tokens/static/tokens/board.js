@@ -886,12 +886,16 @@
 
   // A phone keeps the run panel short: the load form opens on demand.
   const loadPanel = $("load-panel");
-  const phone = window.matchMedia("(max-width: 600px)").matches;
-  if (loadPanel && phone) loadPanel.open = false;
+  if (loadPanel && window.matchMedia("(max-width: 600px)").matches) loadPanel.open = false;
   // ...and so do the filters, unless the view uses them.
   const moreFilters = $("more-filters");
-  const narrowed = ["max_age", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "socials"].some((n) => view[n]);
-  if (phone && !narrowed) moreFilters.open = false;
+  const filtersToggle = $("filters-toggle");
+  function showFilters(open) {
+    moreFilters.classList.toggle("open", open);
+    filtersToggle.setAttribute("aria-expanded", String(open));
+  }
+  filtersToggle.addEventListener("click", () => showFilters(!moreFilters.classList.contains("open")));
+  showFilters(["max_age", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "socials"].some((n) => view[n]));
 
   for (const token of config.initial_tokens) tokens.set(token.mint, token);
   sortFromView();

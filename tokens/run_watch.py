@@ -1,0 +1,34 @@
+"""The owner of "is that run still alive?": a loop in the always-on feed and in every loader
+worker that marks runs whose process died and tells the pages. Reads (pages, the API) never do."""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from tokens.messages import broadcast, run_message
+from tokens.models import LoadRun
+from tokens.runs import mark_stale_runs_interrupted
+
+logger = logging.getLogger(__name__)
+
+
+async def watch_runs(*, interval: float | None = None) -> None:
+    """Every third of RUN_STALE_AFTER (a dead process on this host is seen on the next turn)."""
+    pause = settings.RUN_STALE_AFTER / 3 if interval is None else interval
+    while True:
+        try:
+            await check_runs()
+        except Exception as exc:  # a database outage: say so, try again next turn
+            logger.warning("checking for dead runs failed: %s", exc)
+        await asyncio.sleep(pause)
+
+
+async def check_runs() -> list[int]:
+    marked = await sync_to_async(mark_stale_runs_interrupted)()
+    for run_id in marked:
+        run = await LoadRun.objects.aget(pk=run_id)
+        logger.warning("run %s: %s", run.pk, run.error)
+        await broadcast(run_message(run))
+    return marked
