@@ -26,6 +26,7 @@ django.setup()
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
+from tokens.lease import lease_of  # noqa: E402
 from tokens.loader import batch_handler, claim_run, end_run, execute_run  # noqa: E402
 from tokens.models import BotSettings, LoadRun  # noqa: E402
 from tokens.runs import create_run, plan_run  # noqa: E402
@@ -41,7 +42,7 @@ async def fetch_everything_then_process(run_id: int) -> LoadRun:
     handle = batch_handler(run, stored)
     for start in range(0, len(everything), run.batch_size):
         await handle(everything[start : start + run.batch_size])
-    return await end_run(run_id, status=LoadRun.Status.SUCCEEDED)
+    return await end_run(lease_of(run), status=LoadRun.Status.SUCCEEDED)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Tiny readers for settings that come from the environment."""
 
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,3 +52,23 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if not raw.strip().lstrip("-").isdigit() or int(raw) < minimum:
         raise ImproperlyConfigured(f"{name} must be a whole number of at least {minimum}, got {raw!r}")
     return int(raw)
+
+
+def env_url(name: str, default: str = "", *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """A URL setting that a client can use: a known scheme, a host, a port from 1 to 65535. The error
+    names the setting (never the value's secrets: only the part that is wrong)."""
+    raw = env_str(name, default)
+    if not raw:
+        return raw
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not a usable URL: {exc}") from None
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(f"{name} must start with {' or '.join(s + '://' for s in schemes)}")
+    if not parts.hostname:
+        raise ImproperlyConfigured(f"{name} has no host")
+    if port == 0:
+        raise ImproperlyConfigured(f"{name} has port 0; give a port from 1 to 65535")
+    return raw

@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import env_bool, env_int, env_list, env_number, env_str
+from project.env import env_bool, env_int, env_list, env_number, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -167,14 +167,14 @@ STORAGES = {
 LOGIN_URL = "admin:login"
 
 # Upstreams. The loader reads these at the start of each run.
-PUMPFUN_API_URL = env_str("PUMPFUN_API_URL", "https://frontend-api-v3.pump.fun")
-SOLANA_RPC_URL = env_str("SOLANA_RPC_URL")
+PUMPFUN_API_URL = env_url("PUMPFUN_API_URL", "https://frontend-api-v3.pump.fun")
+SOLANA_RPC_URL = env_url("SOLANA_RPC_URL")
 # The RPC's websocket for the live tail; by default SOLANA_RPC_URL with http -> ws, https -> wss.
-SOLANA_WS_URL = env_str("SOLANA_WS_URL")
+SOLANA_WS_URL = env_url("SOLANA_WS_URL", schemes=("ws", "wss"))
 # getTransaction calls per JSON-RPC batch array (providers take 20-1,000; some take none).
 SOLANA_RPC_BATCH_SIZE = env_int("SOLANA_RPC_BATCH_SIZE", 100, minimum=1)
 PYTH_SOL_USD_ACCOUNT = env_str("PYTH_SOL_USD_ACCOUNT", "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE")
-IPFS_GATEWAY = env_str("IPFS_GATEWAY", "https://pump.mypinata.cloud/ipfs/")
+IPFS_GATEWAY = env_url("IPFS_GATEWAY", "https://pump.mypinata.cloud/ipfs/")
 METADATA_CONCURRENCY = env_int("METADATA_CONCURRENCY", 8, minimum=1)
 # Per-launch details a run fetches: holder counts (one DAS call per token, needs SOLANA_RPC_URL) and
 # chain launches' metadata documents (one HTTP fetch per token).
@@ -184,7 +184,9 @@ DETAIL_RETRY_WAIT = env_number("DETAIL_RETRY_WAIT", 5.0, minimum=0.001)
 FETCH_METADATA = env_bool("FETCH_METADATA", True)
 # Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
 METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
-UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per request
+UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per read (connect, each chunk)
+# Seconds one upstream request may take in all, body included (a trickling server is cut off here).
+UPSTREAM_DEADLINE = env_number("UPSTREAM_DEADLINE", 60.0, minimum=0.1)
 # pump.fun allows about 60 requests a minute per IP on /coins.
 PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 1.0, minimum=0.01)
 # Calls a second to SOLANA_RPC_URL, shared by the chain reader and holder counts (a batch array

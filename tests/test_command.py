@@ -51,7 +51,7 @@ def test_defaults_come_from_the_settings_and_the_environment(pumpfun, monkeypatc
     ("args", "message"),
     [
         (["--batch-size", "0"], "batch size must be from 1 to 500, got 0"),
-        (["--batch-size", "-1"], "batch size must be from 1 to 500, got -1"),
+        (["--batch-size", "-1"], "batch size must be a whole number from 1 to 500, got '-1'"),
         (["--batch-size", "10001"], "batch size must be from 1 to 500, got 10001"),
         (["--batch-size", "ten"], "batch size must be a whole number"),
         (["--days", "0"], "days must be from 1 to 365"),

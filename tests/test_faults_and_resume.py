@@ -178,15 +178,17 @@ def test_a_run_whose_process_died_is_shown_interrupted_and_frees_its_source(db, 
 
     settings.RUN_STALE_AFTER = 30
     run = queue_run(days=1, source="recent")
-    LoadRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(seconds=31))
+    LoadRun.objects.filter(pk=run.pk).update(status="running", lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert mark_stale_runs_interrupted() == [run.pk]
     fresh = queue_run(days=1, source="trending")
-    LoadRun.objects.filter(pk=fresh.pk).update(status="running", heartbeat_at=timezone.now())
+    LoadRun.objects.filter(pk=fresh.pk).update(
+        status="running", lease_expires_at=timezone.now() + timedelta(seconds=30)
+    )
     assert mark_stale_runs_interrupted() == []
     run.refresh_from_db()
     fresh.refresh_from_db()
     assert (run.status, fresh.status) == ("interrupted", "running")
-    assert "stopped responding" in run.error
+    assert "stopped renewing its lease" in run.error
     queue_run(days=1, source="recent")  # the dead run no longer blocks its source
 
 

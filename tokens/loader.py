@@ -18,11 +18,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils import timezone
 
 from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
 from tokens.filters import FilterRules, rules_from
+from tokens.lease import Lease, LeaseLost, fenced_update, handing_over, lease_length, lease_of, renew
 from tokens.messages import batch_message, broadcast, retry_message, run_message
 from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
@@ -78,46 +79,105 @@ async def execute_run(
     A failed load does not raise: its failure is recorded on the run.
     """
     run = await sync_to_async(claim_run)(run_id, resume=resume)
+    return await execute_claimed(run, resume=resume, on_progress=on_progress, wait_for_details=wait_for_details)
+
+
+async def execute_claimed(
+    run: LoadRun, *, resume: bool, on_progress: ProgressHook | None = None, wait_for_details: bool = True
+) -> LoadRun:
+    """Execute a run this process has claimed (its lease is `run.lease_epoch`) to its end."""
+    lease = lease_of(run)
     RETRY_LISTENER.set(_retries_shown(run.pk))
     # Announce the run while its first page is already being fetched; the first batch waits for it.
     announced = asyncio.ensure_future(broadcast(run_message(run)))
     verb = "resumed" if resume else "started"
     logger.info("run %s %s: %s, last %g days, batches of %s", run.pk, verb, run.source, run.days, run.batch_size)
+    keeper = LeaseKeeper(lease, asyncio.current_task())
     try:
-        await _load(run, announced=announced, on_progress=on_progress, wait_for_details=wait_for_details)
+        async with keeper:
+            await _load(run, announced=announced, on_progress=on_progress, wait_for_details=wait_for_details)
+    except LeaseLost as exc:
+        return await _let_go(lease, str(exc))
     except RunCancelled:
         # Stopping a live tail is how a following run ends well: its backfill was complete.
         following = await sync_to_async(_in_tail)(run.pk)
         status = LoadRun.Status.SUCCEEDED if following else LoadRun.Status.CANCELLED
-        return await end_run(run.pk, status=status, announced=announced)
+        return await end_run(lease, status=status, announced=announced)
     except Exception as exc:
         logger.error(
             "run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS),
             extra={"run_outcome": True},
         )  # fmt: skip
-        return await end_run(run.pk, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
+        return await end_run(lease, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
     except BaseException:
+        if keeper.lost is not None:  # the keeper stopped us: another executor has the run
+            asyncio.current_task().uncancel()
+            return await _let_go(lease, keeper.lost)
         # Ctrl-C, SIGTERM or a server shutdown cancelled the task: record it, then let it propagate.
         # A tail has no end of its own, so stopping one whose backfill was complete is its success.
-        if await sync_to_async(_in_tail)(run.pk):
-            await end_run(run.pk, status=LoadRun.Status.SUCCEEDED, announced=announced)
+        if handing_over():
+            await end_run(lease, status=LoadRun.Status.QUEUED, announced=announced)  # another worker goes on
+        elif await sync_to_async(_in_tail)(run.pk):
+            await end_run(lease, status=LoadRun.Status.SUCCEEDED, announced=announced)
         else:
             error = "interrupted before it finished; resume it"
-            await end_run(run.pk, status=LoadRun.Status.INTERRUPTED, error=error, announced=announced)
+            await end_run(lease, status=LoadRun.Status.INTERRUPTED, error=error, announced=announced)
         raise
-    return await end_run(run.pk, status=LoadRun.Status.SUCCEEDED, announced=announced)
+    return await end_run(lease, status=LoadRun.Status.SUCCEEDED, announced=announced)
 
 
-async def end_run(run_id: int, *, status: str, error: str = "", announced: asyncio.Future | None = None) -> LoadRun:
+async def end_run(lease: Lease, *, status: str, error: str = "", announced: asyncio.Future | None = None) -> LoadRun:
     if announced is not None:
         await asyncio.wait([announced])  # the final status must not overtake the "running" message
-    run = await sync_to_async(_finish)(run_id, status=status, error=error)
+    try:
+        run = await sync_to_async(_finish)(lease, status=status, error=error)
+    except LeaseLost as exc:
+        return await _let_go(lease, str(exc))
     logger.info(
         "run %s %s: %s fetched, %s accepted, %s rejected, %s invalid, %s failed in %s batches",
         run.pk, run.status, run.fetched, run.accepted, run.rejected, run.invalid, run.failed, run.batches,
     )  # fmt: skip
     await broadcast(run_message(run))
     return run
+
+
+async def _let_go(lease: Lease, reason: str) -> LoadRun:
+    """This executor lost the run: it writes nothing more and says so once."""
+    logger.warning("%s; this executor stops without writing", reason)
+    return await LoadRun.objects.aget(pk=lease.run_id)
+
+
+class LeaseKeeper:
+    """Renews the run's lease while the run goes on; when a renewal is refused, it cancels the run's
+    task so that a frozen executor that wakes up stops before its next write."""
+
+    def __init__(self, lease: Lease, task: asyncio.Task | None) -> None:
+        self.lease = lease
+        self.task = task
+        self.lost: str | None = None
+        self._renewing: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "LeaseKeeper":
+        self._renewing = asyncio.create_task(self._renew())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._renewing is not None
+        self._renewing.cancel()
+        await asyncio.gather(self._renewing, return_exceptions=True)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(settings.RUN_STALE_AFTER / 3)
+            try:
+                await sync_to_async(renew)(self.lease)
+            except LeaseLost as exc:
+                self.lost = str(exc)
+                if self.task is not None:
+                    self.task.cancel()
+                return
+            except Exception as exc:  # the database is away: the next renewal tries again
+                logger.warning("run %s: renewing its lease failed: %s", self.lease.run_id, _one_line(exc))
 
 
 async def _load(
@@ -131,8 +191,6 @@ async def _load(
         stage = await _detail_stage(stack, run_id=run.pk)
         plan = DetailPlan(curve_state=stage.chain is not None, holders=stage.holders is not None,
                           metadata=stage.metadata is not None)  # fmt: skip
-        heartbeat = asyncio.create_task(_keep_heartbeat(run.pk))
-        stack.callback(heartbeat.cancel)
         # The details stage and the live market caps run beside the backfill and the tail.
         beside = [asyncio.create_task(stage.run())]
         if stage.chain is not None and stored.live_refresh_count:
@@ -231,7 +289,7 @@ async def _backfill_from_chain(
     warning = source.reach.shortfall(
         upstream="the Solana RPC's history", advice="use an RPC that keeps a longer history to load older launches"
     )
-    await _warn(run.pk, warning)
+    await _warn(run, warning)
 
 
 async def _follow_chain(run: LoadRun, stored: BotSettings, *, source: ChainSource, on_batch) -> None:
@@ -242,7 +300,7 @@ async def _follow_chain(run: LoadRun, stored: BotSettings, *, source: ChainSourc
     else:
         head = (checkpoint or {}).get("head") or await source.newest_signature()
         position = {"phase": TAIL, "last": head, "done": []}
-    run = await sync_to_async(_save_checkpoint)(run.pk, position)
+    run = await sync_to_async(_save_checkpoint)(lease_of(run), position)
     await broadcast(run_message(run))
     logger.info("run %s following new launches on the chain", run.pk)
     pages = source.follow(last=position["last"], done=position.get("done"), poll_seconds=stored.tail_interval_seconds)
@@ -254,10 +312,10 @@ async def _follow_chain(run: LoadRun, stored: BotSettings, *, source: ChainSourc
                 await on_batch(page[start : start + run.batch_size])
 
 
-async def _warn(run_id: int, warning: str) -> None:
+async def _warn(run: LoadRun, warning: str) -> None:
     if warning:
-        logger.warning("run %s: %s", run_id, warning, extra={"run_outcome": True})
-        await sync_to_async(LoadRun.objects.filter(pk=run_id).update)(warning=warning[:1000])
+        logger.warning("run %s: %s", run.pk, warning, extra={"run_outcome": True})
+        await sync_to_async(fenced_update)(lease_of(run), warning=warning[:1000])
 
 
 def _checkpoint_of(run_id: int) -> dict[str, Any] | None:
@@ -268,7 +326,7 @@ async def _follow(run: LoadRun, stored: BotSettings, *, client: PumpFunClient, o
     """The live tail: poll the newest launches until stopped, from where the backfill's window ended,
     so that nothing falls between the backfill and the tail and nothing comes twice."""
     position = run.checkpoint if _in_tail_phase(run.checkpoint) else _tail_position(run.window_end_ms, [])
-    run = await sync_to_async(_save_checkpoint)(run.pk, position)
+    run = await sync_to_async(_save_checkpoint)(lease_of(run), position)
     await broadcast(run_message(run))
     logger.info("run %s following new launches every %s s", run.pk, stored.tail_interval_seconds)
     while True:
@@ -314,9 +372,9 @@ async def _sleep_unless_stopped(run_id: int, seconds: float) -> None:
         await asyncio.sleep(min(1.0, remaining))
 
 
-def _save_checkpoint(run_id: int, checkpoint: dict[str, Any]) -> LoadRun:
-    LoadRun.objects.filter(pk=run_id).update(checkpoint=checkpoint, estimated_total=None)
-    return LoadRun.objects.get(pk=run_id)
+def _save_checkpoint(lease: Lease, checkpoint: dict[str, Any]) -> LoadRun:
+    fenced_update(lease, checkpoint=checkpoint, estimated_total=None)
+    return LoadRun.objects.get(pk=lease.run_id)
 
 
 def _in_tail(run_id: int) -> bool:
@@ -350,6 +408,7 @@ def batch_handler(
         processed += len(raw_batch)
         batch = await sync_to_async(store_batch)(
             run_id=run.pk,
+            lease_epoch=run.lease_epoch,
             records=outcome.records,
             invalid=len(outcome.invalid),
             failed=len(outcome.failures),
@@ -407,9 +466,7 @@ async def _fetch(run: LoadRun, stored: BotSettings, *, client, on_batch, seen: s
         await get_hybrid_recent_tokens(
             run.days, trending_limit=stored.trending_limit, trending_first=stored.trending_first, reach=reach, **common
         )
-    await _warn(
-        run.pk, reach.shortfall(upstream="pump.fun's web API", advice="set SOLANA_RPC_URL to load older launches")
-    )
+    await _warn(run, reach.shortfall(upstream="pump.fun's web API", advice="set SOLANA_RPC_URL to load older launches"))
 
 
 def _position_after(raw_batch: list[Any]) -> dict[str, Any] | None:
@@ -433,27 +490,25 @@ def _rules(stored: BotSettings, *, cutoff_ms: int) -> FilterRules:
 
 
 def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
-    """Compare-and-set into running, so two processes can never both take the same run."""
+    """Compare-and-set into running with a new lease epoch, so two processes can never both take
+    the same run, and whoever held it before is refused from now on."""
     now = timezone.now()
     runs = LoadRun.objects.filter(pk=run_id)
+    lease = {
+        "status": LoadRun.Status.RUNNING,
+        "executed_by": _this_process(),
+        "heartbeat_at": now,
+        "lease_epoch": F("lease_epoch") + 1,
+        "lease_expires_at": now + lease_length(),
+    }
     try:
         if resume:
             claimed = runs.filter(status__in=LoadRun.RESUMABLE_STATUSES).update(
-                status=LoadRun.Status.RUNNING,
-                executed_by=_this_process(),
-                cancel_requested=False,
-                error="",
-                finished_at=None,
-                heartbeat_at=now,
-                resumes=F("resumes") + 1,
+                **lease, cancel_requested=False, error="", finished_at=None, resumes=F("resumes") + 1
             )
         else:
             claimed = runs.filter(status=LoadRun.Status.QUEUED).update(
-                status=LoadRun.Status.RUNNING,
-                executed_by=_this_process(),
-                started_at=now,
-                heartbeat_at=now,
-                window_end_ms=int(now.timestamp() * 1000),
+                **lease, started_at=now, window_end_ms=int(now.timestamp() * 1000)
             )
     except IntegrityError:
         raise RunNotClaimable(f"run {run_id}: another run of its source is active") from None
@@ -480,32 +535,24 @@ def _this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
-async def _keep_heartbeat(run_id: int) -> None:
-    interval = settings.RUN_STALE_AFTER / 3
-    while True:
-        await asyncio.sleep(interval)
-        await sync_to_async(_beat)(run_id)
-
-
-def _beat(run_id: int) -> None:
-    LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.RUNNING).update(heartbeat_at=timezone.now())
-
-
 def _cancel_requested(run_id: int) -> bool:
     return LoadRun.objects.filter(pk=run_id, cancel_requested=True).exists()
 
 
-def _finish(run_id: int, *, status: str, error: str) -> LoadRun:
-    run = LoadRun.objects.get(pk=run_id)
-    run.status = status
-    run.error = error
-    run.finished_at = timezone.now()
-    if status == LoadRun.Status.SUCCEEDED and not run.follow:
-        run.estimated_total = run.fetched
-    run.save(update_fields=["status", "error", "finished_at", "estimated_total"])
-    return run
+def _finish(lease: Lease, *, status: str, error: str) -> LoadRun:
+    changes: dict[str, Any] = {"status": status, "error": error, "lease_expires_at": None}
+    if status == LoadRun.Status.QUEUED:
+        changes["executed_by"] = ""  # handed back: the next worker to claim it resumes it
+    else:
+        changes["finished_at"] = timezone.now()
+    if status == LoadRun.Status.SUCCEEDED:
+        changes["estimated_total"] = Case(When(follow=True, then=F("estimated_total")), default=F("fetched"))
+    fenced_update(lease, **changes)
+    return LoadRun.objects.get(pk=lease.run_id)
 
 
 def _one_line(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # a library's task group: its first cause
+        exc = exc.exceptions[0]
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:500]

@@ -131,6 +131,11 @@ class LoadRun(models.Model):
     )
     checkpoint = models.JSONField(null=True, blank=True, help_text="Where the last committed batch ended")
     resumes = models.PositiveIntegerField(default=0)
+    # Ownership: every claim raises the epoch, and every write of an executor is conditional on the
+    # epoch it claimed, so a frozen or late executor is refused once another has taken the run.
+    lease_epoch = models.PositiveIntegerField(default=0, help_text="Raised by every claim of the run")
+    lease_expires_at = models.DateTimeField(null=True, help_text="Its executor renews this; past it, the run is free")
+    recoveries = models.PositiveIntegerField(default=0, help_text="Automatic resumes after its executor died")
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)

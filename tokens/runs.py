@@ -119,32 +119,36 @@ def check_resumable(*, run_id: int) -> LoadRun:
 
 
 def mark_stale_runs_interrupted() -> list[int]:
-    """Runs whose process died (kill -9, crash, restart) stop writing heartbeats: say so. A process
-    on this host that is gone is seen at once. Returns the runs marked. Called where state is written
-    (a new run, a resume) and by the run watcher, never by a page or an API read."""
+    """Runs whose executor died (kill -9, crash, restart) stop renewing their lease: say so. A
+    process on this host that is gone is seen at once. Returns the runs marked. Called where state is
+    written (a new run, a resume) and by the run watcher, never by a page or an API read."""
     now = timezone.now()
-    stale = set(
-        LoadRun.objects.filter(
-            status=LoadRun.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=settings.RUN_STALE_AFTER)
-        ).values_list("pk", flat=True)
+    running = list(
+        LoadRun.objects.filter(status=LoadRun.Status.RUNNING).values_list(
+            "pk", "lease_epoch", "lease_expires_at", "executed_by"
+        )
     )
-    running = LoadRun.objects.filter(status=LoadRun.Status.RUNNING).exclude(pk__in=stale)
-    gone = {pk for pk, executed_by in running.values_list("pk", "executed_by") if process_is_gone(executed_by)}
-    unclaimed = set(
-        LoadRun.objects.filter(
-            status=LoadRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
-        ).values_list("pk", flat=True)
-    )
+    stale = {(pk, epoch) for pk, epoch, expires, _ in running if expires is not None and expires < now}
+    gone = {(pk, epoch) for pk, epoch, _, by in running if (pk, epoch) not in stale and process_is_gone(by)}
     marked = []
-    for ids, status, error in (
-        (stale, LoadRun.Status.RUNNING, "interrupted: its process stopped responding; resume it"),
-        (gone, LoadRun.Status.RUNNING, "interrupted: its process is gone; resume it"),
-        (unclaimed, LoadRun.Status.QUEUED, "interrupted: no loader process took it; resume it"),
+    for ids, error in (
+        (stale, "interrupted: its process stopped renewing its lease; resume it"),
+        (gone, "interrupted: its process is gone; resume it"),
     ):
-        # Conditional on the status it was read in, so a run that moved on meanwhile is left alone.
-        for pk in sorted(ids):
-            if LoadRun.objects.filter(pk=pk, status=status).update(
-                status=LoadRun.Status.INTERRUPTED, error=error, finished_at=now
+        for pk, epoch in sorted(ids):
+            # Conditional on the lease it was read with, so a run taken over meanwhile is left alone.
+            if LoadRun.objects.filter(pk=pk, status=LoadRun.Status.RUNNING, lease_epoch=epoch).update(
+                status=LoadRun.Status.INTERRUPTED, error=error, finished_at=now, lease_expires_at=None
+            ):
+                marked.append(pk)
+    if not settings.LOADER_WORKERS:
+        # Without workers a queued run runs in the process that queued it; one left queued lost it.
+        deadline = now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
+        for pk in LoadRun.objects.filter(status=LoadRun.Status.QUEUED, created_at__lt=deadline).values_list(
+            "pk", flat=True
+        ):
+            if LoadRun.objects.filter(pk=pk, status=LoadRun.Status.QUEUED).update(
+                status=LoadRun.Status.INTERRUPTED, error="interrupted: no process took it; resume it", finished_at=now
             ):
                 marked.append(pk)
     return sorted(marked)

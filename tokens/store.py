@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tokens.filters import HOLDERS, METADATA, STATE
+from tokens.lease import Lease, fenced_update, lease_length
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
 from tokens.normalise import TokenRecord
 
@@ -42,6 +43,7 @@ class StoredBatch:
 def store_batch(
     *,
     run_id: int,
+    lease_epoch: int,
     records: list[TokenRecord],
     invalid: int,
     failed: int,
@@ -72,10 +74,12 @@ def store_batch(
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,
+            "lease_expires_at": now + lease_length(),
         }
         if checkpoint is not None:
             changes["checkpoint"] = checkpoint
-        LoadRun.objects.filter(pk=run_id).update(**changes)
+        # Last, and conditional on the lease: a late executor's batch is rolled back whole.
+        fenced_update(Lease(run_id=run_id, epoch=lease_epoch), **changes)
         run = LoadRun.objects.get(pk=run_id)
         on_board = Token.objects.filter(passed_filters=True).count()
     return StoredBatch(

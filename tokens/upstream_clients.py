@@ -18,6 +18,7 @@ def retry_policy() -> RetryPolicy:
         wait_initial=settings.UPSTREAM_RETRY_WAIT_INITIAL,
         wait_max=settings.UPSTREAM_RETRY_WAIT_MAX,
         wait_jitter=settings.UPSTREAM_RETRY_JITTER,
+        deadline=settings.UPSTREAM_DEADLINE,
     )
 
 

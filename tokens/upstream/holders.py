@@ -92,7 +92,7 @@ class HolderCounter:
     async def _call(self, method: str, params: dict[str, Any], *, mint: str) -> dict[str, Any]:
         self._request_id += 1
         payload = {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
-        response = await send_or_transient(self._http.post(self._rpc_url, json=payload))
+        response = await send_or_transient(self._http.post(self._rpc_url, json=payload), deadline=self._retry.deadline)
         if response.status_code != 200:
             raise HolderLookupError(f"{mint}: holder RPC answered HTTP {response.status_code}")
         body = json_or_transient(response)

@@ -100,7 +100,7 @@ class PumpFunClient:
             raise PumpFunError(f"{exc}; PUMPFUN_API_URL is {self.base_url}") from exc
 
     async def _get_page(self, params: dict[str, Any]) -> list[Any]:
-        response = await send_or_transient(self._get_unless_refused("/coins", params))
+        response = await send_or_transient(self._get_unless_refused("/coins", params), deadline=self._retry.deadline)
         if response.status_code != 200:
             raise PumpFunError(f"pump.fun at offset {params['offset']}: answered HTTP {response.status_code}")
         body = json_or_transient(response)

@@ -51,6 +51,9 @@ class RetryPolicy:
     wait_jitter: float = 1.0
     # A Retry-After longer than this is not waited out: the call fails at once and says so.
     max_retry_after: float = 120.0
+    # Seconds one request may take in all (connect, send, the whole body): a server that trickles a
+    # byte at a time never trips a per-read timeout, only this.
+    deadline: float | None = 60.0
 
 
 class TransientError(Exception):
@@ -65,10 +68,13 @@ class RetriesExhausted(Exception):
     """Every attempt failed; the message carries the last failure."""
 
 
-async def send_or_transient(request: Awaitable[httpx.Response]) -> httpx.Response:
-    """Await an HTTP request; what is worth another try comes out as a `TransientError`."""
+async def send_or_transient(request: Awaitable[httpx.Response], *, deadline: float | None = None) -> httpx.Response:
+    """Await an HTTP request within its deadline; what is worth another try comes out as a
+    `TransientError`."""
     try:
-        response = await request
+        response = await asyncio.wait_for(request, deadline)
+    except TimeoutError as exc:
+        raise TransientError(f"no whole answer within {deadline:g} s") from exc
     except httpx.TimeoutException as exc:
         raise TransientError("timed out") from exc
     except httpx.TransportError as exc:

@@ -210,7 +210,9 @@ class SolanaRpc:
     async def _post(self, payload: Any, *, what: str) -> Any:
         self.http_requests += 1
         self.calls += len(payload) if isinstance(payload, list) else 1
-        response = await send_or_transient(self._http.post(self._url, content=orjson.dumps(payload)))
+        response = await send_or_transient(
+            self._http.post(self._url, content=orjson.dumps(payload)), deadline=self._retry.deadline
+        )
         if response.status_code in (401, 403):
             raise RpcError(
                 f"{what}: the Solana RPC refused the request (HTTP {response.status_code}); "
