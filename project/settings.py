@@ -144,6 +144,11 @@ FOLLOW_BACKFILL_MINUTES = env_int("FOLLOW_BACKFILL_MINUTES", 60, minimum=1)
 WS_MAX_PER_IP = env_int("WS_MAX_PER_IP", 20, minimum=1)
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
 LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5, minimum=1)
+# Loader workers: how often one looks at the queue (a channel-layer wake-up comes sooner), how many
+# runs one executes at once, how many times a run whose executor died is taken over automatically.
+WORKER_POLL_SECONDS = env_number("WORKER_POLL_SECONDS", 2.0, minimum=0.05)
+WORKER_MAX_RUNS = env_int("WORKER_MAX_RUNS", 4, minimum=1)
+MAX_AUTO_RESUMES = env_int("MAX_AUTO_RESUMES", 3, minimum=0)
 # A queued run that no worker has claimed after this long is shown as interrupted.
 RUN_QUEUE_TIMEOUT = env_number("RUN_QUEUE_TIMEOUT", 120.0, minimum=1)
 

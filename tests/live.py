@@ -54,6 +54,9 @@ def server_env(**overrides: str) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
+        # Every test client connects from 127.0.0.1: the per-address limits are tested on their own.
+        "WS_MAX_PER_IP": "100000",
+        "API_REQUESTS_PER_MINUTE": "1000000",
     }
     for name in ("REDIS_URL", "SOLANA_RPC_URL", "HISTORICAL_BATCH_SIZE", "LOADER_WORKERS", "FOLLOW_LAUNCHES"):
         env.pop(name, None)

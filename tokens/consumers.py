@@ -11,7 +11,7 @@ from tokens.messages import BOARD_GROUP, run_message
 from tokens.models import LoadRun
 
 logger = logging.getLogger(__name__)
-UNSUPPORTED_DATA = 1003
+UNSUPPORTED_DATA = 4003  # 1003, cannot accept this data (Daphne sends only 1000 and 3000-4999)
 
 
 @database_sync_to_async
@@ -34,7 +34,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         """The board only listens: a page sends nothing. A frame that is not JSON text closes the
-        socket with 1003 ("cannot accept this data") and one log line, not a traceback."""
+        socket with 4003 (1003, "cannot accept this data") and one log line, not a traceback."""
         try:
             if text_data is None:
                 raise ValueError("a binary frame")

@@ -17,3 +17,8 @@ def process_is_gone(executed_by: str) -> bool:
     except PermissionError:
         return False  # alive, another user's
     return False
+
+
+def this_process() -> str:
+    """How a run names its executor: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]

@@ -7,8 +7,6 @@ batch, and keeps its heartbeat fresh so that a run whose process died is seen as
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, aclosing
@@ -24,6 +22,7 @@ from django.utils import timezone
 from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
 from tokens.filters import FilterRules, rules_from
 from tokens.lease import Lease, LeaseLost, fenced_update, handing_over, lease_length, lease_of, renew
+from tokens.liveness import this_process
 from tokens.messages import batch_message, broadcast, retry_message, run_message
 from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
@@ -496,7 +495,7 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
     runs = LoadRun.objects.filter(pk=run_id)
     lease = {
         "status": LoadRun.Status.RUNNING,
-        "executed_by": _this_process(),
+        "executed_by": this_process(),
         "heartbeat_at": now,
         "lease_epoch": F("lease_epoch") + 1,
         "lease_expires_at": now + lease_length(),
@@ -529,10 +528,6 @@ def _raise_swallowed_cancellation() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
-
-
-def _this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
 
 
 def _cancel_requested(run_id: int) -> bool:

@@ -1,6 +1,8 @@
 """The one place for the Channels group name and the JSON shapes sent to pages and API clients."""
 
+import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -9,6 +11,7 @@ from django.utils import timezone
 
 from tokens.models import LoadRun, Token
 
+logger = logging.getLogger(__name__)
 BOARD_GROUP = "token-board"
 # The `type` Channels uses to route a group message to the consumer's handler method.
 BOARD_EVENT = "board.event"
@@ -177,10 +180,36 @@ def run_message(run: LoadRun) -> dict[str, Any]:
     return {"type": "run", **run_payload(run)}
 
 
+# Seconds a send to the channel layer may take: a Redis that accepts and never answers must not
+# hold a run (or a request) up.
+LAYER_DEADLINE = 3.0
+_layer_down = False
+
+
 async def broadcast(message: dict[str, Any]) -> None:
-    """Send to every connected page. Call only after the data it describes is committed."""
+    """Send to every connected page. Call only after the data it describes is committed.
+
+    A layer outage never stops a run: what pages miss meanwhile they catch up from the API by their
+    cursor when they reconnect. The outage is logged once, and its end once."""
+    global _layer_down
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         # Encoded once here, not once per connected page: with a thousand pages, encoding each
         # batch a thousand times was what held delivery back.
-        await layer.group_send(BOARD_GROUP, {"type": BOARD_EVENT, "text": json.dumps(message)})
+        await asyncio.wait_for(
+            layer.group_send(BOARD_GROUP, {"type": BOARD_EVENT, "text": json.dumps(message)}), LAYER_DEADLINE
+        )
+    except Exception as exc:
+        if not _layer_down:
+            logger.warning("the channel layer is not taking messages (%s); pages catch up when it is back", _why(exc))
+        _layer_down = True
+        return
+    if _layer_down:
+        logger.warning("the channel layer takes messages again")
+        _layer_down = False
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__

@@ -18,6 +18,7 @@ _tasks: dict[int, asyncio.Task] = {}
 
 
 def start_in_server(*, run_id: int, resume: bool = False) -> asyncio.Task:
+    start_run_watch()  # a process that executes runs also watches for runs whose process died
     # A fresh context: the request's context carries asgiref's per-request thread executor, which
     # shuts down with the response, long before the run ends.
     task = asyncio.get_running_loop().create_task(
@@ -46,7 +47,7 @@ _watch: asyncio.Task | None = None
 def start_run_watch() -> None:
     """Once per process: the loop that marks runs whose process died (see run_watch)."""
     global _watch
-    if _watch is None:
+    if _watch is None or _watch.done() or _watch.get_loop() is not asyncio.get_running_loop():
         _watch = asyncio.get_running_loop().create_task(watch_runs(), name="watch-runs", context=contextvars.Context())
 
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from tokens.age_filters import MAX_DAYS, MIN_DAYS, AgeFilter, window_days
 from tokens.bot_settings import effective_batch_size, parse_batch_size
-from tokens.liveness import process_is_gone
+from tokens.lease import lease_length
+from tokens.liveness import process_is_gone, this_process
 from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.upstream_clients import resolve_upstream
 
@@ -84,12 +85,24 @@ def _parse_days(raw: Any) -> int:
     return value
 
 
-def create_run(*, plan: RunPlan, origin: str, user: Any = None) -> LoadRun:
-    """Record a queued run; the database refuses a second active run of the same source."""
+def create_run(*, plan: RunPlan, origin: str, user: Any = None, claimed: bool = False) -> LoadRun:
+    """Record a queued run; the database refuses a second active run of the same source. With
+    `claimed`, the run is born running and owned by this process (the command executes it itself,
+    so no loader worker may take it from the queue first)."""
     mark_stale_runs_interrupted()
+    now = timezone.now()
+    owner = (
+        {
+            "status": LoadRun.Status.RUNNING, "executed_by": this_process(), "started_at": now, "heartbeat_at": now,
+            "window_end_ms": int(now.timestamp() * 1000), "lease_epoch": 1, "lease_expires_at": now + lease_length(),
+        }
+        if claimed
+        else {}
+    )  # fmt: skip
     try:
         with transaction.atomic():
             return LoadRun.objects.create(
+                **owner,
                 source=plan.source,
                 days=plan.days,
                 age_filter=plan.age_filter,
@@ -122,6 +135,8 @@ def mark_stale_runs_interrupted() -> list[int]:
     """Runs whose executor died (kill -9, crash, restart) stop renewing their lease: say so. A
     process on this host that is gone is seen at once. Returns the runs marked. Called where state is
     written (a new run, a resume) and by the run watcher, never by a page or an API read."""
+    if settings.LOADER_WORKERS:
+        return []  # the workers take over runs whose lease expired (tokens/queue.py)
     now = timezone.now()
     running = list(
         LoadRun.objects.filter(status=LoadRun.Status.RUNNING).values_list(

@@ -116,8 +116,8 @@ async def start_run(request: HttpRequest, user) -> HttpResponse:
         return _fail(request, str(exc), status=400)
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
-    await dispatch_run(run_id=run.pk)
-    return _accepted(request, run.pk, "queued", f"Run {run.pk} started.")
+    note = await dispatch_run(run_id=run.pk)
+    return _accepted(request, run.pk, "queued", f"Run {run.pk} {note}.")
 
 
 @staff_action
@@ -137,13 +137,13 @@ async def resume_run(request: HttpRequest, user, run_id: int) -> HttpResponse:
         return _fail(request, str(exc), status=404 if "there is no run" in str(exc) else 400)
     except RunConflict as exc:
         return _fail(request, str(exc), status=409)
-    await dispatch_run(run_id=run.pk, resume=True)
-    return _accepted(request, run.pk, "resuming", f"Run {run.pk} resumed.")
+    note = await dispatch_run(run_id=run.pk, resume=True)
+    return _accepted(request, run.pk, "resuming", f"Run {run.pk} resumed: {note}.")
 
 
 def _accepted(request: HttpRequest, run_id: int, status: str, note: str) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"run_id": run_id, "status": status}, status=202)
+        return JsonResponse({"run_id": run_id, "status": status, "note": note}, status=202)
     messages.info(request, note)
     return redirect("tokens:board")
 

@@ -1,6 +1,9 @@
 """Who may open the board's websocket: a page this server served (same scheme, host and port as the
 request, or a CSRF_TRUSTED_ORIGINS entry), and not more than WS_MAX_PER_IP at once from one address
-(per process; over it the socket closes with 1013, "try again later")."""
+(per process; over it the socket closes with 4013, "try again later").
+
+Daphne lets an application close only with 1000 or 3000-4999, so the standard codes are sent as
+4000 + the code: 4013 for 1013 (try again later), 4003 for 1003 (cannot accept this data)."""
 
 from collections import Counter
 from urllib.parse import urlsplit
@@ -9,7 +12,7 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-TRY_AGAIN_LATER = 1013
+TRY_AGAIN_LATER = 4013
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _open: Counter[str] = Counter()
 

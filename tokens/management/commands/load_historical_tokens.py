@@ -16,7 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tokens.age_filters import AgeFilter
 from tokens.dispatch import dispatch_run
-from tokens.loader import RunNotClaimable, execute_run
+from tokens.loader import RunNotClaimable, execute_claimed, execute_run
 from tokens.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run, request_cancel
@@ -67,13 +67,11 @@ class Command(BaseCommand):
             return
         resume = options["resume"] is not None
         if options["enqueue"] and not settings.LOADER_WORKERS:
-            raise CommandError(
-                "--enqueue needs loader workers: set REDIS_URL and run `manage.py runworker token-loader`"
-            )
-        run = self._resumable_run(options) if resume else self._create_run(options)
+            raise CommandError("--enqueue needs loader workers: set REDIS_URL and run `manage.py run_loader`")
+        run = self._resumable_run(options) if resume else self._create_run(options, claimed=not options["enqueue"])
         if options["enqueue"]:
-            async_to_sync(dispatch_run)(run_id=run.pk, resume=resume)
-            self._say(options, f"Run {run.pk} handed to the loader workers; follow it at /api/runs/{run.pk}/")
+            note = async_to_sync(dispatch_run)(run_id=run.pk, resume=resume)
+            self._say(options, f"Run {run.pk} {note}; follow it at /api/runs/{run.pk}/")
             if options["json"]:
                 self.stdout.write(json.dumps({"run_id": run.pk, "status": "queued"}))
             return
@@ -91,12 +89,7 @@ class Command(BaseCommand):
             try:
                 final = asyncio.run(
                     _until_sigterm(
-                        execute_run(
-                            run_id=run.pk,
-                            resume=resume,
-                            on_progress=bar.update,
-                            wait_for_details=not options["no_wait"],
-                        )
+                        _execute(run, resume=resume, on_progress=bar.update, wait_for_details=not options["no_wait"])
                     )
                 )
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -155,7 +148,7 @@ class Command(BaseCommand):
         except (RunParameterError, RunConflict) as exc:
             raise CommandError(str(exc)) from None
 
-    def _create_run(self, options) -> LoadRun:
+    def _create_run(self, options, *, claimed: bool) -> LoadRun:
         for name in ("days", "batch_size", "age_filter", "source", "upstream"):
             if options[name] is not None and not options[name].strip():
                 raise CommandError(f"--{name.replace('_', '-')} was given without a value")
@@ -169,9 +162,16 @@ class Command(BaseCommand):
                 follow=options["follow"],
                 upstream=options["upstream"],
             )
-            return create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
+            return create_run(plan=plan, origin=LoadRun.Origin.COMMAND, claimed=claimed)
         except (RunParameterError, RunConflict, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from None
+
+
+async def _execute(run: LoadRun, *, resume: bool, **options) -> LoadRun:
+    """A new run was created owned by this process; a resumed one is claimed now."""
+    if resume:
+        return await execute_run(run_id=run.pk, resume=True, **options)
+    return await execute_claimed(run, resume=False, **options)
 
 
 @contextmanager
