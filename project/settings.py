@@ -94,6 +94,15 @@ def _database_from_env() -> dict:
                 "timeout": 20,
             }
         )
+    elif database["ENGINE"] == "django.db.backends.postgresql":
+        options = database.setdefault("OPTIONS", {})
+        # A frozen or dead client's open transaction must not hold its row locks for ever.
+        idle_ms = env_int("DB_IDLE_TRANSACTION_TIMEOUT_MS", 60_000, minimum=100)
+        options["options"] = f"-c idle_in_transaction_session_timeout={idle_ms}"
+        if env_bool("DB_POOL", True):
+            # Django's psycopg pool: a request borrows a connection instead of opening one (each new
+            # PostgreSQL session cost more than the request it served).
+            options["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 20, minimum=1), "timeout": 10}
     return database
 
 

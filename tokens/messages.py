@@ -183,7 +183,9 @@ def run_message(run: LoadRun) -> dict[str, Any]:
 # Seconds a send to the channel layer may take: a Redis that accepts and never answers must not
 # hold a run (or a request) up.
 LAYER_DEADLINE = 3.0
+LAYER_RETRY = 5.0  # seconds between tries while the layer is down
 _layer_down = False
+_layer_tried = 0.0
 
 
 async def broadcast(message: dict[str, Any]) -> None:
@@ -191,10 +193,13 @@ async def broadcast(message: dict[str, Any]) -> None:
 
     A layer outage never stops a run: what pages miss meanwhile they catch up from the API by their
     cursor when they reconnect. The outage is logged once, and its end once."""
-    global _layer_down
+    global _layer_down, _layer_tried
     layer = get_channel_layer()
     if layer is None:
         return
+    if _layer_down and time.monotonic() - _layer_tried < LAYER_RETRY:
+        return  # down a moment ago: not every batch waits out the deadline again
+    _layer_tried = time.monotonic()
     try:
         # Encoded once here, not once per connected page: with a thousand pages, encoding each
         # batch a thousand times was what held delivery back.
