@@ -201,6 +201,10 @@ METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
 UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per read (connect, each chunk)
 # Seconds one upstream request may take in all, body included (a trickling server is cut off here).
 UPSTREAM_DEADLINE = env_number("UPSTREAM_DEADLINE", 60.0, minimum=0.1)
+# An upstream whose calls failed this many times in a row (each after its retries) is left alone for
+# CIRCUIT_COOLDOWN seconds; what it would have filled stays unknown and is counted.
+CIRCUIT_FAILURES = env_int("CIRCUIT_FAILURES", 5, minimum=1)
+CIRCUIT_COOLDOWN = env_number("CIRCUIT_COOLDOWN", 30.0, minimum=0)
 # pump.fun allows about 60 requests a minute per IP on /coins.
 PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 1.0, minimum=0.01)
 # Calls a second to SOLANA_RPC_URL, shared by the chain reader and holder counts (a batch array

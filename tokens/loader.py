@@ -208,6 +208,7 @@ async def _load(
                 await _follow(run, stored, client=client, on_batch=on_batch)
         if wait_for_details:
             await _wait_for_details(run.pk, kinds=stage.kinds(), beside=beside, on_progress=on_progress)
+            await _warn(run, await sync_to_async(_every_lookup_failed)(run.pk))
 
 
 async def _detail_stage(stack: AsyncExitStack, *, run_id: int) -> DetailStage:
@@ -315,6 +316,21 @@ async def _warn(run: LoadRun, warning: str) -> None:
     if warning:
         logger.warning("run %s: %s", run.pk, warning, extra={"run_outcome": True})
         await sync_to_async(fenced_update)(lease_of(run), warning=warning[:1000])
+
+
+def _every_lookup_failed(run_id: int) -> str:
+    """A run whose every holder (or metadata) lookup failed succeeded without what it was asked for:
+    it says so in its warning, beside any earlier one."""
+    run = LoadRun.objects.get(pk=run_id)
+    mine = Token.objects.filter(last_run_id=run_id)
+    failures = []
+    if run.holder_errors and not mine.filter(holders__isnull=False).exists():
+        failures.append(
+            f"every holder lookup failed ({run.holder_errors}); holder counts stay unknown, check SOLANA_RPC_URL"
+        )
+    if run.metadata_errors and not mine.exclude(image_uri="").exists():
+        failures.append(f"every metadata document failed ({run.metadata_errors}); images and links stay unknown")
+    return "; ".join([part for part in (run.warning, *failures) if part]) if failures else ""
 
 
 def _checkpoint_of(run_id: int) -> dict[str, Any] | None:

@@ -19,6 +19,8 @@ def retry_policy() -> RetryPolicy:
         wait_max=settings.UPSTREAM_RETRY_WAIT_MAX,
         wait_jitter=settings.UPSTREAM_RETRY_JITTER,
         deadline=settings.UPSTREAM_DEADLINE,
+        circuit_failures=settings.CIRCUIT_FAILURES,
+        circuit_cooldown=settings.CIRCUIT_COOLDOWN,
     )
 
 

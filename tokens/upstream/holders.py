@@ -16,6 +16,7 @@ from tokens.upstream.resilience import (
     RetryPolicy,
     TransientError,
     call_with_retries,
+    circuit,
     json_or_transient,
     send_or_transient,
     shared_limiter,
@@ -84,6 +85,7 @@ class HolderCounter:
                 lambda: self._call("getTokenAccounts", params, mint=mint),
                 policy=self._retry,
                 limiter=limiter,
+                breaker=circuit("the holder RPC"),
                 what=f"{mint}: holder RPC",
             )
         except RetriesExhausted as exc:

@@ -19,6 +19,7 @@ from tokens.upstream.resilience import (
     RetryPolicy,
     TransientError,
     call_with_retries,
+    circuit,
     json_or_transient,
     send_or_transient,
     shared_limiter,
@@ -94,7 +95,11 @@ class PumpFunClient:
         limiter = None if self._rate is None else shared_limiter("pump.fun", per_second=self._rate)
         try:
             return await call_with_retries(
-                lambda: self._get_page(params), policy=self._retry, limiter=limiter, what=f"pump.fun at offset {offset}"
+                lambda: self._get_page(params),
+                policy=self._retry,
+                limiter=limiter,
+                what=f"pump.fun at offset {offset}",
+                breaker=circuit("pump.fun"),
             )
         except RetriesExhausted as exc:
             raise PumpFunError(f"{exc}; PUMPFUN_API_URL is {self.base_url}") from exc

@@ -54,6 +54,10 @@ class RetryPolicy:
     # Seconds one request may take in all (connect, send, the whole body): a server that trickles a
     # byte at a time never trips a per-read timeout, only this.
     deadline: float | None = 60.0
+    # After this many calls in a row failed (each after its retries), the upstream is not called for
+    # `circuit_cooldown` seconds: its calls fail at once, and what they would have filled stays unknown.
+    circuit_failures: int = 5
+    circuit_cooldown: float = 30.0
 
 
 class TransientError(Exception):
@@ -66,6 +70,55 @@ class TransientError(Exception):
 
 class RetriesExhausted(Exception):
     """Every attempt failed; the message carries the last failure."""
+
+
+class CircuitOpen(RetriesExhausted):
+    """The upstream failed too often in a row; it is left alone until its cool-down ends."""
+
+
+class CircuitBreaker:
+    """Consecutive failures of one upstream in this process. Open after `failures` in a row; after
+    the cool-down one call goes through (half-open): its success closes the circuit, its failure
+    opens it again."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def check(self, *, policy: RetryPolicy, what: str) -> None:
+        if self.opened_at is None:
+            return
+        remaining = self.opened_at + policy.circuit_cooldown - time.monotonic()
+        if remaining > 0:
+            raise CircuitOpen(
+                f"{what}: not called, {self.name} failed {self.failures} times in a row; "
+                f"trying it again in {remaining:.0f} s"
+            )
+        self.opened_at = None  # half-open: this call decides
+
+    def record(self, *, ok: bool, policy: RetryPolicy) -> None:
+        if ok:
+            if self.failures >= policy.circuit_failures:
+                logger.warning("%s answers again; its circuit is closed", self.name)
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= policy.circuit_failures:
+            if self.opened_at is None:
+                logger.warning(
+                    "%s failed %d times in a row; not calling it for %g s", self.name, self.failures,
+                    policy.circuit_cooldown,
+                )  # fmt: skip
+            self.opened_at = time.monotonic()
+
+
+_breakers: dict[str, CircuitBreaker] = {}
+
+
+def circuit(name: str) -> CircuitBreaker:
+    """The process-wide breaker of an upstream."""
+    return _breakers.setdefault(name, CircuitBreaker(name))
 
 
 async def send_or_transient(request: Awaitable[httpx.Response], *, deadline: float | None = None) -> httpx.Response:
@@ -137,9 +190,30 @@ async def acquire_calls(limiter: AsyncLimiter | None, calls: int) -> None:
 
 
 async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    limiter: AsyncLimiter | None,
+    what: str,
+    breaker: CircuitBreaker | None = None,
+) -> T:
+    """Run `call` until it succeeds, is refused for good, or the attempts run out; with a breaker,
+    not at all while the upstream's circuit is open."""
+    if breaker is None:
+        return await _with_retries(call, policy=policy, limiter=limiter, what=what)
+    breaker.check(policy=policy, what=what)
+    try:
+        result = await _with_retries(call, policy=policy, limiter=limiter, what=what)
+    except RetriesExhausted:
+        breaker.record(ok=False, policy=policy)
+        raise
+    breaker.record(ok=True, policy=policy)
+    return result
+
+
+async def _with_retries(
     call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, limiter: AsyncLimiter | None, what: str
 ) -> T:
-    """Run `call` until it succeeds, is refused for good, or the attempts run out."""
 
     def backoff(exc: Exception) -> bool | float:
         if not isinstance(exc, TransientError):

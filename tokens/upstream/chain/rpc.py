@@ -20,6 +20,7 @@ from tokens.upstream.resilience import (
     TransientError,
     acquire_calls,
     call_with_retries,
+    circuit,
     send_or_transient,
     shared_limiter,
 )
@@ -111,7 +112,11 @@ class SolanaRpc:
         """One call's result (None is a result: `getTransaction` of a transaction not visible yet)."""
         try:
             return await call_with_retries(
-                lambda: self._send_one(method, params), policy=self._retry, limiter=None, what=f"Solana RPC {method}"
+                lambda: self._send_one(method, params),
+                policy=self._retry,
+                limiter=None,
+                what=f"Solana RPC {method}",
+                breaker=circuit("the Solana RPC"),
             )
         except RetriesExhausted as exc:
             raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
@@ -158,7 +163,13 @@ class SolanaRpc:
                 raise TransientError(f"rate limited on {len(pending)} of a batch")
 
         try:
-            await call_with_retries(attempt, policy=self._retry, limiter=None, what=f"Solana RPC {method} batch")
+            await call_with_retries(
+                attempt,
+                policy=self._retry,
+                limiter=None,
+                what=f"Solana RPC {method} batch",
+                breaker=circuit("the Solana RPC"),
+            )
         except RetriesExhausted as exc:
             raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
         return [results[i] for i in range(len(params_list))]
