@@ -10,6 +10,7 @@ from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
 from tests.fakes.metadata import FakeGateway
 from tests.fakes.pumpfun import FakePumpFun
+from tokens import page_cache
 from tokens.upstream import resilience
 
 # Fixtures for the tests that drive a real Daphne process.
@@ -22,6 +23,7 @@ def fresh_channel_layer() -> Iterator[None]:
     with Redis an empty database (tests use their own Redis database number)."""
     channel_layers.backends.clear()
     resilience._breakers.clear()  # each test starts with every upstream's circuit closed
+    page_cache._answers.clear()
     if django_settings.REDIS_URL:
         redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     yield

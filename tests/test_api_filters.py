@@ -137,3 +137,12 @@ def test_a_launch_at_the_head_never_shifts_a_cursor_page(stored, pumpfun):
     asyncio.run(run_load(days=1))
     second = get(f"/api/tokens/?limit=10&cursor={first['next_cursor']}")
     assert mints(second) == [c["mint"] for c in stored[10:20]]
+
+
+def test_a_kept_answer_is_never_older_than_the_last_stored_batch(stored, pumpfun):
+    before = get("/api/tokens/?limit=5")
+    assert get("/api/tokens/?limit=5") == before  # the same view at the same cursor: the kept answer
+    pumpfun.coins = [make_coin(998, created_ms=now_ms())]
+    asyncio.run(run_load(days=1))
+    after = get("/api/tokens/?limit=5")  # at once, not a second later
+    assert after["count"] == before["count"] + 1 and after["tokens"][0]["mint"] == pumpfun.coins[0]["mint"]

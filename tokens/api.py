@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from tokens import page_cache
 from tokens.board_query import QueryError, after_cursor, cursor_for, filtered, ordered, parse_query
 from tokens.csv_export import csv_lines
 from tokens.messages import run_payload, token_payload
@@ -27,6 +28,21 @@ def tokens(request: HttpRequest) -> HttpResponse:
         export = _format(request.GET.get("format"))
         if export == "csv":
             return _csv(query)
+    except QueryError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    key, cursor = request.get_full_path(), current_cursor()
+    body = page_cache.cached(key, cursor)
+    if body is None:
+        response = _page(request, query)
+        if response.status_code != 200:
+            return response
+        page_cache.keep(key, cursor, response.content)
+        return response
+    return HttpResponse(body, content_type="application/json")
+
+
+def _page(request: HttpRequest, query) -> JsonResponse:
+    try:
         limit = _bounded_int(request.GET.get("limit"), name="limit", default=PAGE_SIZE, low=1, high=MAX_API_LIMIT)
         offset = _bounded_int(request.GET.get("offset"), name="offset", default=0, low=0, high=10**9)
         view = filtered(board_tokens(), query)
