@@ -63,6 +63,8 @@ bench: install services
 	$(BIN)/python bench/process_concurrency.py
 	$(BIN)/python bench/chain_bench.py
 	$(BIN)/python bench/details_bench.py
+	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/recovery_bench.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
