@@ -165,7 +165,9 @@ def test_sigterm_hands_a_run_to_another_worker_that_finishes_it(env, upstream, t
 
 def test_a_run_queued_while_no_worker_runs_waits_and_runs_when_one_starts(env, upstream, tmp_path):
     run_id = enqueue(env)
-    time.sleep(3)  # longer than any layer message should be trusted to wait; the row waits
+    with psycopg.connect(env["DATABASE_URL"]) as db:  # queued two minutes ago, as far as anything can tell
+        db.execute("UPDATE tokens_loadrun SET created_at = now() - interval '2 minutes' WHERE id = %s", (run_id,))
+    time.sleep(3)  # and nobody came meanwhile: the row waits
     assert run_row(env, run_id)["status"] == "queued"
     second = worker(env, tmp_path / "w.log")
     try:

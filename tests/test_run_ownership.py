@@ -4,6 +4,9 @@ starts); a stopped worker hands its run back and another continues it, with exac
 counters of a clean run."""
 
 import asyncio
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -13,10 +16,12 @@ from django.utils import timezone
 from tests.fakes.coins import make_history
 from tests.helpers import queue_run, stored_tokens, wait_for
 from tokens import lease as lease_module
+from tokens import runner
 from tokens.lease import LeaseLost, lease_of
 from tokens.loader import claim_run, execute_claimed
 from tokens.models import LoadRun, Token
 from tokens.queue import claim_next
+from tokens.run_watch import check_runs
 from tokens.store import store_batch
 from tokens.worker_loop import WorkerLoop
 
@@ -124,3 +129,17 @@ def test_a_run_whose_executor_keeps_dying_is_given_up_after_the_limit(db, settin
     final = LoadRun.objects.get(pk=run.pk)
     assert final.status == LoadRun.Status.INTERRUPTED and "resume it by hand" in final.error
     assert lease_of(final).epoch == 2
+
+
+async def test_without_workers_the_process_that_runs_runs_continues_a_dead_executors_run(pumpfun):
+    pumpfun.coins = make_history(30)
+    run = await sync_to_async(queue_run)(days=1, batch_size=10, source="recent")
+    await sync_to_async(claim_run)(run.pk)  # claimed by a process that then died (a server restart)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    await LoadRun.objects.filter(pk=run.pk).aupdate(executed_by=f"{socket.gethostname()}:{dead.pid}")
+    await check_runs()
+    task = runner.task_for(run.pk)
+    assert task is not None
+    final = await asyncio.wait_for(task, timeout=30)
+    assert (final.status, final.fetched, final.recoveries) == (LoadRun.Status.SUCCEEDED, 30, 1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from tokens.lease import lease_length
@@ -24,13 +24,15 @@ class Claimed:
     resume: bool
 
 
-def claim_next() -> Claimed | None:
+def claim_next(*, queued: bool = True) -> Claimed | None:
     """The next run for this worker, claimed: a queued one (fresh, or handed back with its
-    checkpoint), else one whose executor stopped renewing its lease."""
+    checkpoint), else one whose executor stopped renewing its lease. With `queued` off, only the
+    latter (a process without workers starts its queued runs itself)."""
     now = timezone.now()
+    statuses = [LoadRun.Status.QUEUED, LoadRun.Status.RUNNING] if queued else [LoadRun.Status.RUNNING]
     with transaction.atomic():
         waiting = (
-            LoadRun.objects.filter(Q(status=LoadRun.Status.QUEUED) | Q(status=LoadRun.Status.RUNNING))
+            LoadRun.objects.filter(status__in=statuses)
             .exclude(origin=LoadRun.Origin.FOLLOWER)  # the feed's own process takes its run back
             .order_by("created_at", "pk")
         )

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from tokens.messages import broadcast, run_message
 from tokens.models import LoadRun
+from tokens.queue import claim_next
 from tokens.runs import mark_stale_runs_interrupted
 
 logger = logging.getLogger(__name__)
@@ -26,9 +27,20 @@ async def watch_runs(*, interval: float | None = None) -> None:
 
 
 async def check_runs() -> list[int]:
+    if not settings.LOADER_WORKERS:
+        await _take_over_abandoned()
     marked = await sync_to_async(mark_stale_runs_interrupted)()
     for run_id in marked:
         run = await LoadRun.objects.aget(pk=run_id)
         logger.warning("run %s: %s", run.pk, run.error)
         await broadcast(run_message(run))
     return marked
+
+
+async def _take_over_abandoned() -> None:
+    """Without workers, the process that runs runs (the web server, the feed) continues a run whose
+    executor died (a restart, kill -9) itself, up to MAX_AUTO_RESUMES times."""
+    from tokens import runner  # the runner imports this module's loop
+
+    while (claimed := await sync_to_async(claim_next)(queued=False)) is not None:
+        runner.execute_in_server(claimed.run, resume=claimed.resume)

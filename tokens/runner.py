@@ -10,7 +10,7 @@ import logging
 import sys
 
 from tokens.follower import FollowerRunning, follow_launches
-from tokens.loader import execute_run
+from tokens.loader import execute_claimed, execute_run
 from tokens.run_watch import watch_runs
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,16 @@ def start_in_server(*, run_id: int, resume: bool = False) -> asyncio.Task:
     )
     _tasks[run_id] = task
     task.add_done_callback(lambda done: _forget(run_id, done))
+    return task
+
+
+def execute_in_server(run, *, resume: bool) -> asyncio.Task:
+    """A run this process has claimed already (taken over from a dead executor)."""
+    task = asyncio.get_running_loop().create_task(
+        execute_claimed(run, resume=resume), name=f"load-run-{run.pk}", context=contextvars.Context()
+    )
+    _tasks[run.pk] = task
+    task.add_done_callback(lambda done: _forget(run.pk, done))
     return task
 
 
