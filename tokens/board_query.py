@@ -190,21 +190,20 @@ def _text(given: dict[str, str]) -> str:
 
 
 def _number(given: dict[str, str], name: str) -> float | None:
-    raw = given.get(name)
-    if raw is None:
-        return None
-    if not _NUMBER.fullmatch(raw):
-        raise QueryError(f"{name} must be a number like 25000 or 0.5 (digits 0-9), got {raw[:20]!r}")
-    return float(raw)
+    return _digits(given, name, pattern=_NUMBER, convert=float, wanted="a number like 25000 or 0.5")
 
 
 def _whole(given: dict[str, str], name: str) -> int | None:
+    return _digits(given, name, pattern=_WHOLE, convert=int, wanted="a whole number")
+
+
+def _digits(given: dict[str, str], name: str, *, pattern: re.Pattern, convert, wanted: str):
     raw = given.get(name)
     if raw is None:
         return None
-    if not _WHOLE.fullmatch(raw):
-        raise QueryError(f"{name} must be a whole number (digits 0-9), got {raw[:20]!r}")
-    return int(raw)
+    if not pattern.fullmatch(raw):
+        raise QueryError(f"{name} must be {wanted} (digits 0-9), got {raw[:20]!r}")
+    return convert(raw)
 
 
 def _boolean(given: dict[str, str], name: str) -> bool | None:

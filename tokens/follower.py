@@ -40,13 +40,26 @@ async def follow_launches(*, restart_wait: tuple[float, float] = RESTART_WAIT) -
 
 
 async def _follow(wait: float, longest: float) -> LoadRun:
+    outage = None
     while True:
-        run_id, resume = await sync_to_async(prepare_run)()
-        run = await execute_run(run_id=run_id, resume=resume, wait_for_details=False)
-        if run.status != LoadRun.Status.FAILED:
-            logger.info("the feed of new launches stopped (run %s %s)", run.pk, run.status)
-            return run
-        logger.warning("the feed of new launches failed (run %s): %s; starting again in %g s", run.pk, run.error, wait)
+        try:
+            run_id, resume = await sync_to_async(prepare_run)()
+            run = await execute_run(run_id=run_id, resume=resume, wait_for_details=False)
+        except FollowerRunning:
+            raise
+        except Exception as exc:  # the database (or the settings it holds) is away: wait, say so once
+            if outage is None:
+                why = type(exc).__name__
+                logger.warning("the feed of new launches cannot run (%s); trying again with backoff", why)
+            outage = type(exc).__name__
+        else:
+            if outage is not None:
+                logger.warning("the feed of new launches runs again")
+                outage = None
+            if run.status != LoadRun.Status.FAILED:
+                logger.info("the feed of new launches stopped (run %s %s)", run.pk, run.status)
+                return run
+            logger.warning("the feed of new launches failed (run %s): %s; again in %g s", run.pk, run.error, wait)
         await asyncio.sleep(wait)
         wait = min(wait * 2, longest)
 
