@@ -22,7 +22,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 PERMISSIONS_POLICY = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), midi=(), magnetometer=(), gyroscope=(), "
-    "accelerometer=(), interest-cohort=(), clipboard-write=(self)"
+    "accelerometer=(), clipboard-write=(self)"
 )
 
 

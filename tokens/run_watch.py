@@ -16,8 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 async def watch_runs(*, interval: float | None = None) -> None:
-    """Every third of RUN_STALE_AFTER (a dead process on this host is seen on the next turn)."""
-    pause = settings.RUN_STALE_AFTER / 3 if interval is None else interval
+    """Every two seconds at most (a dead process on this host is seen on the next turn)."""
+    pause = min(settings.RUN_STALE_AFTER / 3, 2.0) if interval is None else interval
     while True:
         try:
             await check_runs()
