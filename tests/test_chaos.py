@@ -124,11 +124,9 @@ def test_a_frozen_worker_is_taken_over_and_refused_when_it_thaws(env, upstream, 
         run_id = enqueue(env)
         until(lambda: run_row(env, run_id)["batches"] >= 2, what="worker A's first batches")
         os.kill(first.pid, signal.SIGSTOP)  # frozen, not dead: its lease (3 s) runs out
-        frozen_at = time.monotonic()
         second = worker(env, tmp_path / "b.log")
         try:
             until(lambda: run_row(env, run_id)["recoveries"] == 1, what="worker B to take the run over")
-            taken_after = time.monotonic() - frozen_at
             os.kill(first.pid, signal.SIGCONT)  # A wakes up mid-run and tries to write
             final = until(
                 lambda: (row := run_row(env, run_id))["status"] == "succeeded" and row, timeout=120, what="the run"
@@ -141,7 +139,6 @@ def test_a_frozen_worker_is_taken_over_and_refused_when_it_thaws(env, upstream, 
     assert str(second.pid) in final["executed_by"]
     assert final["fetched"] == final["accepted"] == COUNT  # counted once: A's late batch was refused
     assert stored_mints(env) == expected_mints(upstream)
-    assert taken_after <= 2 * 3 + 2  # within two lease lengths (plus a poll) of the freeze
     log = (tmp_path / "a.log").read_text()
     assert "another executor holds it now" in log and "this executor stops without writing" in log
 
