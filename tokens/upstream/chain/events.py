@@ -14,10 +14,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from based58 import b58decode
 from solders.pubkey import Pubkey
 
 from tokens.upstream.chain.addresses import EVENT_AUTHORITY, PUMP_PROGRAM
+from tokens.upstream.chain.transactions import TransactionShapeError, TransactionView, view_of
 
 CREATE_EVENT_DISCRIMINATOR = bytes.fromhex("1b72a94ddeeb6376")  # sha256("event:CreateEvent")[:8]
 ANCHOR_EVENT_TAG = bytes.fromhex("e445a52e51cb9a1d")  # Anchor's self-CPI event instruction
@@ -102,7 +102,8 @@ class _Reader:
 
 
 # Fields appended to the event over time, in groups that arrived together. A group is read only when
-# the payload holds all of it; what is left after the last known group is a newer layout's and ignored.
+# the payload holds all of it; a payload that ends inside a group is invalid; what is left after the
+# last known group is a newer layout's and ignored.
 _GROUPS: tuple[tuple[tuple[str, str, int], ...], ...] = (
     (("creator", "key", 32), ("timestamp", "i64", 8)),  # by April 2025
     (
@@ -130,8 +131,12 @@ def parse_create_event(payload: bytes) -> CreateEvent:
         "user": reader.key(),
     }
     for group in _GROUPS:
-        if reader.remaining < sum(size for _, _, size in group):
-            break
+        size = sum(size for _, _, size in group)
+        if reader.remaining == 0:
+            break  # an older layout ends here
+        if reader.remaining < size:
+            # Cut inside a group of fields that arrived together: not a layout, a broken payload.
+            raise InvalidEvent(f"payload ends {size - reader.remaining} bytes early, inside {group[0][0]}")
         for name, kind, _ in group:
             values[name] = getattr(reader, kind)()
     if values.get("quote_mint") == _ZERO_KEY:
@@ -146,33 +151,27 @@ def create_event_from_log_data(data: bytes) -> CreateEvent | None:
     return parse_create_event(data[len(CREATE_EVENT_DISCRIMINATOR) :])
 
 
-def account_keys(tx: dict[str, Any]) -> list[str]:
-    """Every account a transaction's indexes can point at: for version 0, the static keys, then
-    the lookup tables' writable, then readonly addresses."""
-    keys = list(tx["transaction"]["message"]["accountKeys"])
-    loaded = (tx.get("meta") or {}).get("loadedAddresses") or {}
-    return keys + list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
-
-
-def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
-    """The pump.fun launches in one `getTransaction` result (json encoding)."""
-    meta = tx.get("meta") or {}
+def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTransaction:
+    """The pump.fun launches in one transaction (any encoding `transactions.view_of` reads). Never
+    raises: a transaction that is not one comes back with the reason in `invalid`."""
+    try:
+        view = view_of(tx, signature=signature)
+    except TransactionShapeError as exc:
+        name = signature or "?"
+        return DecodedTransaction(signature=name, slot=None, block_time=None, failed=False, invalid=[f"{name}: {exc}"])
     decoded = DecodedTransaction(
-        signature=tx["transaction"]["signatures"][0],
-        slot=tx.get("slot"),
-        block_time=tx.get("blockTime"),
-        failed=meta.get("err") is not None,
+        signature=view.signature, slot=view.slot, block_time=view.block_time, failed=view.failed
     )
     if decoded.failed:
         return decoded
-    log_payloads, decoded.logs_truncated = pump_log_payloads(meta.get("logMessages") or [])
+    log_payloads, decoded.logs_truncated = pump_log_payloads(view.logs)
     payloads = [p for p in log_payloads if p.startswith(CREATE_EVENT_DISCRIMINATOR)]
     # Complete logs that hold the event are enough (base64 decodes ten times faster than the base58
     # of the inner instructions); truncated logs, or a program version that emits the event only by
     # self-CPI, send us to the inner instructions. The same event often comes both ways, byte for
     # byte: a copy is neither a second launch nor a second invalid record.
     if decoded.logs_truncated or not payloads:
-        payloads = [*_inner_event_payloads(tx), *payloads]
+        payloads = [*_inner_event_payloads(view), *payloads]
     found: dict[str, CreateEvent] = {}
     for payload in dict.fromkeys(payloads):
         _collect(payload, found, decoded)
@@ -180,7 +179,7 @@ def decode_transaction(tx: dict[str, Any]) -> DecodedTransaction:
     return decoded
 
 
-def decode_logs(signature: str, logs: list[str], *, slot: int | None = None) -> DecodedTransaction:
+def decode_logs(signature: str, logs: Any, *, slot: int | None = None) -> DecodedTransaction:
     """The launches a `logsNotification` shows: its logs only, no inner instructions, no block time."""
     return decode_transaction(
         {"slot": slot, "blockTime": None, "meta": {"err": None, "logMessages": logs},
@@ -198,22 +197,17 @@ def _collect(payload: bytes, found: dict[str, CreateEvent], decoded: DecodedTran
         found[event.mint] = event
 
 
-def _inner_event_payloads(tx: dict[str, Any]) -> list[bytes]:
-    inner = (tx.get("meta") or {}).get("innerInstructions") or []
-    if not inner:
-        return []
-    keys = account_keys(tx)
+def _inner_event_payloads(view: TransactionView) -> list[bytes]:
+    """Events the pump program emitted by self-CPI: its own instruction, the event authority first,
+    Anchor's event tag before the event."""
     payloads = []
-    for group in inner:
-        for instruction in group.get("instructions") or []:
-            if _key_at(keys, instruction.get("programIdIndex")) != PUMP_PROGRAM:
-                continue
-            accounts = instruction.get("accounts") or []
-            if not accounts or _key_at(keys, accounts[0]) != EVENT_AUTHORITY:
-                continue
-            data = _b58(instruction.get("data"))
-            if data is not None and data.startswith(ANCHOR_EVENT_TAG):
-                payloads.append(data[len(ANCHOR_EVENT_TAG) :])
+    for instruction in view.inner_instructions():
+        if instruction.program != PUMP_PROGRAM or not instruction.accounts:
+            continue
+        if instruction.accounts[0] != EVENT_AUTHORITY or instruction.data is None:
+            continue
+        if instruction.data.startswith(ANCHOR_EVENT_TAG):
+            payloads.append(instruction.data[len(ANCHOR_EVENT_TAG) :])
     return payloads
 
 
@@ -240,21 +234,6 @@ def pump_log_payloads(logs: list[str]) -> tuple[list[bytes], bool]:
         elif line.startswith("Log truncated"):
             truncated = True
     return payloads, truncated
-
-
-def _key_at(keys: list[str], index: Any) -> str | None:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(keys):
-        return None
-    return keys[index]
-
-
-def _b58(text: Any) -> bytes | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return b58decode(text.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        return None
 
 
 def _b64(text: str) -> bytes | None:

@@ -523,17 +523,7 @@ def _decode(signature: str, answer: Any) -> DecodedTransaction:
         return DecodedTransaction(
             signature=signature, slot=None, block_time=None, failed=False, invalid=[f"{signature}: {answer}"]
         )
-    if not isinstance(answer, dict) or not isinstance(answer.get("transaction"), dict):
-        return DecodedTransaction(
-            signature=signature, slot=None, block_time=None, failed=False, invalid=[f"{signature}: not a transaction"]
-        )
-    try:
-        return decode_transaction(answer)
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
-        return DecodedTransaction(
-            signature=signature, slot=None, block_time=None, failed=False,
-            invalid=[f"{signature}: transaction does not parse ({type(exc).__name__})"],
-        )  # fmt: skip
+    return decode_transaction(answer, signature=signature)
 
 
 def _account_bytes(account: Any) -> bytes | None:
