@@ -28,6 +28,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_ports(name: str, default: list[int]) -> list[int]:
+    """A comma-separated list of TCP ports, each from 1 to 65535."""
+    items = env_list(name, [str(port) for port in default])
+    if not all(item.isascii() and item.isdigit() and 1 <= int(item) <= 65535 for item in items):
+        raise ImproperlyConfigured(f"{name} must list ports from 1 to 65535, separated by commas")
+    return [int(item) for item in items]
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import env_bool, env_int, env_list, env_number, env_str, env_url
+from project.env import env_bool, env_int, env_list, env_number, env_ports, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -198,6 +198,8 @@ DETAIL_RETRY_WAIT = env_number("DETAIL_RETRY_WAIT", 5.0, minimum=0.001)
 FETCH_METADATA = env_bool("FETCH_METADATA", True)
 # Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
 METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
+# Ports a launcher's metadata link may use (the IPFS gateway's own port is always allowed).
+METADATA_ALLOWED_PORTS = env_ports("METADATA_ALLOWED_PORTS", [80, 443])
 UPSTREAM_TIMEOUT = env_number("UPSTREAM_TIMEOUT", 15.0, minimum=0.1)  # seconds per read (connect, each chunk)
 # Seconds one upstream request may take in all, body included (a trickling server is cut off here).
 UPSTREAM_DEADLINE = env_number("UPSTREAM_DEADLINE", 60.0, minimum=0.1)

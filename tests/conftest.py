@@ -4,6 +4,8 @@ import pytest
 import redis
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.fakes.chain import FakeSolana
 from tests.fakes.coins import make_history
@@ -15,6 +17,14 @@ from tokens.upstream import resilience
 
 # Fixtures for the tests that drive a real Daphne process.
 pytest_plugins = ["tests.live"]
+
+# Property-based tests draw the same examples on every run (a failure found once is found every time,
+# never a flaky pass), keep no example database between runs, and are judged on what they find, not on
+# how long an example takes on a busy machine.
+hypothesis_settings.register_profile(
+    "project", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("project")
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ os.environ.pop("SOLANA_RPC_URL", None)
 os.environ.pop("SOLANA_WS_URL", None)
 # Metadata goes to a fake gateway a test starts; without one, the discard port fails fast.
 os.environ.setdefault("IPFS_GATEWAY", "http://127.0.0.1:9/ipfs/")
-# The fakes listen on 127.0.0.1, which production refuses for launcher-chosen metadata links.
-os.environ.setdefault("METADATA_ALLOW_PRIVATE_HOSTS", "true")
+# Launcher-chosen metadata links are checked in tests as in production (private hosts refused,
+# ports 80/443 only); launches point at IPFS, which goes to the fake gateway a test starts.
 os.environ.pop("HISTORICAL_BATCH_SIZE", None)
 # The test client speaks plain HTTP; production keeps these on.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

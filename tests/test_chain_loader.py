@@ -55,7 +55,7 @@ async def test_a_chain_load_stores_every_launch_of_the_window_once_with_exact_fa
     assert token.quote == "SOL"
     # Metadata from the (fake) gateway: the description and the image on the gateway, hostile links dropped.
     assert token.description.startswith("About Qm")
-    assert token.image_uri.startswith(solana.gateway.url + "/ipfs/img-Qm")
+    assert token.image_uri.startswith(solana.gateway.url + "/ipfs/Qm") and token.image_uri.endswith("/image.png")
     assert token.twitter.startswith("https://x.com/") and token.website == ""
     fresh = rows[launches[-1].mint]
     assert fresh.market_cap_sol == pytest.approx(27.96, abs=0.01) and fresh.bonding_progress == 0.0

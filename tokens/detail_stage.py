@@ -26,7 +26,7 @@ from tokens.upstream.chain.launches import PROGRESS_KEY, QUOTE_KEY, apply_curve_
 from tokens.upstream.chain.rpc import RpcError
 from tokens.upstream.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
 from tokens.upstream.holders import HolderCounter, HolderLookupError
-from tokens.upstream.metadata import MetadataError, MetadataFetcher
+from tokens.upstream.metadata import MetadataError, MetadataFetcher, TokenMetadata
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2
@@ -122,16 +122,7 @@ class DetailStage:
             except MetadataError as exc:
                 logger.info("metadata of %s unavailable: %s", mint, exc)
                 return DetailResult(mint, None, str(exc))
-            return DetailResult(
-                mint,
-                {
-                    "image_uri": safe_url(found.image),
-                    "description": clean_text(found.description, MAX_DESCRIPTION),
-                    "twitter": safe_url(found.twitter),
-                    "telegram": safe_url(found.telegram),
-                    "website": safe_url(found.website),
-                },
-            )
+            return DetailResult(mint, metadata_fields(found))
 
         return list(await asyncio.gather(*(one(mint) for mint in mints if mint in uris)))
 
@@ -162,6 +153,17 @@ class LiveRefresh:
             update = await sync_to_async(_apply_now)(found)
             await self.stage.announce(update)
         self.rounds += 1
+
+
+def metadata_fields(found: TokenMetadata) -> dict[str, Any]:
+    """A metadata document's fields as stored: text cleaned, links only when they are usable."""
+    return {
+        "image_uri": safe_url(found.image),
+        "description": clean_text(found.description, MAX_DESCRIPTION),
+        "twitter": safe_url(found.twitter),
+        "telegram": safe_url(found.telegram),
+        "website": safe_url(found.website),
+    }
 
 
 def state_fields(state: CurveState, *, initial_real: int | None, sol_usd: float | None) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from tokens.upstream.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
+from tokens.upstream.links import safe_link
 from tokens.upstream.pumpfun import SOURCE_KEY
 
 _BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
@@ -28,6 +28,8 @@ MAX_NAME = 200
 MAX_SYMBOL = 50
 MAX_DESCRIPTION = 2000
 MAX_URL = 500
+MAX_COUNT = 2_147_483_647  # the largest count a PositiveIntegerField holds on every database
+MAX_BIGINT = 2**63 - 1
 
 
 class InvalidRecord(ValueError):
@@ -113,7 +115,10 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
 
 
 def _whole(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """A positive amount the database can hold (a BIGINT); anything else is unknown."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
+        return value
+    return None
 
 
 def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
@@ -139,26 +144,17 @@ def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) ->
 
 
 def clean_text(value: Any, limit: int) -> str:
+    """Text a stranger wrote, without control characters (NUL among them: PostgreSQL refuses it), bidi
+    overrides, or lone surrogates (no database encoding holds one), at most `limit` characters."""
     if not isinstance(value, str):
         return ""
-    kept = "".join(ch for ch in value if ch not in _BIDI_CONTROLS and unicodedata.category(ch) != "Cc")
+    kept = "".join(ch for ch in value if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
     return kept.strip()[:limit]
 
 
 def safe_url(value: Any) -> str:
-    """The link if it is a well-formed http(s) URL, else blank."""
-    if not isinstance(value, str):
-        return ""
-    url = value.strip()
-    if len(url) > MAX_URL or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in url):
-        return ""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return url
+    """The link if it is a usable http(s) URL, else blank (tokens/upstream/links.py says what that is)."""
+    return safe_link(value)
 
 
 _SIGNATURE = re.compile(r"[1-9A-HJ-NP-Za-km-z]{64,88}")
@@ -195,6 +191,8 @@ def _number(raw: dict[str, Any], key: str) -> float | None:
 
 def _count(raw: dict[str, Any], key: str) -> int | None:
     value = _number(raw, key)
+    if value is not None and value > MAX_COUNT:
+        raise InvalidRecord(f"{key} {value:g} is not a plausible count")
     return None if value is None else int(value)
 
 

@@ -87,6 +87,7 @@ def metadata_fetcher() -> MetadataFetcher | None:
         timeout=settings.UPSTREAM_TIMEOUT,
         concurrency=settings.METADATA_CONCURRENCY,
         allow_private_hosts=settings.METADATA_ALLOW_PRIVATE_HOSTS,
+        allowed_ports=settings.METADATA_ALLOWED_PORTS,
     )
 
 

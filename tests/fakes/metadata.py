@@ -11,7 +11,7 @@ def document_for(cid: str) -> dict[str, Any]:
         "name": f"name of {cid}",
         "symbol": "SYM",
         "description": f"About {cid}",
-        "image": f"https://ipfs.io/ipfs/img-{cid}",
+        "image": f"https://ipfs.io/ipfs/{cid}/image.png",
         "showName": True,
         "createdOn": "https://pump.fun",
         "twitter": f"https://x.com/{cid[-6:]}",
@@ -37,3 +37,22 @@ class FakeGateway(FakeServer):
                 time.sleep(reply.delay)
             return reply
         return Reply(200, document_for(cid))
+
+
+class FakeSite(FakeServer):
+    """A launcher's own web host: `routes` maps a path to its reply; every request is recorded with
+    the Host header it carried."""
+
+    def __init__(self, routes: dict[str, Reply] | None = None) -> None:
+        super().__init__()
+        self.routes = routes or {}
+        self.seen: list[tuple[str, str]] = []  # (path, Host header)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def handle(self, method, path, query, body, headers) -> Reply:
+        with self.lock:
+            self.seen.append((path, headers.get("Host", "")))
+        return self.routes.get(path, Reply(404, {"message": "not found"}))

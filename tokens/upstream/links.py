@@ -1,0 +1,70 @@
+"""Links chosen by strangers (a launch's `uri`, its image and socials): which are usable http(s) URLs.
+
+Django's `URLValidator` does the heavy lifting (schemes, host names and IDN, IP literals, lengths);
+what it lets through and this module refuses: ports out of range (its pattern accepts any five
+digits, and `connect()` then raises), control, format and surrogate characters (bidi overrides,
+zero-width spaces, lone surrogates the database cannot encode), and links longer than a column.
+Nothing here raises anything but `BadLink`.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+MAX_URL = 500
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_validate = URLValidator(schemes=["http", "https"])
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+class BadLink(ValueError):
+    """Not a usable http(s) link; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    scheme: str  # http or https
+    host: str  # lowercase; an IPv6 literal without its brackets
+    port: int  # as written, or the scheme's default
+    target: str  # path and query, "/" at least
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+
+def parse_link(value: Any, *, max_length: int = MAX_URL) -> Link:
+    if not isinstance(value, str):
+        raise BadLink(f"a link is text, not {type(value).__name__}")
+    url = value.strip()
+    if not url:
+        raise BadLink("empty")
+    if len(url) > max_length:
+        raise BadLink(f"longer than {max_length} characters")
+    if any(ch.isspace() or unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in url):
+        raise BadLink("contains spaces, control or invisible characters")
+    try:
+        _validate(url)
+        parts = urlsplit(url)
+        port = parts.port
+    except (ValidationError, ValueError) as exc:
+        reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        raise BadLink(f"not a usable http(s) URL ({reason})") from None
+    if port == 0 or not parts.hostname:
+        raise BadLink("not a usable http(s) URL (no host or port 0)")
+    scheme = parts.scheme.lower()
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Link(url=url, scheme=scheme, host=parts.hostname, port=port or DEFAULT_PORTS[scheme], target=target)
+
+
+def safe_link(value: Any) -> str:
+    """The link if it is a usable http(s) URL, else blank."""
+    try:
+        return parse_link(value).url
+    except BadLink:
+        return ""
