@@ -123,7 +123,8 @@ async def test_an_ipfs_looking_path_on_a_launchers_host_is_not_trusted(site, gat
         found = await f.fetch(f"https://evil.example/ipfs/{CID}")
         assert found.description == f"About {CID}"
         # A path that is not a plain CID stays on the launcher's host, and is checked there.
-        for path in ("/ipfs/../../admin", f"/ipfs/{CID}/../../admin", "/ipfs/%2e%2e/admin", f"/ipfs/{CID}/..%2f..%2fadmin"):
+        paths = ("/ipfs/../../admin", f"/ipfs/{CID}/../../admin", "/ipfs/%2e%2e/admin", f"/ipfs/{CID}/..%2f..%2fadmin")
+        for path in paths:
             with pytest.raises(MetadataError, match="private address"):
                 await f.fetch(f"http://localhost:{site.port}{path}")
     assert gateway.fetched == [CID]
