@@ -133,6 +133,21 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Answers of the token API kept for API_CACHE_SECONDS (tokens/page_cache.py): in this process's
+# memory on the embedded default, in Redis (shared by every web process) with REDIS_URL.
+API_CACHE_SECONDS = env_number("API_CACHE_SECONDS", 1.0)
+API_CACHE_MAX_BYTES = env_int("API_CACHE_MAX_BYTES", 64 * 1024, minimum=0)
+_API_CACHE = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "board-api"}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "board-api",
+          "OPTIONS": {"MAX_ENTRIES": env_int("API_CACHE_ENTRIES", 256, minimum=1)}}
+)  # fmt: skip
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "api": {**_API_CACHE, "TIMEOUT": API_CACHE_SECONDS},
+}
+
 # With a shared layer, runs are handed to `manage.py runworker token-loader` processes instead of
 # running inside the web process that received the request.
 LOADER_WORKERS = env_bool("LOADER_WORKERS", bool(REDIS_URL))
@@ -196,6 +211,8 @@ COUNT_HOLDERS = env_bool("COUNT_HOLDERS", True)
 # A detail whose fetch failed is tried again after this many seconds, doubled each time, three tries.
 DETAIL_RETRY_WAIT = env_number("DETAIL_RETRY_WAIT", 5.0, minimum=0.001)
 FETCH_METADATA = env_bool("FETCH_METADATA", True)
+# A detail fetched this recently (seconds) is not fetched again when its token is stored again.
+DETAIL_FRESH_SECONDS = env_number("DETAIL_FRESH_SECONDS", 300.0)
 # Metadata URIs are chosen by launchers: private and loopback hosts are refused unless this is on.
 METADATA_ALLOW_PRIVATE_HOSTS = env_bool("METADATA_ALLOW_PRIVATE_HOSTS", False)
 # Ports a launcher's metadata link may use (the IPFS gateway's own port is always allowed).

@@ -4,6 +4,7 @@ import pytest
 import redis
 from channels.layers import channel_layers
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
@@ -12,7 +13,6 @@ from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
 from tests.fakes.metadata import FakeGateway
 from tests.fakes.pumpfun import FakePumpFun
-from tokens import page_cache
 from tokens.upstream import resilience
 
 # Fixtures for the tests that drive a real Daphne process.
@@ -33,7 +33,7 @@ def fresh_channel_layer() -> Iterator[None]:
     with Redis an empty database (tests use their own Redis database number)."""
     channel_layers.backends.clear()
     resilience._breakers.clear()  # each test starts with every upstream's circuit closed
-    page_cache._answers.clear()
+    caches["api"].clear()
     if django_settings.REDIS_URL:
         redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     yield

@@ -46,13 +46,13 @@ async def test_rows_reach_pages_before_their_details_and_each_detail_arrives_onc
             t["holders"] is None and t["image_uri"] == "" and t["usd_market_cap"] is None for t in batch["tokens"]
         )
     assert messages.index(batches[0]) < first_update
-    # Each detail came once per token, and only the fields that changed.
-    holder_updates = [t for u in updates for t in u["tokens"] if "holders" in t]
+    # Each detail came once per token, in the token's whole row, naming the fields that changed.
+    holder_updates = [t for u in updates for t in u["tokens"] if "holders" in t["changed"]]
     assert sorted(t["mint"] for t in holder_updates) == sorted(launch.mint for launch in launches)
     assert {t["mint"]: t["holders"] for t in holder_updates} == {x.mint: i % 4 + 1 for i, x in enumerate(launches)}
-    image_updates = [t for u in updates for t in u["tokens"] if "image_uri" in t]
-    assert len(image_updates) == 12 and all("name" not in t for t in image_updates)
-    cap_updates = [t for u in updates for t in u["tokens"] if "usd_market_cap" in t]
+    image_updates = [t for u in updates for t in u["tokens"] if "image_uri" in t["changed"]]
+    assert len(image_updates) == 12 and all("name" not in t["changed"] and t["name"] for t in image_updates)
+    cap_updates = [t for u in updates for t in u["tokens"] if "usd_market_cap" in t["changed"]]
     assert len(cap_updates) == 12 and all(
         t["usd_market_cap"] == pytest.approx(27.96 * 150, rel=1e-3) for t in cap_updates
     )
@@ -91,7 +91,10 @@ async def test_a_min_holders_filter_waits_for_the_count_then_keeps_or_removes_th
     [batch] = [m for m in messages if m["type"] == "batch"]
     assert all(t["pending"] for t in batch["tokens"]) and len(batch["tokens"]) == 6  # shown, dimmed
     removed = {mint for m in messages if m["type"] == "update" for mint in m["removed"]}
-    kept = {t["mint"] for m in messages if m["type"] == "update" for t in m["tokens"] if t.get("pending") is False}
+    kept = {
+        t["mint"] for m in messages if m["type"] == "update" for t in m["tokens"]
+        if "pending" in t["changed"] and t["pending"] is False
+    }  # fmt: skip
     few = {launch.mint for index, launch in enumerate(launches) if index % 2}
     assert removed == few and kept == {launch.mint for launch in launches} - few
     rows = await stored_tokens()

@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from tests.fakes.chain import Launch, history
 from tests.fakes.coins import make_coin, now_ms
@@ -114,10 +116,23 @@ def test_a_feed_whose_process_is_gone_is_resumed_at_once(pumpfun):
     assert run.status == LoadRun.Status.INTERRUPTED
 
 
+def test_a_feed_whose_lease_expired_on_another_host_is_taken_over(pumpfun):
+    # The host crashed: its process cannot be seen from here, but it stopped renewing its lease.
+    run = LoadRun.objects.create(
+        source="recent", days=1 / 24, batch_size=10, follow=True, upstream="api", origin="follower",
+        status="running", executed_by="another-host:1234", lease_epoch=3,
+        lease_expires_at=timezone.now() - timedelta(minutes=10),
+        checkpoint={"phase": "tail", "top_ms": 1, "boundary": []},
+    )  # fmt: skip
+    assert prepare_run() == (run.pk, True)
+    run.refresh_from_db()
+    assert run.status == LoadRun.Status.INTERRUPTED and "stopped renewing its lease" in run.error
+
+
 def test_the_command_refuses_a_second_feed_with_one_line(pumpfun):
     LoadRun.objects.create(
         source="recent", days=1 / 24, batch_size=10, follow=True, upstream="api", origin="follower",
-        status="running", executed_by="another-host:1234",
+        status="running", executed_by="another-host:1234", lease_expires_at=timezone.now() + timedelta(seconds=30),
     )  # fmt: skip
     with pytest.raises(CommandError, match=r"^run \d+ already follows new launches \(another-host:1234\)$"):
         call_command("follow_launches", stdout=io.StringIO())

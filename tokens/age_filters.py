@@ -37,3 +37,13 @@ def window_days(age_filter: str, *, custom_days: int | None = None) -> float:
     except KeyError:
         names = ", ".join(AgeFilter.values)
         raise ValueError(f"unknown age filter {age_filter!r}; choose one of: {names}") from None
+
+
+def window_label(days: float) -> str:
+    """A window's length as people write it: 7 d, 12 h, 1 h, 30 min (not 0.0416667 days)."""
+    minutes = round(days * 1440)
+    if minutes >= 1440 and minutes % 1440 == 0:
+        return f"{minutes // 1440} d"
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes} min"

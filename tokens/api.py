@@ -1,5 +1,6 @@
 """Read-only JSON: tokens on the board and the runs that loaded them."""
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -13,8 +14,8 @@ from tokens.models import LoadRun, Token
 from tokens.selectors import MAX_API_LIMIT, PAGE_SIZE, board_tokens, recent_runs
 from tokens.store import current_cursor
 
-# Batches per catch-up response: at most 10 x 500 tokens.
-CATCH_UP_BATCHES = 10
+# Rows per catch-up answer; the page asks again from where one ends.
+CATCH_UP_ROWS = 500
 
 
 @require_GET
@@ -30,13 +31,14 @@ def tokens(request: HttpRequest) -> HttpResponse:
             return _csv(query)
     except QueryError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    key, cursor = request.get_full_path(), current_cursor()
-    body = page_cache.cached(key, cursor)
+    paging = {name: request.GET.get(name, "")[:300] for name in ("limit", "offset", "cursor")}
+    key = page_cache.key_for(view=query.given, paging=paging, cursor=current_cursor())
+    body = page_cache.cached(key)
     if body is None:
         response = _page(request, query)
         if response.status_code != 200:
             return response
-        page_cache.keep(key, cursor, response.content)
+        page_cache.keep(key, response.content)
         return response
     return HttpResponse(body, content_type="application/json")
 
@@ -96,28 +98,48 @@ def _csv(query) -> StreamingHttpResponse:
 
 
 def _tokens_after(request: HttpRequest) -> JsonResponse:
-    """Catch-up for a page: the changes of whole batches after its cursor, oldest batch first.
+    """Catch-up for a page: what changed after its cursor, in (cursor, mint) order, at most
+    CATCH_UP_ROWS rows an answer (a filter change gives many tokens one cursor).
 
-    `tokens` are on the board; `removed` are mints a later batch rejected. Repeat with the returned
-    `cursor` while `more` is true.
-    """
+    `tokens` are on the board; `removed` are mints taken off it. `cursor` is the board cursor up to
+    which the page now has every change; while `more` is true, ask again with `after=next_after` and
+    `after_mint=next_after_mint` (a position inside a cursor's rows)."""
     try:
         after = _bounded_int(request.GET.get("after"), name="after", default=0, low=0, high=2**62)
+        after_mint = _mint_or_blank(request.GET.get("after_mint"))
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     latest = current_cursor()
-    upto = min(latest, after + CATCH_UP_BATCHES)
-    changed = Token.objects.filter(cursor__gt=after, cursor__lte=upto).order_by("cursor", "-created_at", "mint")
-    rows = list(changed)
+    beyond = Q(cursor__gt=after) | Q(cursor=after, mint__gt=after_mint) if after_mint else Q(cursor__gt=after)
+    rows = list(Token.objects.filter(beyond, cursor__lte=latest).order_by("cursor", "mint")[: CATCH_UP_ROWS + 1])
+    following = rows[CATCH_UP_ROWS] if len(rows) > CATCH_UP_ROWS else None
+    rows = rows[:CATCH_UP_ROWS]
+    last = rows[-1] if following is not None else None
+    if last is None:
+        complete = max(latest, after)
+    else:  # the last cursor is whole here unless the row after it shares it
+        complete = last.cursor - 1 if following.cursor == last.cursor else last.cursor
     return JsonResponse(
         {
             "after": after,
-            "cursor": max(upto, after),
-            "more": upto < latest,
+            # Every change up to here is in this answer or an earlier one. No commit writes more than
+            # CATCH_UP_ROWS tokens, so a client that only follows `cursor` always gets further too.
+            "cursor": complete,
+            "more": last is not None,
+            "next_after": last.cursor if last else None,
+            "next_after_mint": last.mint if last else None,
             "tokens": [token_payload(token) for token in rows if token.passed_filters],
             "removed": [token.mint for token in rows if not token.passed_filters],
         }
     )
+
+
+def _mint_or_blank(raw: str | None) -> str:
+    if raw in (None, ""):
+        return ""
+    if len(raw) > 44 or not raw.isascii() or not raw.isalnum():
+        raise QueryError(f"after_mint must be a mint address, got {raw[:20]!r}")
+    return raw
 
 
 @require_GET

@@ -232,7 +232,10 @@ def _moment(given: dict[str, str], name: str) -> datetime | None:
     if raw is None:
         return None
     if _EPOCH_MS.fullmatch(raw):  # milliseconds since the epoch, like created_timestamp
-        return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            raise QueryError(f"{name} {raw} is past the year 9999; give milliseconds since 1970") from None
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:

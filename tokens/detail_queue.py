@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from tokens.filters import HOLDERS, METADATA, FilterRules, judge, rules_from
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
-from tokens.store import next_cursor
+from tokens.store import lock_board, next_cursor
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
@@ -32,30 +32,53 @@ class DetailResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ChangedRow:
+    token: Token  # the whole row as committed
+    changed: tuple[str, ...]  # the fields this commit changed
+
+
 @dataclass
 class DetailUpdate:
-    """One commit's changes, for one update message."""
+    """One commit's changes, for one update message. Rows go whole, so a page whose view a token
+    starts to match (its market cap arrived) can show it; `changed` says what moved."""
 
     cursor: int
-    tokens: list[dict[str, Any]] = field(default_factory=list)  # {"mint": …, only the fields that changed}
+    rows: list[ChangedRow] = field(default_factory=list)  # tokens on the board whose details changed
     removed: list[str] = field(default_factory=list)  # tokens a filter rejected once their detail came
     runs: list[int] = field(default_factory=list)  # runs whose detail counters moved
+    stored: int | None = None  # tokens on the board after the commit, when it took some off
 
 
 def claim_tasks(kind: str, limit: int) -> list[DetailTask]:
+    """Lease up to `limit` tasks of a kind, in priority order. On PostgreSQL rows another claim holds
+    are skipped, never waited for (a claim writes tasks only: see LOCK ORDER in tokens/store.py)."""
     now = timezone.now()
     claimable = Q(not_before__isnull=True) | Q(not_before__lte=now)
     with transaction.atomic():
-        ids = list(
-            DetailTask.objects.filter(claimable, kind=kind)
-            .order_by("tier", F("market_cap_sol").desc(nulls_last=True), "-created_at")
-            .values_list("id", flat=True)[:limit]
+        candidates = DetailTask.objects.filter(claimable, kind=kind).order_by(
+            "tier", F("market_cap_sol").desc(nulls_last=True), "-created_at", "id"
         )
+        if connection.vendor == "postgresql":
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
         lease = now + LEASE
-        DetailTask.objects.filter(claimable, id__in=ids).update(not_before=lease, attempts=F("attempts") + 1)
+        # The lease only: attempts count failures (finish_tasks), not claims whose process died.
+        DetailTask.objects.filter(claimable, id__in=ids).update(not_before=lease)
         return list(DetailTask.objects.filter(id__in=ids, not_before=lease))
+
+
+def release_tasks_of(run_id: int) -> None:
+    """Details a dead executor of the run had leased are free again now, not when their lease runs
+    out. Tasks only; on PostgreSQL rows another transaction holds are left alone (it is finishing
+    them), so this never waits in a lock cycle (LOCK ORDER in tokens/store.py)."""
+    with transaction.atomic():
+        leased = DetailTask.objects.filter(run_id=run_id, not_before__isnull=False).order_by("id")
+        if connection.vendor == "postgresql":
+            leased = leased.select_for_update(skip_locked=True)
+        DetailTask.objects.filter(id__in=list(leased.values_list("id", flat=True))).update(not_before=None)
 
 
 def judging_rules() -> FilterRules:
@@ -64,26 +87,30 @@ def judging_rules() -> FilterRules:
 
 
 def finish_tasks(kind: str, tasks: list[DetailTask], results: list[DetailResult]) -> DetailUpdate | None:
-    """Write the results of claimed tasks; a failed one is tried again later, up to MAX_ATTEMPTS,
-    then its detail stays unknown and is counted on its run."""
+    """Write the results of claimed tasks; a failed one is tried again later, up to MAX_ATTEMPTS
+    failures, then its detail stays unknown and is counted on its run. Locks in the LOCK ORDER:
+    the board, the runs, the tokens, then the tasks."""
     by_mint = {result.mint: result for result in results}
     now = timezone.now()
     with transaction.atomic():
+        lock_board()  # 1. the board
         mine = {task.mint: task for task in DetailTask.objects.filter(id__in=[t.id for t in tasks])}
         finished, retry = [], []
         for mint, task in mine.items():
             result = by_mint.get(mint)
-            if result is not None and result.fields is None and task.attempts < MAX_ATTEMPTS:
+            failed = result is None or result.fields is None
+            if failed and task.attempts + 1 < MAX_ATTEMPTS:
                 retry.append(task)
             else:
                 finished.append((task, result))
-        for task in retry:
-            task.not_before = now + timedelta(seconds=settings.DETAIL_RETRY_WAIT * 2**task.attempts)
-        DetailTask.objects.bulk_update(retry, ["not_before"])
-        DetailTask.objects.filter(id__in=[task.id for task, _ in finished]).delete()
-        runs = _count_finished(kind, finished)
+        runs = _count_finished(kind, finished)  # 2. runs
         fields = {task.mint: result.fields for task, result in finished if result is not None and result.fields}
-        update = apply_details(fields, judged={task.mint for task, _ in finished}, now=now)
+        update = apply_details(fields, judged={task.mint for task, _ in finished}, now=now)  # 3. tokens
+        for task in retry:  # 4. tasks
+            task.attempts += 1
+            task.not_before = now + timedelta(seconds=settings.DETAIL_RETRY_WAIT * 2**task.attempts)
+        DetailTask.objects.bulk_update(retry, ["attempts", "not_before"])
+        DetailTask.objects.filter(id__in=[task.id for task, _ in finished]).delete()
     if update is None and runs:
         return DetailUpdate(cursor=0, runs=runs)
     if update is not None:
@@ -99,7 +126,8 @@ def _count_finished(kind: str, finished: list[tuple[DetailTask, DetailResult | N
         counts = per_run.setdefault(task.run_id, {"done": 0, "errors": 0})
         counts["done"] += 1
         counts["errors"] += int(result is None or result.fields is None)
-    for run_id, counts in per_run.items():
+    for run_id in sorted(per_run):  # runs in ascending id (LOCK ORDER)
+        counts = per_run[run_id]
         changes = {"details_done": F("details_done") + counts["done"]}
         if kind in _ERROR_COUNTERS and counts["errors"]:
             changes[_ERROR_COUNTERS[kind]] = F(_ERROR_COUNTERS[kind]) + counts["errors"]
@@ -109,7 +137,9 @@ def _count_finished(kind: str, finished: list[tuple[DetailTask, DetailResult | N
 
 def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime) -> DetailUpdate | None:
     """Write the fields that changed, judge again the pending tokens among `judged`, and give the
-    changed tokens the next board cursor. Call inside a transaction."""
+    changed tokens the next board cursor. Call inside a transaction; it takes the board lock first
+    (again, when its caller holds it already)."""
+    lock_board()
     mints = set(found) | judged
     tokens = Token.objects.in_bulk(list(mints), field_name="mint")
     changes: dict[str, dict[str, Any]] = {}
@@ -122,7 +152,6 @@ def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: da
             setattr(token, name, value)
         if diff:
             changes[mint] = diff
-    _reprioritise({mint: diff["market_cap_sol"] for mint, diff in changes.items() if "market_cap_sol" in diff})
     removed = _judge_pending([tokens[m] for m in judged if m in tokens and tokens[m].pending], changes)
     if not changes and not removed:
         return None
@@ -132,10 +161,16 @@ def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: da
             "passed_filters": False, "pending": False, "rejection_reason": tokens[mint].rejection_reason
         }  # fmt: skip
     _write(changes, extra={"cursor": cursor, "details_updated_at": now})
+    _reprioritise({mint: diff["market_cap_sol"] for mint, diff in changes.items() if "market_cap_sol" in diff})
     return DetailUpdate(
         cursor=cursor,
-        tokens=[{"mint": mint, **diff} for mint, diff in changes.items() if mint not in removed],
+        rows=[
+            ChangedRow(token=tokens[mint], changed=tuple(sorted(diff)))
+            for mint, diff in changes.items()
+            if mint not in removed and tokens[mint].passed_filters
+        ],
         removed=sorted(removed),
+        stored=Token.objects.filter(passed_filters=True).count() if removed else None,
     )
 
 

@@ -19,10 +19,13 @@ from django.utils import timezone
 from tokens.detail_queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
 from tokens.filters import HOLDERS, METADATA, STATE
 from tokens.messages import broadcast, run_message, update_message
-from tokens.models import DetailTask, LoadRun, Token
+from tokens.models import BotSettings, DetailTask, LoadRun, Token
 from tokens.normalise import LAMPORTS_PER_SOL, MAX_DESCRIPTION, clean_text, safe_url
+from tokens.outage import Outage
+from tokens.upstream.chain.addresses import MAYHEM_SOL_VAULT
 from tokens.upstream.chain.curve import CurveState
 from tokens.upstream.chain.launches import PROGRESS_KEY, QUOTE_KEY, apply_curve_state
+from tokens.upstream.chain.pdas import canonical_pool_address
 from tokens.upstream.chain.rpc import RpcError
 from tokens.upstream.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
 from tokens.upstream.holders import HolderCounter, HolderLookupError
@@ -31,20 +34,29 @@ from tokens.upstream.metadata import MetadataError, MetadataFetcher, TokenMetada
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2
 _GROUP = {STATE: ACCOUNTS_PER_CALL, HOLDERS: 50, METADATA: 32}
+LABELS = {STATE: "curve state", HOLDERS: "holder count", METADATA: "metadata"}
 
 
 class DetailStage:
+    """The fetchers of a process and one loop per kind of detail, each supervised: a failed turn (the
+    database away, a bug) is retried with backoff and said once per outage (`health`); a failed fetch
+    costs only its token, whose detail is tried again and finally counted as unknown."""
+
     def __init__(
         self,
         *,
         chain: ChainSource | None,
         holders: HolderCounter | None,
         metadata: MetadataFetcher | None,
+        on_health_change: Callable[[], None] | None = None,
     ) -> None:
         self.chain = chain
         self.holders = holders
         self.metadata = metadata
         self.updates_sent = 0
+        self.health = {
+            kind: Outage(f"the {LABELS[kind]} stage", on_change=on_health_change, log=logger) for kind in self.kinds()
+        }
 
     def kinds(self) -> list[str]:
         fetchers = {STATE: self.chain, HOLDERS: self.holders, METADATA: self.metadata}
@@ -55,30 +67,43 @@ class DetailStage:
         await asyncio.gather(*(self._drain(kind) for kind in self.kinds()))
 
     async def _drain(self, kind: str) -> None:
-        fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
+        health = self.health[kind]
         while True:
-            tasks = await sync_to_async(claim_tasks)(kind, _GROUP[kind])
-            if not tasks:
-                await asyncio.sleep(IDLE_SECONDS)
+            try:
+                worked = await self.drain_once(kind)
+            except Exception as exc:  # the database or a bug: this turn is lost, the stage is not
+                await asyncio.sleep(health.failed(exc))
                 continue
-            if kind == STATE and len(tasks) < _GROUP[kind]:
-                # A curve call takes 100 accounts: wait a moment for the next batch to fill it.
+            health.ok()
+            if not worked:
                 await asyncio.sleep(IDLE_SECONDS)
-                tasks += await sync_to_async(claim_tasks)(kind, _GROUP[kind] - len(tasks))
-            results = await fetch([task.mint for task in tasks])
-            update = await sync_to_async(finish_tasks)(kind, tasks, results)
-            await self.announce(update)
+
+    async def drain_once(self, kind: str) -> bool:
+        """One group of tasks claimed, fetched and written; False when there was nothing to do."""
+        tasks = await sync_to_async(claim_tasks)(kind, _GROUP[kind])
+        if not tasks:
+            return False
+        if kind == STATE and len(tasks) < _GROUP[kind]:
+            # A curve call takes 100 accounts: wait a moment for the next batch to fill it.
+            await asyncio.sleep(IDLE_SECONDS)
+            tasks += await sync_to_async(claim_tasks)(kind, _GROUP[kind] - len(tasks))
+        fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
+        results = await fetch([task.mint for task in tasks])
+        update = await sync_to_async(finish_tasks)(kind, tasks, results)
+        await self.announce(update)
+        return True
 
     async def announce(self, update: DetailUpdate | None) -> None:
         if update is None:
             return
-        if update.tokens or update.removed:
+        if update.rows or update.removed:
             self.updates_sent += 1
             await broadcast(update_message(update))
         for run in await sync_to_async(_runs)(update.runs):
             await broadcast(run_message(run))
 
-    # -- fetchers: a DetailResult per mint, fields named as the Token model's --------------------
+    # -- fetchers: a DetailResult per mint, fields named as the Token model's; a failure is the
+    # -- token's (None), whatever raised it ---------------------------------------------------------
 
     async def _states(self, mints: list[str]) -> list[DetailResult]:
         curves = await sync_to_async(_curves_of)(mints)
@@ -87,6 +112,9 @@ class DetailStage:
         except (RpcError, ChainError) as exc:
             logger.warning("bonding curves unavailable: %s", exc)
             return [DetailResult(mint, None, str(exc)) for mint in mints]
+        except Exception as exc:
+            logger.exception("bonding curves of %s tokens could not be read", len(mints))
+            return [DetailResult(mint, None, type(exc).__name__) for mint in mints]
 
     async def read_curves(self, curves: dict[str, tuple[str, int | None]]) -> dict[str, dict[str, Any]]:
         """Token fields from the current state of each mint's curve; a curve not found is left out."""
@@ -102,13 +130,17 @@ class DetailStage:
 
     async def _holders(self, mints: list[str]) -> list[DetailResult]:
         assert self.holders is not None
+        tokens = await sync_to_async(_holder_subjects)(mints)
 
         async def one(mint: str) -> DetailResult:
             try:
-                return DetailResult(mint, {"holders": await self.holders.count(mint)})
+                return DetailResult(mint, {"holders": await self.holders.count(mint, not_holders=tokens.get(mint, ()))})
             except HolderLookupError as exc:
                 logger.warning("holder count unavailable: %s", exc)
                 return DetailResult(mint, None, str(exc))
+            except Exception as exc:
+                logger.exception("holder count of %s failed", mint)
+                return DetailResult(mint, None, type(exc).__name__)
 
         return list(await asyncio.gather(*(one(mint) for mint in mints)))
 
@@ -118,31 +150,49 @@ class DetailStage:
 
         async def one(mint: str) -> DetailResult:
             try:
-                found = await self.metadata.fetch(uris[mint])
+                return DetailResult(mint, metadata_fields(await self.metadata.fetch(uris[mint])))
             except MetadataError as exc:
                 logger.info("metadata of %s unavailable: %s", mint, exc)
                 return DetailResult(mint, None, str(exc))
-            return DetailResult(mint, metadata_fields(found))
+            except Exception as exc:
+                logger.exception("metadata of %s failed", mint)
+                return DetailResult(mint, None, type(exc).__name__)
 
         return list(await asyncio.gather(*(one(mint) for mint in mints if mint in uris)))
 
 
 class LiveRefresh:
-    """Re-reads the bonding curves of the newest tokens still on their curve, every `seconds`."""
+    """Re-reads the bonding curves of the newest tokens still on their curve, every `seconds` (both
+    from the saved settings, read again every round), supervised like the detail stage."""
 
-    def __init__(self, stage: DetailStage, *, count: int, seconds: float) -> None:
+    def __init__(
+        self, stage: DetailStage, *, count: int | None = None, seconds: float | None = None,
+        on_health_change: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         self.stage = stage
         self.count = count
         self.seconds = seconds
         self.rounds = 0
+        self.health = Outage("the live market caps", on_change=on_health_change, log=logger)
 
     async def run(self) -> None:
         while True:
-            await self.refresh_once()
-            await asyncio.sleep(self.seconds)
+            try:
+                count, seconds = await sync_to_async(self._pace)()
+                await self.refresh_once(count=count)
+            except Exception as exc:
+                await asyncio.sleep(self.health.failed(exc))
+                continue
+            self.health.ok()
+            await asyncio.sleep(seconds)
 
-    async def refresh_once(self) -> None:
-        curves = await sync_to_async(_live_curves)(self.count)
+    def _pace(self) -> tuple[int, float]:
+        stored = BotSettings.get_solo()
+        count = stored.live_refresh_count if self.count is None else self.count
+        return count, float(stored.live_refresh_seconds if self.seconds is None else self.seconds)
+
+    async def refresh_once(self, *, count: int | None = None) -> None:
+        curves = await sync_to_async(_live_curves)(self.count if count is None else count)
         items = list(curves.items())
         for start in range(0, len(items), ACCOUNTS_PER_CALL):
             try:
@@ -200,6 +250,16 @@ def _live_curves(count: int) -> dict[str, tuple[str, int | None]]:
     return {
         mint: (curve, initial)
         for mint, curve, initial in rows.values_list("mint", "bonding_curve", "initial_real_token_reserves")
+    }
+
+
+def _holder_subjects(mints: list[str]) -> dict[str, frozenset[str]]:
+    """Per mint, the owners whose accounts are not holders: its bonding curve, its canonical pool
+    (after graduation, the pool's vault holds the liquidity), Mayhem's vault."""
+    rows = Token.objects.filter(mint__in=mints).values_list("mint", "bonding_curve", "quote")
+    return {
+        mint: frozenset(filter(None, (curve, canonical_pool_address(mint, quote=quote or "SOL"), MAYHEM_SOL_VAULT)))
+        for mint, curve, quote in rows
     }
 
 

@@ -6,6 +6,7 @@ batch, and keeps its heartbeat fresh so that a run whose process died is seen as
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,12 +20,15 @@ from django.db import IntegrityError
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from tokens.detail_stage import DetailStage, LiveRefresh, wait_for_run_details
+from tokens.age_filters import window_label
+from tokens.detail_queue import release_tasks_of
+from tokens.detail_service import details_service
+from tokens.detail_stage import wait_for_run_details
 from tokens.filters import FilterRules, rules_from
 from tokens.lease import Lease, LeaseLost, fenced_update, handing_over, lease_length, lease_of, renew
 from tokens.liveness import this_process
 from tokens.messages import batch_message, broadcast, retry_message, run_message
-from tokens.models import BotSettings, DetailTask, LoadRun, Source, Token, Upstream
+from tokens.models import BotSettings, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
 from tokens.progress import TotalEstimator
 from tokens.store import store_batch
@@ -46,7 +50,7 @@ from tokens.upstream.pumpfun import (
 )
 from tokens.upstream.reach import Reach
 from tokens.upstream.resilience import RETRY_LISTENER
-from tokens.upstream_clients import chain_source, holder_counter, metadata_fetcher, pumpfun_client, solana_rpc
+from tokens.upstream_clients import chain_source, pumpfun_client, solana_rpc
 
 logger = logging.getLogger(__name__)
 TAIL = "tail"
@@ -90,7 +94,8 @@ async def execute_claimed(
     # Announce the run while its first page is already being fetched; the first batch waits for it.
     announced = asyncio.ensure_future(broadcast(run_message(run)))
     verb = "resumed" if resume else "started"
-    logger.info("run %s %s: %s, last %g days, batches of %s", run.pk, verb, run.source, run.days, run.batch_size)
+    window = window_label(run.days)
+    logger.info("run %s %s: %s, last %s, batches of %s", run.pk, verb, run.source, window, run.batch_size)
     keeper = LeaseKeeper(lease, asyncio.current_task())
     try:
         async with keeper:
@@ -103,11 +108,11 @@ async def execute_claimed(
         status = LoadRun.Status.SUCCEEDED if following else LoadRun.Status.CANCELLED
         return await end_run(lease, status=status, announced=announced)
     except Exception as exc:
+        expected = isinstance(_first_cause(exc), _EXPECTED_ERRORS)
         logger.error(
-            "run %s failed: %s", run.pk, _one_line(exc), exc_info=not isinstance(exc, _EXPECTED_ERRORS),
-            extra={"run_outcome": True},
+            "run %s failed: %s", run.pk, _one_line(exc), exc_info=not expected, extra={"run_outcome": True}
         )  # fmt: skip
-        return await end_run(lease, status=LoadRun.Status.FAILED, error=_one_line(exc), announced=announced)
+        return await end_run(lease, status=LoadRun.Status.FAILED, error=run_error(exc), announced=announced)
     except BaseException:
         if keeper.lost is not None:  # the keeper stopped us: another executor has the run
             asyncio.current_task().uncancel()
@@ -187,19 +192,15 @@ async def _load(
         raise RunConfigurationError("the min holders filter needs holder counts: SOLANA_RPC_URL set, COUNT_HOLDERS on")
     seen = await sync_to_async(_mints_already_delivered)(run)
     async with AsyncExitStack() as stack:
-        stage = await _detail_stage(stack, run_id=run.pk)
+        # The details stage and the live market caps of this process run beside the backfill and the
+        # tail, shared with every other run here.
+        stage = await stack.enter_async_context(details_service().use(lease_of(run)))
         plan = DetailPlan(curve_state=stage.chain is not None, holders=stage.holders is not None,
                           metadata=stage.metadata is not None)  # fmt: skip
-        # The details stage and the live market caps run beside the backfill and the tail.
-        beside = [asyncio.create_task(stage.run())]
-        if stage.chain is not None and stored.live_refresh_count:
-            refresh = LiveRefresh(stage, count=stored.live_refresh_count, seconds=stored.live_refresh_seconds)
-            beside.append(asyncio.create_task(refresh.run()))
-        stack.push_async_callback(_stop, beside)
         on_batch = batch_handler(run, stored, plan=plan, announced=announced, on_progress=on_progress)
         if run.upstream == Upstream.CHAIN:
-            assert stage.chain is not None
-            await _load_from_chain(run, stored, source=stage.chain, on_batch=on_batch, seen=seen)
+            rpc = await stack.enter_async_context(solana_rpc(on_notice=_run_notice(run.pk)))
+            await _load_from_chain(run, stored, source=chain_source(rpc), on_batch=on_batch, seen=seen)
         else:
             client = await stack.enter_async_context(pumpfun_client())
             if not _in_tail_phase(run.checkpoint):
@@ -207,33 +208,14 @@ async def _load(
             if run.follow:
                 await _follow(run, stored, client=client, on_batch=on_batch)
         if wait_for_details:
-            await _wait_for_details(run.pk, kinds=stage.kinds(), beside=beside, on_progress=on_progress)
+            await _wait_for_details(run.pk, kinds=stage.kinds(), on_progress=on_progress)
             await _warn(run, await sync_to_async(_every_lookup_failed)(run.pk))
 
 
-async def _detail_stage(stack: AsyncExitStack, *, run_id: int) -> DetailStage:
-    """The fetchers this deployment has: the chain's curves with an RPC, holder counts with DAS,
-    metadata documents (for launches that point at one)."""
-    chain = None
-    if settings.SOLANA_RPC_URL:
-        rpc = await stack.enter_async_context(solana_rpc(on_notice=_run_notice(run_id)))
-        chain = chain_source(rpc)
-    holders = holder_counter()
-    if holders is not None:
-        await stack.enter_async_context(holders)
-    metadata = metadata_fetcher()
-    if metadata is not None:
-        await stack.enter_async_context(metadata)
-    return DetailStage(chain=chain, holders=holders, metadata=metadata)
+async def _wait_for_details(run_id: int, *, kinds: list[str], on_progress: ProgressHook | None) -> None:
+    """While the process's stage is down, this waits (the run shows it as degraded), never ends."""
 
-
-async def _wait_for_details(
-    run_id: int, *, kinds: list[str], beside: list[asyncio.Task], on_progress: ProgressHook | None
-) -> None:
     async def check() -> None:
-        for task in beside:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()
         if await sync_to_async(_cancel_requested)(run_id):
             raise RunCancelled
         if on_progress is not None:
@@ -242,18 +224,18 @@ async def _wait_for_details(
     await wait_for_run_details(run_id, kinds=kinds, check=check)
 
 
-async def _stop(tasks: list[asyncio.Task]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def _retries_shown(run_id: int) -> Callable[[str], None]:
-    """Each retry of the run's upstream calls reaches the pages while it waits."""
+    """Each retry of the run's upstream calls reaches the pages while it waits, and stays on the run
+    (`retrying`, cleared by its next batch) for a page opened meanwhile."""
     pending: set[asyncio.Task] = set()
 
+    async def show_now(text: str) -> None:
+        with contextlib.suppress(Exception):  # the database is away: the pages still hear of it
+            await LoadRun.objects.filter(pk=run_id, status=LoadRun.Status.RUNNING).aupdate(retrying=text[:300])
+        await broadcast(retry_message(run_id=run_id, text=text))
+
     def show(text: str) -> None:
-        task = asyncio.get_running_loop().create_task(broadcast(retry_message(run_id=run_id, text=text)))
+        task = asyncio.get_running_loop().create_task(show_now(text))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
@@ -430,6 +412,7 @@ def batch_handler(
             estimated_total=estimator.estimate(processed=processed),
             checkpoint=_position_after(raw_batch),
             tier=0 if processed == len(raw_batch) or _in_tail_phase(_position_after(raw_batch)) else 1,
+            rules=rules,
         )
         if announced is not None:
             await announced  # pages learn of the run before its first batch
@@ -515,6 +498,8 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
         "heartbeat_at": now,
         "lease_epoch": F("lease_epoch") + 1,
         "lease_expires_at": now + lease_length(),
+        "degraded": "",
+        "retrying": "",
     }
     try:
         if resume:
@@ -528,8 +513,7 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
     except IntegrityError:
         raise RunNotClaimable(f"run {run_id}: another run of its source is active") from None
     if claimed and resume:
-        # Details its dead process had leased are free again now, not when the lease runs out.
-        DetailTask.objects.filter(run_id=run_id).update(not_before=None)
+        release_tasks_of(run_id)
     if not claimed:
         state = runs.values_list("status", flat=True).first()
         raise RunNotClaimable(
@@ -551,7 +535,13 @@ def _cancel_requested(run_id: int) -> bool:
 
 
 def _finish(lease: Lease, *, status: str, error: str) -> LoadRun:
-    changes: dict[str, Any] = {"status": status, "error": error, "lease_expires_at": None}
+    changes: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "lease_expires_at": None,
+        "retrying": "",
+        "degraded": "",
+    }
     if status == LoadRun.Status.QUEUED:
         changes["executed_by"] = ""  # handed back: the next worker to claim it resumes it
     else:
@@ -562,8 +552,23 @@ def _finish(lease: Lease, *, status: str, error: str) -> LoadRun:
     return LoadRun.objects.get(pk=lease.run_id)
 
 
-def _one_line(exc: BaseException) -> str:
+def run_error(exc: BaseException) -> str:
+    """What a failed run says to every reader. The upstreams' and the configuration's failures are
+    ours to word and say what to do; any other exception's text can carry a database host, a user or
+    a path, so readers get its kind and the log gets the rest."""
+    cause = _first_cause(exc)
+    if isinstance(cause, _EXPECTED_ERRORS):
+        return _one_line(cause)
+    return f"failed on an unexpected error ({type(cause).__name__}); the server log has the details"
+
+
+def _first_cause(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # a library's task group: its first cause
         exc = exc.exceptions[0]
+    return exc
+
+
+def _one_line(exc: BaseException) -> str:
+    exc = _first_cause(exc)
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:500]

@@ -9,6 +9,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from tokens.age_filters import window_label
 from tokens.models import LoadRun, Token
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "upstream": run.upstream,
         "upstream_label": run.get_upstream_display(),
         "days": run.days,
+        "window": window_label(run.days),
         "age_filter": run.age_filter,
         "batch_size": run.batch_size,
         "origin": run.origin,
@@ -112,6 +114,8 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "error": run.error,
         "warning": run.warning,
+        "retrying": run.retrying,  # an upstream call being retried now (cleared by the next batch)
+        "degraded": run.degraded,  # a background stage of its process that is down now
         "resumable": run.is_resumable,
         "follow": run.follow,
         "following": _following(run),
@@ -150,18 +154,28 @@ def batch_message(
 
 
 def update_message(update: Any) -> dict[str, Any]:
-    """Details that arrived after their rows (holders, metadata, market caps): per token only the
-    fields that changed, every token of one commit in one message. `cursor` is in the same sequence
-    as the batches', so a page that missed it catches up by the API like a batch."""
+    """Details that arrived after their rows (holders, metadata, market caps), every token of one
+    commit in one message: each token's board row whole (a token that starts to match a page's view
+    can join it there and then), the detail fields that changed, and their names in `changed`.
+    `cursor` is in the same sequence as the batches', so a page that missed it catches up by the API
+    like a batch; `stored` is the board's count when the commit took tokens off it (else null)."""
     return {
         "type": "update",
         "cursor": update.cursor,
-        "tokens": [
-            {"mint": token["mint"], **{name: value for name, value in token.items() if name in UPDATE_FIELDS}}
-            for token in update.tokens
-        ],
+        "tokens": [_updated_row(row.token, row.changed) for row in update.rows],
         "removed": update.removed,
+        "stored": update.stored,
         "sent_at": time.time(),
+    }
+
+
+def _updated_row(token: Token, changed: tuple[str, ...]) -> dict[str, Any]:
+    full = token_payload(token)
+    shown = [name for name in changed if name in UPDATE_FIELDS]
+    return {
+        **{name: full[name] for name in BOARD_FIELDS},
+        **{name: full[name] for name in shown},
+        "changed": shown,
     }
 
 

@@ -125,6 +125,12 @@ class LoadRun(models.Model):
     estimated_total = models.PositiveIntegerField(null=True)
     error = models.TextField(blank=True)
     warning = models.TextField(blank=True, help_text="What the run could not do, though it finished")
+    retrying = models.CharField(
+        max_length=300, blank=True, help_text="The upstream call being retried now; cleared by the next batch"
+    )
+    degraded = models.CharField(
+        max_length=300, blank=True, help_text="A background stage of its process that is down now (details, refresh)"
+    )
 
     window_end_ms = models.BigIntegerField(
         null=True, help_text="The run's 'now', in ms: the window is fixed when it first starts, resumes included"

@@ -1,27 +1,59 @@
-"""Answers of the token API kept for a second, keyed by the request and the board cursor.
+"""Answers of the token API kept for a second, keyed by the view asked for and the board cursor.
 
 Every change to what the board shows (a batch, a detail, a re-judged filter) takes a new board
-cursor, so an answer stored under the current cursor is exactly what the database would give; the
-second bounds relative filters (`max_age`). Many readers polling the same view then cost one query
-for the cursor instead of a page of rows each. Per process, bounded."""
+cursor, so an answer kept under the current cursor is exactly what the database would give; the
+second bounds relative filters (`max_age`). Django's cache framework holds them (the `api` cache):
+in this process's memory on the embedded default, at most its MAX_ENTRIES answers; in Redis, shared
+by every web process, when REDIS_URL is set, each answer expiring after the second. Only answers up
+to API_CACHE_MAX_BYTES are kept, so memory is bounded by entries times that size. The key is the
+parsed view, hashed: a reader who varies the raw query string (order, unknown parameters) gets no
+new entry for it. A cache that is down is a miss, never an error.
+"""
 
-import time
-from collections import OrderedDict
+import hashlib
+import logging
 
-TTL = 1.0
-SIZE = 512
-_answers: OrderedDict[tuple[str, int], tuple[float, bytes]] = OrderedDict()
+import orjson
+from django.conf import settings
+from django.core.cache import caches
+
+logger = logging.getLogger(__name__)
+_down = False
 
 
-def cached(key: str, cursor: int) -> bytes | None:
-    entry = _answers.get((key, cursor))
-    if entry is None or time.monotonic() - entry[0] > TTL:
+def key_for(*, view: dict[str, str], paging: dict[str, str], cursor: int) -> str:
+    material = orjson.dumps([sorted(view.items()), sorted(paging.items()), cursor])
+    return "tokens:" + hashlib.sha256(material).hexdigest()
+
+
+def cached(key: str) -> bytes | None:
+    try:
+        body = caches["api"].get(key)
+    except Exception as exc:
+        _say_down(exc)
         return None
-    return entry[1]
+    _say_up()
+    return body if isinstance(body, bytes) else None
 
 
-def keep(key: str, cursor: int, body: bytes) -> None:
-    _answers[(key, cursor)] = (time.monotonic(), body)
-    _answers.move_to_end((key, cursor))
-    while len(_answers) > SIZE:
-        _answers.popitem(last=False)
+def keep(key: str, body: bytes) -> None:
+    if len(body) > settings.API_CACHE_MAX_BYTES:
+        return
+    try:
+        caches["api"].set(key, body, timeout=settings.API_CACHE_SECONDS)
+    except Exception as exc:
+        _say_down(exc)
+
+
+def _say_down(exc: Exception) -> None:
+    global _down
+    if not _down:
+        logger.warning("the API answer cache is not answering (%s); answers come from the database", type(exc).__name__)
+    _down = True
+
+
+def _say_up() -> None:
+    global _down
+    if _down:
+        logger.warning("the API answer cache answers again")
+    _down = False

@@ -54,13 +54,17 @@ class BatchOutcome:
 
 def process_token(raw: Any, *, rules: FilterRules, now_ms: int, plan: DetailPlan = NO_DETAILS) -> TokenRecord:
     record = normalise(raw, now_ms=now_ms)
-    awaiting = plan.for_record(record)
+    judge_record(record, rules, awaiting=plan.for_record(record))
+    return record
+
+
+def judge_record(record: TokenRecord, rules: FilterRules, *, awaiting: tuple[str, ...]) -> None:
+    """The record's verdict with what is known now, and the details it still waits for."""
     verdict = judge(record, rules, awaiting=awaiting)
     record.rejection_reason = verdict.reason or ""
     record.pending = verdict.pending
     # A rejected token is off the board: its details are not worth a call.
     record.awaiting = () if verdict.reason else awaiting
-    return record
 
 
 def process_batch(raws: list[Any], *, rules: FilterRules, now_ms: int, plan: DetailPlan = NO_DETAILS) -> BatchOutcome:

@@ -11,9 +11,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tokens.detail_queue import release_tasks_of
 from tokens.lease import lease_length
 from tokens.liveness import process_is_gone, this_process
-from tokens.models import DetailTask, LoadRun
+from tokens.models import LoadRun
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,7 @@ def _adopt(run: LoadRun, *, now) -> Claimed | None:
     changes = {**_lease(now), "recoveries": F("recoveries") + 1, "resumes": F("resumes") + 1}
     if not _set(run, status=LoadRun.Status.RUNNING, changes=changes):
         return None
-    # Details the dead executor had leased are free again now, not when their lease runs out.
-    DetailTask.objects.filter(run_id=run.pk).update(not_before=None)
+    release_tasks_of(run.pk)
     logger.warning("run %s: its executor (%s) stopped renewing its lease; taking it over", run.pk, run.executed_by)
     return Claimed(run=LoadRun.objects.get(pk=run.pk), resume=True)
 
@@ -94,12 +94,18 @@ def _lease(now) -> dict:
         "lease_expires_at": now + lease_length(),
         "error": "",
         "finished_at": None,
+        "degraded": "",
+        "retrying": "",
     }
 
 
 def _set(run: LoadRun, *, status: str, changes: dict) -> bool:
-    """Compare-and-set on the status and epoch the row was read with."""
+    """Compare-and-set on the status and epoch the row was read with. In a savepoint: a refused
+    update must not abort the claim's transaction (PostgreSQL refuses every later statement of an
+    aborted one), so the next candidate can still be claimed."""
     try:
-        return bool(LoadRun.objects.filter(pk=run.pk, status=status, lease_epoch=run.lease_epoch).update(**changes))
+        with transaction.atomic():
+            matching = LoadRun.objects.filter(pk=run.pk, status=status, lease_epoch=run.lease_epoch)
+            return bool(matching.update(**changes))
     except IntegrityError:
         return False  # another run of its source is active

@@ -7,9 +7,9 @@ from django.db import transaction
 from tokens.detail_queue import judging_rules
 from tokens.filters import judge
 from tokens.models import DetailTask, Token
-from tokens.store import next_cursor
+from tokens.store import lock_board, next_cursor
 
-CHUNK = 2_000
+CHUNK = 500  # tokens a transaction; no more than one catch-up answer (tokens/api.py) holds
 # The BotSettings fields that decide whether a token is on the board.
 FILTER_FIELDS = frozenset(
     ("min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_liquidity_sol", "include_nsfw",
@@ -27,36 +27,45 @@ class Rejudged:
 
 def rejudge_stored() -> Rejudged:
     """Judge every stored token by the saved filters (without the age window: a stored token stays
-    as it ages). The moved tokens get one new board cursor, so open pages catch up by the API."""
+    as it ages), CHUNK tokens a transaction: the board lock, which every writer needs, is held for one
+    chunk at a time, never across the table. The tokens a chunk moves get a new board cursor, so open
+    pages catch up by the API (no cursor holds more rows than one answer of it)."""
     rules = judging_rules()
-    checked = hidden = shown = changed = 0
-    with transaction.atomic():
-        cursor = next_cursor()
-        last_pk = 0
-        while True:
+    checked = hidden = shown = 0
+    cursor = None
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            lock_board()
             chunk = list(Token.objects.filter(pk__gt=last_pk).order_by("pk")[:CHUNK])
             if not chunk:
                 break
             last_pk = chunk[-1].pk
-            awaiting: dict[str, set[str]] = {}
-            tasks = DetailTask.objects.filter(mint__in=[token.mint for token in chunk]).values_list("mint", "kind")
-            for mint, kind in tasks:
-                awaiting.setdefault(mint, set()).add(kind)
-            moved = []
-            for token in chunk:
-                verdict = judge(token, rules, awaiting=awaiting.get(token.mint, set()))
-                passed, reason = verdict.reason is None, (verdict.reason or "")[:200]
-                if (passed, verdict.pending, reason) == (token.passed_filters, token.pending, token.rejection_reason):
-                    continue
-                hidden += token.passed_filters and not passed
-                shown += passed and not token.passed_filters
-                token.passed_filters, token.pending, token.rejection_reason = passed, verdict.pending, reason
-                token.cursor = cursor
-                moved.append(token)
-            Token.objects.bulk_update(moved, ["passed_filters", "pending", "rejection_reason", "cursor"])
-            checked += len(chunk)
-            changed += len(moved)
-        if not changed:
-            transaction.set_rollback(True)  # nothing moved: the cursor is not spent
-            return Rejudged(checked=checked, hidden=0, shown=0, cursor=None)
+            moved, now_hidden, now_shown = _judge_chunk(chunk, rules)
+            if moved:
+                cursor = next_cursor()
+                for token in moved:
+                    token.cursor = cursor
+                Token.objects.bulk_update(moved, ["passed_filters", "pending", "rejection_reason", "cursor"])
+        checked, hidden, shown = checked + len(chunk), hidden + now_hidden, shown + now_shown
     return Rejudged(checked=checked, hidden=hidden, shown=shown, cursor=cursor)
+
+
+def _judge_chunk(chunk: list[Token], rules) -> tuple[list[Token], int, int]:
+    """The tokens of the chunk whose verdict changed (the new one set on them), and how many of them
+    left the board and came back to it."""
+    awaiting: dict[str, set[str]] = {}
+    tasks = DetailTask.objects.filter(mint__in=[token.mint for token in chunk]).values_list("mint", "kind")
+    for mint, kind in tasks:
+        awaiting.setdefault(mint, set()).add(kind)
+    moved, hidden, shown = [], 0, 0
+    for token in chunk:
+        verdict = judge(token, rules, awaiting=awaiting.get(token.mint, set()))
+        passed, reason = verdict.reason is None, (verdict.reason or "")[:200]
+        if (passed, verdict.pending, reason) == (token.passed_filters, token.pending, token.rejection_reason):
+            continue
+        hidden += token.passed_filters and not passed
+        shown += passed and not token.passed_filters
+        token.passed_filters, token.pending, token.rejection_reason = passed, verdict.pending, reason
+        moved.append(token)
+    return moved, hidden, shown

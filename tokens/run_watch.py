@@ -9,6 +9,7 @@ from django.conf import settings
 
 from tokens.messages import broadcast, run_message
 from tokens.models import LoadRun
+from tokens.outage import Outage
 from tokens.queue import claim_next
 from tokens.runs import mark_stale_runs_interrupted
 
@@ -18,11 +19,14 @@ logger = logging.getLogger(__name__)
 async def watch_runs(*, interval: float | None = None) -> None:
     """Every two seconds at most (a dead process on this host is seen on the next turn)."""
     pause = min(settings.RUN_STALE_AFTER / 3, 2.0) if interval is None else interval
+    health = Outage("the watch for dead runs", first_wait=pause, longest=max(pause, 30.0), log=logger)
     while True:
         try:
             await check_runs()
-        except Exception as exc:  # a database outage: say so, try again next turn
-            logger.warning("checking for dead runs failed: %s", exc)
+        except Exception as exc:  # a database outage: said once, tried again with backoff
+            await asyncio.sleep(health.failed(exc))
+            continue
+        health.ok()
         await asyncio.sleep(pause)
 
 

@@ -1,17 +1,30 @@
 """Writes: one batch upserted in one transaction, together with the run's counters and the details
-its tokens still need (the durable queue of the details stage)."""
+its tokens still need (the durable queue of the details stage); and the board's lock and cursor.
+
+LOCK ORDER. Every transaction that writes tokens or detail tasks takes its row locks in this order,
+skipping what it does not touch:
+  1. the board cursor row (`lock_board()`, always first: it also serialises those transactions);
+  2. load runs, in ascending id;
+  3. tokens;
+  4. detail tasks.
+A transaction that writes one kind of row only (a lease renewal, a claim of detail tasks, which skips
+rows others hold) needs none of it. Two transactions that follow the order cannot deadlock.
+"""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tokens.filters import HOLDERS, METADATA, STATE
+from tokens.filters import HOLDERS, METADATA, STATE, FilterRules
 from tokens.lease import Lease, fenced_update, lease_length
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
 from tokens.normalise import TokenRecord
+from tokens.processing import judge_record
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
@@ -50,19 +63,31 @@ def store_batch(
     estimated_total: int | None,
     checkpoint: dict[str, Any] | None,
     tier: int = 1,
+    rules: FilterRules | None = None,
 ) -> StoredBatch:
     """Upsert the batch's tokens by mint, give them the next board cursor, queue the details they
-    need, and record the batch and the run's checkpoint: all or nothing."""
+    need, and record the batch and the run's checkpoint: all or nothing.
+
+    The board lock comes first (see LOCK ORDER), so what is known of a token is read after any detail
+    written before it: a detail that landed a moment ago is kept, and with `rules` it is not fetched
+    again (the token is judged on it instead)."""
     now = timezone.now()
     with transaction.atomic():
-        cursor = next_cursor()
+        cursor = next_cursor()  # 1. the board
         known = {
             row["mint"]: row
-            for row in Token.objects.filter(mint__in=[r.mint for r in records]).values("mint", *_KEPT_FIELDS)
+            for row in Token.objects.filter(mint__in=[r.mint for r in records]).values(
+                "mint", "details_updated_at", *_KEPT_FIELDS
+            )
         }
-        rows = [_row(record, known.get(record.mint), run_id=run_id, cursor=cursor, now=now) for record in records]
-        upsert_tokens(rows)
-        queued = _queue_details(records, run_id=run_id, tier=tier)
+        kept = {
+            record.mint: _use_fresh_details(record, known.get(record.mint), rules=rules, now=now) for record in records
+        }
+        rows = [
+            _row(record, known.get(record.mint), kept=kept[record.mint], run_id=run_id, cursor=cursor, now=now)
+            for record in records
+        ]
+        tasks = _new_tasks(records, run_id=run_id, tier=tier)
         accepted = sum(1 for record in records if not record.rejection_reason)
         changes: dict[str, Any] = {
             "fetched": F("fetched") + len(records) + invalid + failed,
@@ -70,16 +95,19 @@ def store_batch(
             "rejected": F("rejected") + len(records) - accepted,
             "invalid": F("invalid") + invalid,
             "failed": F("failed") + failed,
-            "details_queued": F("details_queued") + queued,
+            "details_queued": F("details_queued") + len(tasks),
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,
             "lease_expires_at": now + lease_length(),
+            "retrying": "",
         }
         if checkpoint is not None:
             changes["checkpoint"] = checkpoint
-        # Last, and conditional on the lease: a late executor's batch is rolled back whole.
+        # 2. the run, conditional on the lease: a late executor's batch is refused (rolled back) whole.
         fenced_update(Lease(run_id=run_id, epoch=lease_epoch), **changes)
+        upsert_tokens(rows)  # 3. tokens
+        DetailTask.objects.bulk_create(tasks)  # 4. detail tasks
         run = LoadRun.objects.get(pk=run_id)
         on_board = Token.objects.filter(passed_filters=True).count()
     return StoredBatch(
@@ -91,13 +119,45 @@ def store_batch(
     )
 
 
-def _queue_details(records: list[TokenRecord], *, run_id: int, tier: int) -> int:
-    """A task per detail a token awaits, unless one is queued already; how many were added."""
+def _use_fresh_details(
+    record: TokenRecord, known: dict[str, Any] | None, *, rules: FilterRules | None, now
+) -> tuple[str, ...]:
+    """The kinds of detail whose stored values this record keeps: those still on their way, holder
+    counts (never in a batch), and, with `rules`, those fetched in the last DETAIL_FRESH_SECONDS, which
+    are then not fetched again; the record is judged on them instead of waiting."""
+    kept = {*record.awaiting, HOLDERS}
+    if known is None or rules is None or not record.awaiting:
+        return tuple(kept)
+    updated = known.get("details_updated_at")
+    if updated is None or now - updated > timedelta(seconds=settings.DETAIL_FRESH_SECONDS):
+        return tuple(kept)
+    fresh = {kind for kind in record.awaiting if _landed(kind, known)}
+    if fresh:
+        _take_known(record, known, kinds=fresh)
+        judge_record(record, rules, awaiting=tuple(kind for kind in record.awaiting if kind not in fresh))
+    return tuple(kept)
+
+
+def _landed(kind: str, known: dict[str, Any]) -> bool:
+    if kind == METADATA:
+        return any(known.get(name) for name in DETAIL_FIELDS[METADATA])
+    return known.get(DETAIL_FIELDS[kind][0]) is not None
+
+
+def _take_known(record: TokenRecord, known: dict[str, Any], *, kinds) -> None:
+    for kind in kinds:
+        for name in DETAIL_FIELDS[kind]:
+            if known.get(name) not in (None, ""):
+                setattr(record, name, known[name])
+
+
+def _new_tasks(records: list[TokenRecord], *, run_id: int, tier: int) -> list[DetailTask]:
+    """A task per detail a token awaits, unless one is queued already."""
     wanted = {(record.mint, kind): record for record in records for kind in record.awaiting}
     if not wanted:
-        return 0
+        return []
     queued = set(DetailTask.objects.filter(mint__in={mint for mint, _ in wanted}).values_list("mint", "kind"))
-    tasks = [
+    return [
         DetailTask(
             mint=mint, kind=kind, run_id=run_id, tier=tier, market_cap_sol=record.market_cap_sol,
             created_at=record.created_at,
@@ -105,8 +165,6 @@ def _queue_details(records: list[TokenRecord], *, run_id: int, tier: int) -> int
         for (mint, kind), record in wanted.items()
         if (mint, kind) not in queued
     ]  # fmt: skip
-    DetailTask.objects.bulk_create(tasks)
-    return len(tasks)
 
 
 def upsert_tokens(rows: list[Token]) -> None:
@@ -142,9 +200,16 @@ def _db_value(field):
     return lambda value: value
 
 
-def next_cursor() -> int:
-    """Batches get consecutive cursors, so a page can tell when it missed one."""
+def lock_board() -> BoardCursor:
+    """The first lock of every transaction that writes the board (see LOCK ORDER). Inside a
+    transaction only; taking it again in the same transaction costs a query, nothing more."""
     counter, _ = BoardCursor.objects.select_for_update().get_or_create(pk=1)
+    return counter
+
+
+def next_cursor() -> int:
+    """Batches get consecutive cursors, so a page can tell when it missed one. Takes the board lock."""
+    counter = lock_board()
     counter.value += 1
     counter.save(update_fields=["value"])
     return counter.value
@@ -154,12 +219,11 @@ def current_cursor() -> int:
     return BoardCursor.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
-def _row(record: TokenRecord, known: dict[str, Any] | None, *, run_id: int, cursor: int, now) -> Token:
+def _row(
+    record: TokenRecord, known: dict[str, Any] | None, *, kept: tuple[str, ...], run_id: int, cursor: int, now
+) -> Token:
     known = known or {"sources": [], "holders": None, "signature": ""}
-    for kind in (*record.awaiting, HOLDERS):  # holder counts never come with a batch
-        for name in DETAIL_FIELDS[kind]:
-            if known.get(name) not in (None, ""):
-                setattr(record, name, known[name])
+    _take_known(record, known, kinds=kept)
     return Token(
         mint=record.mint,
         name=record.name,

@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 from django import template
 from django.utils import timezone
 
+from tokens.age_filters import window_label
+
 register = template.Library()
 
 
@@ -28,6 +30,11 @@ def age(created: datetime | None) -> str:
         if seconds >= span:
             return f"{seconds // span}{suffix}"
     return f"{seconds}s"
+
+
+@register.filter
+def window(days: float | None) -> str:
+    return "—" if not _is_number(days) else window_label(days)
 
 
 @register.filter

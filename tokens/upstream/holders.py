@@ -1,11 +1,15 @@
 """Holder counts from a DAS JSON-RPC provider (`getTokenAccounts`).
 
 Holders are distinct owners with a non-zero balance: one owner can hold several accounts, and
-accounts stay behind with a zero balance after a sale. Errors never mention the RPC URL, which
+accounts stay behind with a zero balance after a sale. Accounts that are not traders are not
+holders, as pump.fun lists them apart: the bonding curve's own token account (it holds most of the
+supply until graduation), the canonical pool's vault after it, Mayhem's vault; the caller names their
+owners. Errors never mention the RPC URL, which
 often carries an API key.
 """
 
 import asyncio
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -62,7 +66,8 @@ class HolderCounter:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._http.aclose()
 
-    async def count(self, mint: str) -> int:
+    async def count(self, mint: str, *, not_holders: Collection[str] = ()) -> int:
+        """Distinct owners with a balance, the owners in `not_holders` aside."""
         async with self._slots:
             owners: set[str] = set()
             cursor: str | None = None
@@ -72,7 +77,7 @@ class HolderCounter:
                 owners.update(_owners_with_balance(accounts, mint))
                 cursor = result.get("cursor")
                 if not accounts or not cursor:
-                    return len(owners)
+                    return len(owners.difference(not_holders))
             raise HolderLookupError(f"{mint}: more than {MAX_PAGES} pages of token accounts")
 
     async def _token_accounts(self, mint: str, cursor: str | None) -> dict[str, Any]:

@@ -78,26 +78,28 @@ class CircuitOpen(RetriesExhausted):
 
 class CircuitBreaker:
     """Consecutive failures of one upstream in this process. Open after `failures` in a row; after
-    the cool-down one call goes through (half-open): its success closes the circuit, its failure
-    opens it again."""
+    the cool-down one call goes through (half-open) while every other still fails at once: the probe's
+    success closes the circuit, its failure opens it again for another cool-down."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.failures = 0
         self.opened_at: float | None = None
+        self.probing = False
 
-    def check(self, *, policy: RetryPolicy, what: str) -> None:
+    def check(self, *, policy: RetryPolicy, what: str) -> bool:
+        """Raise `CircuitOpen` unless this call may go; True when it goes as the half-open probe."""
         if self.opened_at is None:
-            return
+            return False
         remaining = self.opened_at + policy.circuit_cooldown - time.monotonic()
-        if remaining > 0:
-            raise CircuitOpen(
-                f"{what}: not called, {self.name} failed {self.failures} times in a row; "
-                f"trying it again in {remaining:.0f} s"
-            )
-        self.opened_at = None  # half-open: this call decides
+        if remaining > 0 or self.probing:
+            wait = f"trying it again in {remaining:.0f} s" if remaining > 0 else "one call is trying it now"
+            raise CircuitOpen(f"{what}: not called, {self.name} failed {self.failures} times in a row; {wait}")
+        self.probing = True
+        return True
 
     def record(self, *, ok: bool, policy: RetryPolicy) -> None:
+        self.probing = False
         if ok:
             if self.failures >= policy.circuit_failures:
                 logger.warning("%s answers again; its circuit is closed", self.name)
@@ -111,6 +113,11 @@ class CircuitBreaker:
                     policy.circuit_cooldown,
                 )  # fmt: skip
             self.opened_at = time.monotonic()
+
+    def release(self, *, probe: bool) -> None:
+        """The call ended without an answer either way (cancelled): the next call may probe."""
+        if probe:
+            self.probing = False
 
 
 _breakers: dict[str, CircuitBreaker] = {}
@@ -201,11 +208,17 @@ async def call_with_retries(
     not at all while the upstream's circuit is open."""
     if breaker is None:
         return await _with_retries(call, policy=policy, limiter=limiter, what=what)
-    breaker.check(policy=policy, what=what)
+    probe = breaker.check(policy=policy, what=what)
     try:
         result = await _with_retries(call, policy=policy, limiter=limiter, what=what)
     except RetriesExhausted:
         breaker.record(ok=False, policy=policy)
+        raise
+    except Exception:
+        breaker.record(ok=True, policy=policy)  # it answered, with a final error: it is up
+        raise
+    except BaseException:
+        breaker.release(probe=probe)
         raise
     breaker.record(ok=True, policy=policy)
     return result

@@ -2,16 +2,14 @@
 
 import asyncio
 import signal
-from contextlib import AsyncExitStack, suppress
+from contextlib import suppress
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from tokens.detail_queue import details_waiting
-from tokens.detail_stage import IDLE_SECONDS, DetailStage, LiveRefresh
-from tokens.models import BotSettings
-from tokens.upstream_clients import chain_source, holder_counter, metadata_fetcher, solana_rpc
+from tokens.detail_service import details_service
+from tokens.detail_stage import IDLE_SECONDS
 
 
 class Command(BaseCommand):
@@ -21,7 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--once", action="store_true", help="Exit once the queue is empty (no live refresh)")
+        parser.add_argument("--once", action="store_true", help="Exit once the queue is empty")
 
     def handle(self, *args, **options) -> None:
         with suppress(KeyboardInterrupt):
@@ -32,32 +30,17 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         current = asyncio.current_task()
         loop.add_signal_handler(signal.SIGTERM, current.cancel)
-        stored = await sync_to_async(BotSettings.get_solo)()
-        async with AsyncExitStack() as stack:
-            chain = None
-            if settings.SOLANA_RPC_URL:
-                chain = chain_source(await stack.enter_async_context(solana_rpc()))
-            holders, metadata = holder_counter(), metadata_fetcher()
-            for client in (holders, metadata):
-                if client is not None:
-                    await stack.enter_async_context(client)
-            stage = DetailStage(chain=chain, holders=holders, metadata=metadata)
-            jobs = [asyncio.create_task(stage.run())]
-            if not once and chain is not None and stored.live_refresh_count:
-                refresh = LiveRefresh(stage, count=stored.live_refresh_count, seconds=stored.live_refresh_seconds)
-                jobs.append(asyncio.create_task(refresh.run()))
+        # The same stage and live refresh a run uses in this process (the refresh runs beside --once
+        # too, and stops with it).
+        async with details_service().use() as stage:
             try:
                 if once:
                     while await sync_to_async(_queued_for)(stage.kinds()):
                         await asyncio.sleep(IDLE_SECONDS)
                 else:
-                    await asyncio.gather(*jobs)
+                    await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
             except asyncio.CancelledError:
                 pass
-            finally:
-                for job in jobs:
-                    job.cancel()
-                await asyncio.gather(*jobs, return_exceptions=True)
 
 
 def _queued_for(kinds: list[str]) -> bool:

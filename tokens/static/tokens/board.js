@@ -29,6 +29,7 @@
   const csvLink = $("download-csv");
   const storedCount = $("stored-count");
   const runRetry = $("run-retry");
+  const runDegraded = $("run-degraded");
   const runHistory = document.querySelector("#run-history tbody");
   const runRowTemplate = $("run-row-template");
   const pauseButton = $("pause-button");
@@ -274,14 +275,23 @@
     try {
       do {
         catchUpAgain = false;
+        // Answers come in pages of rows; a page can end inside one cursor's rows (a filter change
+        // gives many tokens one cursor), and the next asks from that row on.
         let more = true;
+        let after = lastCursor;
+        let afterMint = "";
         while (more) {
-          const response = await fetch(config.api_tokens + "?after=" + lastCursor, {headers: {"Accept": "application/json"}});
+          const query = "?after=" + after + (afterMint ? "&after_mint=" + encodeURIComponent(afterMint) : "");
+          const response = await fetch(config.api_tokens + query, {headers: {"Accept": "application/json"}});
           if (!response.ok) throw new Error("catch-up failed (HTTP " + response.status + ")");
           const data = await response.json();
           receiveTokens(data.tokens, data.removed);
           lastCursor = Math.max(lastCursor, data.cursor);
           more = data.more;
+          if (more) {
+            after = data.next_after;
+            afterMint = data.next_after_mint;
+          }
         }
       } while (catchUpAgain);
       window.boardCaughtUp = lastCursor;
@@ -316,7 +326,8 @@
     showRunInHistory(message);
     if (currentRunId !== null && message.run_id < currentRunId && ACTIVE.has(runStatus.dataset.status)) return;
     currentRunId = message.run_id;
-    runRetry.hidden = true;
+    showNote(runRetry, message.retrying || "");
+    showNote(runDegraded, message.degraded ? "Degraded: " + message.degraded : "");
     const following = message.status === "running" && message.following;
     runStatus.textContent = "#" + message.run_id + " " + (following ? "following new launches" : message.status);
     runStatus.dataset.status = message.status;
@@ -339,35 +350,46 @@
     complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website"};
   const SORTED_BY = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress"};
 
-  function applyUpdate(changes, removed) {
+  function applyUpdate(rows, removed) {
+    // Each row comes whole, with the names of the fields that changed: a row already here is
+    // updated in place; one that now matches the view (its market cap or holder count arrived)
+    // joins it, as a batch's rows do.
     let resort = false;
+    const joined = [];
     for (const mint of removed || []) {
       tokens.delete(mint);
       elements.delete(mint);
       resort = true;
     }
-    for (const change of changes) {
+    for (const row of rows) {
+      const changed = row.changed || [];
+      const change = Object.assign({}, row);
+      delete change.changed;
       const token = tokens.get(change.mint);
-      if (!token) continue; // not on this page
+      if (!token) {
+        if (matchesView(change)) joined.push(change);
+        continue;
+      }
       Object.assign(token, change);
       if (!matchesView(token)) {
         forget(change.mint); // a detail took it out of this reader's view
         resort = true;
         continue;
       }
-      const row = elements.get(change.mint);
-      if (row) {
-        fillRow(row, token);
-        flash(row, change);
+      const element = elements.get(change.mint);
+      if (element) {
+        fillRow(element, token);
+        flash(element, changed);
       }
-      if (Object.keys(change).some((name) => SORTED_BY[name] === sortKey)) resort = true;
+      if (changed.some((name) => SORTED_BY[name] === sortKey)) resort = true;
     }
     window.boardUpdates = (window.boardUpdates || 0) + 1;
-    if (resort) renderKeepingPlace();
+    if (joined.length) receiveTokens(joined, []); // drawn with the others (or held while paused)
+    else if (resort) renderKeepingPlace();
   }
 
-  function flash(row, change) {
-    for (const name of Object.keys(change)) {
+  function flash(row, changed) {
+    for (const name of changed) {
       const cellName = CELLS[name];
       if (!cellName) continue;
       const target = row.querySelector('[data-field="' + cellName + '"], [data-link="' + cellName + '"]');
@@ -399,7 +421,7 @@
   }
 
   // The run history, kept live from the same run messages as the panel above it.
-  const RUN_CELLS = ["run_id", "source", "upstream", "days", "batch_size", "status", "processed", "accepted",
+  const RUN_CELLS = ["run_id", "source", "upstream", "window", "batch_size", "status", "processed", "accepted",
     "rejected", "invalid", "started_at", "duration"];
 
   function duration(seconds) {
@@ -427,7 +449,7 @@
       run_id: String(run.run_id),
       source: run.source_label + (run.follow ? " + follow" : ""),
       upstream: run.upstream_label,
-      days: String(Math.round(run.days * 100) / 100),
+      window: run.window || "—",
       batch_size: String(run.batch_size),
       status: run.status,
       processed: String(run.progress.processed),
@@ -442,8 +464,12 @@
 
   function showRetry(message) {
     if (message.run_id !== currentRunId) return;
-    runRetry.textContent = message.text;
-    runRetry.hidden = false;
+    showNote(runRetry, message.text);
+  }
+
+  function showNote(element, text) {
+    element.textContent = text;
+    element.hidden = !text;
   }
 
   function handle(message) {

@@ -48,6 +48,10 @@ class RpcCallError(RpcError):
         super().__init__(f"{method}: RPC error {self.code}: {detail}")
 
 
+class RpcRefused(RpcError):
+    """HTTP 401/403: the RPC refuses us (a missing or wrong API key), whatever we send."""
+
+
 class MethodNotFound(RpcCallError):
     """The provider does not offer this method (JSON-RPC -32601)."""
 
@@ -192,6 +196,8 @@ class SolanaRpc:
         await acquire_calls(self._limiter(), len(requests))
         try:
             body = await self._post(requests, what=f"{method} batch")
+        except RpcRefused:
+            raise  # the key, not the array: single calls would be refused too
         except RpcError as exc:
             # A provider that takes no arrays answers 4xx to one; single calls still work.
             raise BatchesRefused(str(exc)) from exc
@@ -225,7 +231,7 @@ class SolanaRpc:
             self._http.post(self._url, content=orjson.dumps(payload)), deadline=self._retry.deadline
         )
         if response.status_code in (401, 403):
-            raise RpcError(
+            raise RpcRefused(
                 f"{what}: the Solana RPC refused the request (HTTP {response.status_code}); "
                 "check the API key in SOLANA_RPC_URL"
             )

@@ -368,6 +368,7 @@ class _Tail:
         self.poll = poll_seconds
         self.recent: OrderedDict[str, None] = OrderedDict()  # signatures already handled
         self.backoff = 0.5
+        self.malformed = 0  # websocket frames skipped because they could not be read
 
     def _handled(self, signature: str) -> bool:
         return signature in self.recent
@@ -429,17 +430,24 @@ class _Tail:
                     yield page
 
     async def _notification(self, raw: Any) -> list[dict[str, Any]]:
-        message = orjson.loads(raw)
-        if not isinstance(message, dict) or message.get("method") != "logsNotification":
+        """The launches one frame announces. A frame that is not a notification we can read costs
+        itself only: it is counted and skipped (said once per tail); the gap fill after any
+        reconnect, and the signature list, still bring whatever it might have held."""
+        value, slot = _notification_value(raw)
+        if value is None:
+            self.malformed += 1
+            if self.malformed == 1:
+                logger.warning("chain tail: skipped a websocket frame that is not a logs notification: %r", raw[:120])
             return []
-        value = (((message.get("params") or {}).get("result") or {}).get("value")) or {}
+        if not value:
+            return []
         signature = value.get("signature")
         if not isinstance(signature, str) or self._handled(signature):
             return []
         if value.get("err") is not None:
             self._remember(signature)
             return []
-        decoded = decode_logs(signature, value.get("logs") or [], slot=_slot_of(message))
+        decoded = decode_logs(signature, value.get("logs") or [], slot=slot)
         if decoded.logs_truncated or decoded.invalid or any(e.timestamp is None for e in decoded.events):
             # The logs were cut (the event may be missing), or an event does not parse from them, or
             # an old layout needs the block time: the transaction has it all.
@@ -490,9 +498,25 @@ async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]
                 item.cancel()
 
 
-def _slot_of(message: dict[str, Any]) -> int | None:
-    slot = (((message.get("params") or {}).get("result") or {}).get("context") or {}).get("slot")
-    return slot if isinstance(slot, int) else None
+def _notification_value(raw: Any) -> tuple[dict[str, Any] | None, int | None]:
+    """A `logsNotification`'s `value` and slot; {} for another message (the subscription's answer, a
+    ping), None for a frame that is not readable JSON-RPC."""
+    try:
+        message = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return None, None
+    if not isinstance(message, dict):
+        return None, None
+    if message.get("method") != "logsNotification":
+        return {}, None
+    params = message.get("params")
+    result = params.get("result") if isinstance(params, dict) else None
+    value = result.get("value") if isinstance(result, dict) else None
+    if not isinstance(value, dict) or not value:
+        return None, None
+    context = result.get("context")
+    slot = context.get("slot") if isinstance(context, dict) else None
+    return value, slot if isinstance(slot, int) and not isinstance(slot, bool) else None
 
 
 def _signature_of(tx: Any) -> str:

@@ -1,0 +1,135 @@
+"""One detail stage and one live refresh per process (per event loop), shared by every run the
+process executes and by `manage.py fetch_details`.
+
+The first user starts them with their fetchers (the chain's curves with an RPC, holder counts with
+DAS, metadata documents); the last one stops them, so a command-line load ends clean and the
+always-on feed keeps them for as long as it runs. While one of their loops is down
+(tokens/outage.py), every run attached here shows it in its `degraded` field and on its pages, and
+the note goes when the loop is back.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from tokens.detail_stage import DetailStage, LiveRefresh
+from tokens.lease import Lease, LeaseLost, fenced_update
+from tokens.messages import broadcast, run_message
+from tokens.models import LoadRun
+from tokens.upstream_clients import chain_source, holder_counter, metadata_fetcher, solana_rpc
+
+logger = logging.getLogger(__name__)
+REPORT_RETRY_SECONDS = 5.0  # a note that could not be written (the database away) is tried again
+
+
+class DetailService:
+    def __init__(self) -> None:
+        self.stage: DetailStage | None = None
+        self.refresh: LiveRefresh | None = None
+        self._stack: AsyncExitStack | None = None
+        self._loops: list[asyncio.Task] = []
+        self._users = 0
+        self._runs: dict[int, Lease] = {}
+        self._shown: dict[int, str] = {}  # the note each attached run shows now
+        self._changed = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def use(self, lease: Lease | None = None) -> AsyncIterator[DetailStage]:
+        """The process's stage while the block runs; a run's lease gets its health notes."""
+        async with self._lock:
+            if self._users == 0:
+                await self._start()
+            self._users += 1
+            if lease is not None:
+                self._runs[lease.run_id] = lease
+                self._shown[lease.run_id] = ""  # a claim clears the note (tokens/lease.py)
+                self._changed.set()
+        try:
+            assert self.stage is not None
+            yield self.stage
+        finally:
+            async with self._lock:
+                if lease is not None:
+                    self._runs.pop(lease.run_id, None)
+                    self._shown.pop(lease.run_id, None)
+                self._users -= 1
+                if self._users == 0:
+                    await self._stop()
+
+    def degraded(self) -> str:
+        """What is down now, in words a reader may see ("" when everything works)."""
+        if self.stage is None:
+            return ""
+        outages = [*self.stage.health.values(), *([self.refresh.health] if self.refresh else [])]
+        return "; ".join(outage.for_readers() for outage in outages if outage.down)[:300]
+
+    async def _start(self) -> None:
+        stack = AsyncExitStack()
+        chain = None
+        if settings.SOLANA_RPC_URL:
+            rpc = await stack.enter_async_context(
+                solana_rpc(on_notice=lambda text: logger.warning("details: %s", text))
+            )
+            chain = chain_source(rpc)
+        holders, metadata = holder_counter(), metadata_fetcher()
+        for client in (holders, metadata):
+            if client is not None:
+                await stack.enter_async_context(client)
+        self._stack = stack
+        self.stage = DetailStage(chain=chain, holders=holders, metadata=metadata, on_health_change=self._changed.set)
+        self._loops = [asyncio.create_task(self.stage.run(), name="detail-stage")]
+        if chain is not None:
+            self.refresh = LiveRefresh(self.stage, on_health_change=self._changed.set)
+            self._loops.append(asyncio.create_task(self.refresh.run(), name="live-refresh"))
+        self._loops.append(asyncio.create_task(self._report(), name="detail-health"))
+        logger.info("details stage started: %s", ", ".join(self.stage.kinds()) or "nothing to fetch here")
+
+    async def _stop(self) -> None:
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._stack is not None:
+            await self._stack.aclose()
+        self.stage, self.refresh, self._stack, self._loops = None, None, None, []
+
+    async def _report(self) -> None:
+        """Each attached run shows what is down; a note that could not be written is tried again."""
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), REPORT_RETRY_SECONDS)
+            self._changed.clear()
+            note = self.degraded()
+            for run_id, lease in list(self._runs.items()):
+                if self._shown.get(run_id) == note:
+                    continue
+                try:
+                    await sync_to_async(fenced_update)(lease, degraded=note)
+                    run = await LoadRun.objects.aget(pk=run_id)
+                except LeaseLost:
+                    self._runs.pop(run_id, None)
+                    continue
+                except Exception:  # the database is away too: the next turn tries again
+                    continue
+                self._shown[run_id] = note
+                await broadcast(run_message(run))
+
+
+def _notice(text: str) -> None:
+    logger.warning("details: %s", text)
+
+
+_services: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DetailService]" = weakref.WeakKeyDictionary()
+
+
+def details_service() -> DetailService:
+    """This process's service (one per event loop: tests run each on a loop of its own)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _services:
+        _services[loop] = DetailService()
+    return _services[loop]

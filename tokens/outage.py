@@ -1,0 +1,75 @@
+"""One background loop's health: a failure starts an outage, said once; its end is said once too.
+
+The detail stage, the live refresh, the feed and the run watcher restart a failed turn after a pause
+that doubles from `first_wait` up to `longest`; whoever listens (the runs of the process and their
+pages) hears of a change of state, never of every failed turn. What readers see names the loop and
+the kind of failure only: an exception's text can carry a database host or user, and goes to the log.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+logger = logging.getLogger(__name__)
+
+
+class Outage:
+    def __init__(
+        self,
+        what: str,
+        *,
+        first_wait: float = 1.0,
+        longest: float = 30.0,
+        on_change: Callable[[], None] | None = None,
+        log: logging.Logger = logger,
+    ) -> None:
+        self.what = what
+        self.first_wait = first_wait
+        self.longest = longest
+        self.on_change = on_change
+        self.log = log
+        self.since: datetime | None = None
+        self.kind = ""
+        self.failures = 0
+        self._wait = first_wait
+        self._started = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failed turn; the seconds to wait before the next one."""
+        self.failures += 1
+        if self.since is None:
+            self.since, self.kind, self._started = datetime.now(UTC), type(exc).__name__, time.monotonic()
+            self.log.warning("%s is down (%s); trying again with backoff", self.what, _describe(exc))
+            self._changed()
+        wait, self._wait = self._wait, min(self._wait * 2, self.longest)
+        return wait
+
+    def ok(self) -> None:
+        """A turn worked: an outage, if there was one, is over."""
+        self._wait = self.first_wait
+        if self.since is None:
+            return
+        lasted = time.monotonic() - self._started
+        self.log.warning("%s works again after %.0f s (%d failed turns)", self.what, lasted, self.failures)
+        self.since, self.kind, self.failures = None, "", 0
+        self._changed()
+
+    def for_readers(self) -> str:
+        """What a page may show: the loop, since when, the kind of failure."""
+        if self.since is None:
+            return ""
+        return f"{self.what} down since {self.since:%H:%M:%S} UTC ({self.kind}); retrying"
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
