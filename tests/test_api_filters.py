@@ -4,8 +4,10 @@ token whole, and bad parameters refused with a message."""
 import asyncio
 import csv
 import io
+import time
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 
 from tests.fakes.coins import make_coin, now_ms
@@ -146,3 +148,25 @@ def test_a_kept_answer_is_never_older_than_the_last_stored_batch(stored, pumpfun
     asyncio.run(run_load(days=1))
     after = get("/api/tokens/?limit=5")  # at once, not a second later
     assert after["count"] == before["count"] + 1 and after["tokens"][0]["mint"] == pumpfun.coins[0]["mint"]
+
+
+def test_kept_answers_are_keyed_by_the_view_and_bounded_in_size_and_age(stored, settings, django_assert_num_queries):
+    caches["api"].clear()
+    first = Client().get("/api/tokens/?stage=new&sort=-holders&limit=10").json()
+    # The same view written another way (order, unknown parameters): the kept answer, one query (the cursor).
+    for variant in ("?limit=10&sort=-holders&stage=new", "?sort=-holders&stage=new&limit=10&zzz=1&utm=x"):
+        with django_assert_num_queries(1):
+            assert Client().get("/api/tokens/" + variant).json() == first
+    # An answer larger than API_CACHE_MAX_BYTES is not kept: asked again, it comes from the database.
+    settings.API_CACHE_MAX_BYTES = 2_000
+    Client().get("/api/tokens/?limit=40")
+    with django_assert_num_queries(3):  # the cursor, the page, the count
+        Client().get("/api/tokens/?limit=40")
+    # Nothing is kept longer than API_CACHE_SECONDS.
+    settings.API_CACHE_MAX_BYTES = 64 * 1024
+    Client().get("/api/tokens/?limit=5")
+    with django_assert_num_queries(1):
+        Client().get("/api/tokens/?limit=5")
+    time.sleep(settings.API_CACHE_SECONDS + 0.2)
+    with django_assert_num_queries(3):
+        Client().get("/api/tokens/?limit=5")

@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 from tests.fakes.chain import FakeSolana, history
 from tests.fakes.metadata import FakeGateway
 from tests.live import serve_app, server_env
-from tests.test_browser import ARTIFACTS, browser, local_context, log_in  # noqa: F401 (the module's Chromium fixture)
+from tests.test_browser import ARTIFACTS, board_mints, browser, local_context, log_in  # noqa: F401 (the module's Chromium fixture)
 
 pytestmark = pytest.mark.browser
 COUNT = 40
@@ -80,3 +80,25 @@ def test_a_table_sorted_by_holders_resorts_as_counts_arrive(browser, chain_serve
     assert "details 120 of 120" in page.inner_text("#progress-text")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "board-details.png"))
+
+
+def test_a_view_filtered_on_market_cap_gains_rows_live_as_their_caps_arrive(browser, chain_server):
+    host, launches = chain_server
+    page = log_in(local_context(browser, viewport={"width": 1400, "height": 900}).new_page(), host)
+    page.goto(f"http://{host}/?min_usd_market_cap=1000")  # every chain row arrives with its cap unknown
+    page.wait_for_function("window.boardConnected === true")
+    page.fill('input[name="days"]', "1")
+    page.fill('input[name="batch_size"]', "20")
+    page.select_option('select[name="source"]', "recent")
+    page.select_option('select[name="upstream"]', "chain")
+    page.click("#load-button")
+    # Batches come without caps: none of them is in this view yet...
+    page.wait_for_function("document.getElementById('stored-count').textContent !== '0'", timeout=30_000)
+    # ...then each curve's state arrives in an update that carries the whole row, and the row joins.
+    page.wait_for_function(f"window.boardRowCount === {COUNT}", timeout=60_000)
+    shown = set(board_mints(page))
+    assert shown == {launch.mint for launch in launches}
+    # What a reload of the same view would show, and the live stored count is the board's.
+    api = page.evaluate("fetch('/api/tokens/?min_usd_market_cap=1000&limit=500').then(r => r.json())")
+    assert {token["mint"] for token in api["tokens"]} == shown
+    assert page.inner_text("#stored-count") == str(COUNT)

@@ -10,6 +10,8 @@ from tests.fakes.chain import Launch, curve_account, history
 from tests.fakes.http import Reply
 from tests.helpers import run_load, stored_tokens, update_settings
 from tokens.models import LoadRun, Token
+from tokens.upstream.chain.addresses import MAYHEM_SOL_VAULT
+from tokens.upstream.chain.pdas import canonical_pool_address
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY = 86_400
@@ -209,3 +211,48 @@ async def test_auto_is_the_chain_with_an_rpc_and_the_api_without(solana, setting
     with pytest.raises(RunParameterError, match="the chain upstream needs SOLANA_RPC_URL"):
         await sync_to_async(queue_run)(days=1, upstream="chain")
     assert await sync_to_async(Token.objects.count)() == 3
+
+
+async def test_holder_counts_leave_out_the_curve_the_pool_and_mayhems_vault(solana):
+    launches = a_window(solana, 3)
+    coin = launches[0]
+    solana.accounts_by_mint[coin.mint] = [
+        (coin.bonding_curve, 700_000_000_000_000),  # the curve's own token account: most of the supply
+        (canonical_pool_address(coin.mint), 200_000_000_000_000),  # the pool's vault, once graduated
+        (MAYHEM_SOL_VAULT, 500_000_000_000_000),  # Mayhem's agent, not a trader
+        ("alice", 5), ("alice", 1), ("bob", 3), ("carol", 0),
+    ]  # fmt: skip
+    run = await run_load(days=1, batch_size=10, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED
+    assert (await stored_tokens())[coin.mint].holders == 2  # alice and bob
+
+
+HOSTILE_URIS = [
+    "http://meta.example:99999/x.json",  # the port that once ended a whole 7-day run
+    "http://[::1/x.json",  # a broken IPv6 literal
+    "javascript:alert(document.cookie)",
+    "ftp://meta.example/x.json",
+    "http://" + "a" * 300 + ".example/x.json",
+    "",
+    "http://localhost:8080/admin",  # a usable link to a port and a host the fetcher refuses
+    "https://localhost/ipfs/../../etc/passwd",  # IPFS-looking, not a plain CID: checked as a link
+]
+
+
+async def test_a_window_with_hostile_launches_ends_succeeded_with_every_launch_stored(solana):
+    now = int(time.time())
+    launches = [
+        Launch(index=i, block_time=now - 60 * i, uri=HOSTILE_URIS[i // 5] if i % 5 == 0 and i // 5 < 8 else "",
+               name="\x00<script>alert(1)</script>\u202e" if i % 7 == 0 else "")
+        for i in range(40)
+    ]  # fmt: skip
+    solana.add(*sorted(launches, key=lambda launch: launch.block_time))
+    run = await run_load(days=1, batch_size=10, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED, run.error
+    assert (run.accepted, run.invalid, run.failed) == (40, 0, 0)
+    rows = await stored_tokens()
+    assert set(rows) == {launch.mint for launch in launches}
+    hostile = [launch for launch in launches if launch.uri in HOSTILE_URIS and launch.uri]
+    assert run.metadata_errors == len(hostile) == 7  # unknown, and counted
+    assert all(rows[launch.mint].image_uri == "" and rows[launch.mint].description == "" for launch in hostile)
+    assert rows[launches[7].mint].name == "<script>alert(1)</script>"  # text, without NUL or bidi overrides

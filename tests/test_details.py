@@ -97,6 +97,9 @@ async def test_a_min_holders_filter_waits_for_the_count_then_keeps_or_removes_th
     }  # fmt: skip
     few = {launch.mint for index, launch in enumerate(launches) if index % 2}
     assert removed == few and kept == {launch.mint for launch in launches} - few
+    # The live stored count follows the rows the details took off the board.
+    counts = [m["stored"] for m in messages if m["type"] == "update" and m["removed"]]
+    assert counts and counts[-1] == 3 and all(isinstance(count, int) for count in counts)
     rows = await stored_tokens()
     assert all(not rows[mint].passed_filters and rows[mint].rejection_reason == "fewer than 3 holders" for mint in few)
     assert all(rows[mint].passed_filters and not rows[mint].pending for mint in kept)

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-from solders.pubkey import Pubkey
 
-from tokens.upstream.chain.addresses import PUMP_PROGRAM, TOKEN_2022_PROGRAM
+from tokens.upstream.chain.addresses import TOKEN_2022_PROGRAM
 from tokens.upstream.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
 from tokens.upstream.chain.events import (
     InvalidEvent,
@@ -25,6 +24,7 @@ from tokens.upstream.chain.events import (
     pump_log_payloads,
 )
 from tokens.upstream.chain.launches import launch_records
+from tokens.upstream.chain.pdas import bonding_curve_address, canonical_pool_address
 
 REAL = Path(os.environ.get("REAL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "real")
 if not REAL.is_dir():
@@ -45,11 +45,6 @@ def records(relative: str, key: str) -> list[dict]:
 
 def raw(record: dict) -> bytes:
     return bytes.fromhex(record["data"]) if record["encoding"] == "hex" else base64.b64decode(record["data"])
-
-
-def curve_pda(mint: str) -> str:
-    seeds = [b"bonding-curve", bytes(Pubkey.from_string(mint))]
-    return str(Pubkey.find_program_address(seeds, Pubkey.from_string(PUMP_PROGRAM))[0])
 
 
 # ---- CreateEvent payloads -----------------------------------------------------------------------
@@ -77,7 +72,7 @@ def test_every_real_create_event_decodes_to_its_stated_values(sample):
     assert checked >= 6
     missing = [name for name in CREATE_FIELDS if name not in expected]
     assert all(getattr(event, name) is None for name in missing)  # fields the layout does not have
-    assert event.bonding_curve == curve_pda(event.mint)
+    assert event.bonding_curve == bonding_curve_address(event.mint)
 
 
 def test_a_real_payload_cut_inside_a_known_field_is_invalid_not_an_older_layout():
@@ -96,7 +91,7 @@ def test_the_2026_09_simulation_line_with_trailing_bytes_decodes():
     line = sample["program_data_log_line"]
     event = create_event_from_log_data(base64.b64decode(line[len("Program data: ") :]))
     assert event.mint == sample["mint"] and event.timestamp == 1790426495
-    assert event.quote_mint is None and event.bonding_curve == curve_pda(event.mint)
+    assert event.quote_mint is None and event.bonding_curve == bonding_curve_address(event.mint)
     assert event.token_program == TOKEN_2022_PROGRAM
 
 
@@ -146,7 +141,7 @@ def test_every_real_create_transaction_gives_its_launch(relative):
     assert decoded.invalid == [] and not decoded.failed
     [event] = decoded.events
     assert (event.mint, event.name, event.symbol) == (mint, name, symbol)
-    assert event.bonding_curve.startswith(curve) and event.bonding_curve == curve_pda(mint)
+    assert event.bonding_curve.startswith(curve) and event.bonding_curve == bonding_curve_address(mint)
     [record] = launch_records(decoded, source="recent")
     assert record["creator"].startswith(creator)
     if created is not None:
@@ -172,7 +167,7 @@ def test_the_block_extract_holds_one_launch_with_nul_bytes_in_its_name():
     [event] = found.values()
     assert event.name == "The forbidden pear \x00\x00" and event.symbol == "PEAR"
     assert event.creator.startswith("Gb4ZDCis") and event.bonding_curve.startswith("BSewW3SL")
-    assert event.bonding_curve == curve_pda(event.mint) and event.virtual_token_reserves is None
+    assert event.bonding_curve == bonding_curve_address(event.mint) and event.virtual_token_reserves is None
 
 
 NOT_LAUNCHES = [
@@ -291,3 +286,23 @@ def test_every_real_pyth_account_decodes_to_its_price(sample):
     expected = sample["derived"]
     assert price.usd == pytest.approx(expected["price"] * 10.0 ** expected["exponent"])
     assert price.publish_time == expected["publish_time"]
+
+
+# ---- Addresses derived from a mint --------------------------------------------------------------
+
+
+def test_every_real_migration_went_to_its_canonical_pool_and_curve():
+    migrations = [e for e in records("index_found/other_events.json", "events")
+                  if e["derived"].get("_event") == "CompletePumpAmmMigrationEvent"]  # fmt: skip
+    assert len(migrations) == 2
+    for event in migrations:
+        found = event["derived"]
+        assert canonical_pool_address(found["mint"]) == found["pool"]
+        assert bonding_curve_address(found["mint"]) == found["bonding_curve"]
+
+
+@pytest.mark.parametrize("pool", records("index_found/pumpswap_pools.json", "pools"), ids=lambda p: p["key"])
+def test_only_migration_pools_are_the_canonical_pool_of_their_base_mint(pool):
+    found = pool["derived"]
+    canonical = found["_creator_is_pool_authority_pda_of_base_mint(canonical_migration_pool)"]
+    assert (canonical_pool_address(found["base_mint"]) == found["_pool_address_rederived"]) is canonical

@@ -45,3 +45,38 @@ def test_a_change_that_is_not_a_filter_judges_nothing(pumpfun, admin_client):
     response = admin_client.post("/admin/tokens/botsettings/", admin_form(historical_batch_size=25))
     assert not [str(m) for m in get_messages(response.wsgi_request) if "applied again" in str(m)]
     assert current_cursor() == cursor
+
+
+def test_a_filter_change_on_many_tokens_is_judged_in_chunks_and_caught_up_in_pages(pumpfun, admin_client):
+    pumpfun.coins = make_history(1_200)  # market caps $5,000 to $6,199
+    asyncio.run(run_load(days=1, batch_size=500))
+    before = current_cursor()
+    response = admin_client.post("/admin/tokens/botsettings/", admin_form(min_usd_market_cap=6100))
+    assert response.status_code == 302
+    hidden = {coin["mint"] for coin in pumpfun.coins if coin["usd_market_cap"] < 6100}
+    assert len(hidden) == 1_100
+    # One cursor per chunk of 500 tokens: no cursor holds more rows than one catch-up answer.
+    assert current_cursor() == before + 3
+    per_cursor = Token.objects.filter(cursor__gt=before).values_list("cursor", flat=True)
+    assert max(list(per_cursor).count(cursor) for cursor in set(per_cursor)) <= 500
+
+    # A page that follows the paging protocol (after, after_mint)...
+    removed, answers, after, after_mint = [], 0, before, ""
+    while True:
+        query = f"?after={after}" + (f"&after_mint={after_mint}" if after_mint else "")
+        page = Client().get("/api/tokens/" + query).json()
+        answers += 1
+        assert len(page["tokens"]) + len(page["removed"]) <= 500
+        removed += page["removed"]
+        if not page["more"]:
+            break
+        after, after_mint = page["next_after"], page["next_after_mint"]
+    assert sorted(removed) == sorted(hidden) and answers >= 3
+    # ...and one that only follows `cursor` both get every change once.
+    removed, cursor, more = [], before, True
+    while more:
+        page = Client().get(f"/api/tokens/?after={cursor}").json()
+        removed += page["removed"]
+        assert page["cursor"] > cursor or not page["more"]  # always further
+        cursor, more = page["cursor"], page["more"]
+    assert sorted(removed) == sorted(hidden)

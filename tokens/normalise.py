@@ -66,6 +66,7 @@ class TokenRecord:
     rejection_reason: str = ""
     pending: bool = False  # a filter waits for a detail still to be fetched
     awaiting: tuple[str, ...] = ()  # the details to fetch after the token is stored
+    metadata_refused: bool = False  # it names a metadata document by a link that cannot be used
 
     @property
     def created_ms(self) -> int:
@@ -107,6 +108,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
         source=str(raw.get(SOURCE_KEY) or "recent"),
         metadata_uri=safe_url(raw.get("metadata_uri")),
+        metadata_refused=_unusable_link(raw.get("metadata_uri")),
         bonding_curve=_address_or_blank(raw.get("bonding_curve")),
         signature=_signature_or_blank(raw.get("signature")),
         quote=raw.get(QUOTE_KEY) if raw.get(QUOTE_KEY) in ("SOL", "USDC") else "",
@@ -132,6 +134,11 @@ def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
             raise InvalidRecord(f"bonding progress {str(value)[:40]!r} is not a percentage")
         return float(value)
     return bonding_progress(_number(raw, "virtual_token_reserves"), complete=complete)
+
+
+def _unusable_link(value: Any) -> bool:
+    """A link was given (not blank) and is not a usable one: its detail is unknown, and counted."""
+    return isinstance(value, str) and bool(value.strip()) and not safe_url(value)
 
 
 def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) -> float | None:

@@ -96,6 +96,7 @@ def store_batch(
             "invalid": F("invalid") + invalid,
             "failed": F("failed") + failed,
             "details_queued": F("details_queued") + len(tasks),
+            "metadata_errors": F("metadata_errors") + sum(record.metadata_refused for record in records),
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,

@@ -327,6 +327,8 @@ class FakeSolana(FakeDas):
         self.sol_usd = sol_usd
         self.price_published: int | None = None  # None: now
         self.refuse_batches = False
+        self.refuse_status: int | None = None
+        self.refuse_batches_status = 400
         self.offer_transactions_for_address = False
         self.null_first: set[str] = set()  # signatures answered null on their first getTransaction
         self.asked: dict[str, int] = {}
@@ -375,6 +377,8 @@ class FakeSolana(FakeDas):
         request = json.loads(body)
         with self.lock:
             self.http_posts += 1
+        if self.refuse_status is not None:  # a provider that refuses the key, whatever is sent
+            return Reply(self.refuse_status, {"error": "invalid api key"})
         calls = len(request) if isinstance(request, list) else 1
         if self.latency:
             time.sleep(self.latency)
@@ -383,7 +387,7 @@ class FakeSolana(FakeDas):
         if isinstance(request, list):
             if self.refuse_batches:
                 return Reply(
-                    400,
+                    self.refuse_batches_status,
                     {
                         "jsonrpc": "2.0",
                         "id": None,
@@ -562,6 +566,16 @@ class FakeSolana(FakeDas):
             try:
                 subscriber.connection.send(json.dumps(message))
                 self.notifications_sent += 1
+            except ConnectionClosed:
+                pass
+
+    def send_raw(self, frame: str | bytes) -> None:
+        """A frame as it is, to every subscriber (a provider's garbage, a half-written message)."""
+        with self.lock:
+            subscribers = list(self.subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber.connection.send(frame)
             except ConnectionClosed:
                 pass
 

@@ -6,6 +6,7 @@ Errors never carry the RPC URL, which usually holds an API key.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -196,8 +197,12 @@ class SolanaRpc:
         await acquire_calls(self._limiter(), len(requests))
         try:
             body = await self._post(requests, what=f"{method} batch")
-        except RpcRefused:
-            raise  # the key, not the array: single calls would be refused too
+        except RpcRefused as exc:
+            # The key, or only its plan? One single call tells: refused too, it is the key (said as
+            # such, not as "refuses batches"); answered, this key may not send arrays.
+            with contextlib.suppress(RpcCallError):  # an answer, even an error one, is not a refusal
+                await self._send_one(method, params_list[0])
+            raise BatchesRefused(f"{exc}, while single calls are answered") from exc
         except RpcError as exc:
             # A provider that takes no arrays answers 4xx to one; single calls still work.
             raise BatchesRefused(str(exc)) from exc
