@@ -6,6 +6,7 @@ invokes. Its traps are switched on per launch (`Launch` fields) or per server (a
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import struct
@@ -574,10 +575,8 @@ class FakeSolana(FakeDas):
         with self.lock:
             subscribers = list(self.subscribers)
         for subscriber in subscribers:
-            try:
+            with contextlib.suppress(ConnectionClosed):
                 subscriber.connection.send(frame)
-            except ConnectionClosed:
-                pass
 
     def drop_websockets(self) -> None:
         with self.lock:
