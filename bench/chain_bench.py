@@ -31,13 +31,15 @@ DAYS = 7
 BATCH = 100
 
 
-def start_fake_solana(launches: int, latency: float, rate: float, *, gtfa: bool) -> tuple[subprocess.Popen, str, str]:
+def start_fake_solana(
+    launches: int, latency: float, rate: float, *, gtfa: bool, extra: list[str] | None = None
+) -> tuple[subprocess.Popen, str, str, str]:
     command = [sys.executable, str(ROOT / "bench" / "fake_solana.py"), "--launches", str(launches),
-               "--days", str(DAYS), "--latency", str(latency), "--rate", str(rate)]  # fmt: skip
+               "--days", str(DAYS), "--latency", str(latency), "--rate", str(rate), *(extra or [])]  # fmt: skip
     process = subprocess.Popen([*command, *(["--gtfa"] if gtfa else [])], stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline().split()
     assert line and line[0] == "READY", "the fake Solana RPC did not start"
-    return process, line[1], line[2]  # the gateway's URL follows; the details benchmark uses it
+    return process, line[1], line[2], line[3]  # RPC, websocket, IPFS gateway
 
 
 def stats(url: str) -> dict:
@@ -69,7 +71,7 @@ def calls_needed(launches: int, *, gtfa: bool) -> int:
 
 
 def run_chain(template, workdir, host, size, args, *, gtfa: bool) -> dict:
-    fake, url, ws = start_fake_solana(size, args.latency, args.rate, gtfa=gtfa)
+    fake, url, ws, _ = start_fake_solana(size, args.latency, args.rate, gtfa=gtfa)
     try:
         before = stats(url)
         env = chain_env(fresh_db(template, workdir, f"chain-{size}-{gtfa}"), url, ws, args.rate)

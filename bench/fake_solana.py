@@ -17,6 +17,24 @@ from tests.fakes.chain import FakeSolana, Launch, curve_account
 from tests.fakes.http import Reply
 from tests.fakes.metadata import FakeGateway
 
+# What launchers have written into `uri`: ports out of range, broken IPv6 literals, other schemes,
+# hosts longer than DNS allows, links to the server's own network, IPFS-looking paths that are not.
+HOSTILE_URIS = [
+    "http://meta.example:99999/metadata.json",
+    "https://meta.example:-1/metadata.json",
+    "http://[::1/metadata.json",
+    "http://[fe80::1%25eth0]:80/metadata.json",
+    "javascript:alert(document.cookie)",
+    "file:///etc/passwd",
+    "ftp://meta.example/metadata.json",
+    "http://" + "a" * 300 + ".example/metadata.json",
+    "http://localhost:8080/admin",
+    "http://127.0.0.1/admin",
+    "https://localhost/ipfs/../../etc/passwd",
+    "ipfs://../../etc/passwd",
+    " ",
+]
+
 
 class BenchSolana(FakeSolana):
     def handle(self, method, path, query, body, headers) -> Reply:
@@ -37,6 +55,7 @@ def main() -> None:
     parser.add_argument("--gtfa", action="store_true", help="offer getTransactionsForAddress")
     parser.add_argument("--holder-latency", type=float, default=0.0, help="extra seconds per getTokenAccounts")
     parser.add_argument("--varied-curves", action="store_true", help="every curve a different market cap")
+    parser.add_argument("--hostile-every", type=int, default=0, help="every Nth launch's uri is hostile (0: none)")
     args = parser.parse_args()
 
     server = BenchSolana(latency=args.latency)
@@ -50,7 +69,9 @@ def main() -> None:
     window = []
     for i in range(args.launches):
         block_time = now - 30 - span + (i * span) // max(1, args.launches)
-        window.append(Launch(index=i, block_time=block_time))
+        hostile = args.hostile_every and i % args.hostile_every == args.hostile_every - 1
+        uri = HOSTILE_URIS[(i // args.hostile_every) % len(HOSTILE_URIS)] if hostile else ""
+        window.append(Launch(index=i, block_time=block_time, uri=uri))
         if i % 500 == 0:
             window.append(Launch(index=20_000_000 + i, block_time=block_time, kind="failed"))
     server.launch_count = args.launches

@@ -39,7 +39,7 @@ from tokens.upstream.chain.events import (
     parse_create_event,
 )
 from tokens.upstream.chain.launches import launch_records
-from tokens.upstream.links import BadLink, parse_link, safe_link
+from tokens.upstream.links import BadLink, parse_link, safe_document_link, safe_link
 from tokens.upstream.metadata import MetadataError, MetadataFetcher
 
 EXAMPLES = {
@@ -343,9 +343,10 @@ def test_any_record_is_normalised_to_storable_values_or_invalid(raw):
         return
     for name, limit in (("name", 200), ("symbol", 50), ("description", 2000)):
         assert storable_text(getattr(record, name), limit), name
-    for name in ("image_uri", "metadata_uri", "twitter", "telegram", "website"):
+    for name in ("image_uri", "twitter", "telegram", "website"):
         value = getattr(record, name)
         assert value == "" or safe_link(value) == value
+    assert record.metadata_uri == "" or safe_document_link(record.metadata_uri) == record.metadata_uri
     assert record.reply_count is None or 0 <= record.reply_count <= MAX_COUNT
     assert record.initial_real_token_reserves is None or 0 < record.initial_real_token_reserves <= MAX_BIGINT
     assert len(record.mint) <= 44 and len(record.creator) <= 44 and len(record.signature) <= 88

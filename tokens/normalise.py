@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tokens.upstream.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
-from tokens.upstream.links import safe_link
+from tokens.upstream.links import safe_document_link, safe_link
 from tokens.upstream.pumpfun import SOURCE_KEY
 
 _BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
@@ -107,7 +107,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         website=safe_url(raw.get("website")),
         last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
         source=str(raw.get(SOURCE_KEY) or "recent"),
-        metadata_uri=safe_url(raw.get("metadata_uri")),
+        metadata_uri=safe_document_link(raw.get("metadata_uri")),
         metadata_refused=_unusable_link(raw.get("metadata_uri")),
         bonding_curve=_address_or_blank(raw.get("bonding_curve")),
         signature=_signature_or_blank(raw.get("signature")),
@@ -138,7 +138,7 @@ def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
 
 def _unusable_link(value: Any) -> bool:
     """A link was given (not blank) and is not a usable one: its detail is unknown, and counted."""
-    return isinstance(value, str) and bool(value.strip()) and not safe_url(value)
+    return isinstance(value, str) and bool(value.strip()) and not safe_document_link(value)
 
 
 def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) -> float | None:

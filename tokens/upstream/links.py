@@ -7,6 +7,7 @@ zero-width spaces, lone surrogates the database cannot encode), and links longer
 Nothing here raises anything but `BadLink`.
 """
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ MAX_URL = 500
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _validate = URLValidator(schemes=["http", "https"])
 _REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+# A CID, then plain path segments (never "." or ".."): what may be asked of an IPFS gateway.
+_IPFS_PATH = re.compile(r"[A-Za-z0-9]{16,128}(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]{1,128}){0,8}/?", re.ASCII)
 
 
 class BadLink(ValueError):
@@ -68,3 +71,29 @@ def safe_link(value: Any) -> str:
         return parse_link(value).url
     except BadLink:
         return ""
+
+
+def ipfs_path(value: Any) -> str | None:
+    """The plain `<cid>/<path>` of an IPFS link (`ipfs://…`, or `…/ipfs/…` on any http(s) host),
+    or None when the value is not one or its path is not plain (`..`, escapes, a query are not)."""
+    if not isinstance(value, str):
+        return None
+    if value.startswith("ipfs://"):
+        rest = re.split(r"[?#]", value[len("ipfs://") :], maxsplit=1)[0]
+    else:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return None
+        if parts.scheme.lower() not in DEFAULT_PORTS or not parts.path.startswith("/ipfs/"):
+            return None
+        rest = parts.path[len("/ipfs/") :]
+    return rest if _IPFS_PATH.fullmatch(rest) else None
+
+
+def safe_document_link(value: Any) -> str:
+    """A link to fetch a document from: a usable http(s) link, or an `ipfs://` link with a plain path
+    (fetched from the operator's gateway); else blank."""
+    if isinstance(value, str) and value.startswith("ipfs://"):
+        return value if ipfs_path(value) is not None else ""
+    return safe_link(value)

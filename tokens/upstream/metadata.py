@@ -18,7 +18,6 @@ What comes back is hostile text like every other upstream field.
 
 import asyncio
 import ipaddress
-import re
 import socket
 import zlib
 from collections.abc import Awaitable, Callable, Collection
@@ -29,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import orjson
 
-from tokens.upstream.links import DEFAULT_PORTS, BadLink, Link, parse_link
+from tokens.upstream.links import DEFAULT_PORTS, BadLink, Link, ipfs_path, parse_link
 from tokens.upstream.tls import SHARED_CONTEXT, pool_limits
 
 DEFAULT_IPFS_GATEWAY = "https://pump.mypinata.cloud/ipfs/"
@@ -37,8 +36,6 @@ MAX_BYTES = 256 * 1024
 DEFAULT_PORTS_ALLOWED = (80, 443)
 MAX_REDIRECTS = 3
 _REDIRECTS = {301, 302, 303, 307, 308}
-# A CID, then plain path segments (never "." or ".."): what is sent to the operator's gateway.
-_IPFS_PATH = re.compile(r"[A-Za-z0-9]{16,128}(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~-]{1,128}){0,8}/?", re.ASCII)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -125,19 +122,9 @@ class MetadataFetcher:
         return uri if link is None else link.url
 
     def ipfs_link(self, uri: Any) -> Link | None:
-        if not isinstance(uri, str):
-            return None
-        if uri.startswith("ipfs://"):
-            rest = re.split(r"[?#]", uri[len("ipfs://") :], maxsplit=1)[0]
-        else:
-            try:
-                parts = urlsplit(uri)
-            except ValueError:
-                return None
-            if parts.scheme.lower() not in DEFAULT_PORTS or not parts.path.startswith("/ipfs/"):
-                return None
-            rest = parts.path[len("/ipfs/") :]
-        if not _IPFS_PATH.fullmatch(rest):
+        """The operator's gateway's link for an IPFS link with a plain path (tokens/upstream/links.py)."""
+        rest = ipfs_path(uri)
+        if rest is None:
             return None
         gateway = self.gateway
         target = gateway.target + rest
