@@ -65,6 +65,7 @@ bench: install services
 	$(BIN)/python bench/details_bench.py
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/recovery_bench.py
+	$(BIN)/python bench/hostile_bench.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
