@@ -3,6 +3,7 @@
 import asyncio
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from tokens.loader import execute_run
 from tokens.models import BotSettings, LoadRun, Token
@@ -43,3 +44,24 @@ async def wait_for(predicate, timeout: float = 20) -> None:
     while not await sync_to_async(predicate)():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+def refuse_writes(name: str, *, table: str, event: str, message: str, errcode: str = "P0001", when: str = "") -> None:
+    """PostgreSQL itself refuses the `event` (INSERT, UPDATE) of rows of `table` (matching the SQL
+    condition `when`, on NEW and OLD) with `message`: a fault the database injects, not a mock."""
+    guard = f"IF {when} THEN " if when else ""
+    end = " END IF;" if when else ""
+    quoted = message.replace("'", "''")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {guard}"
+            f"RAISE EXCEPTION USING ERRCODE = '{errcode}', MESSAGE = '{quoted}';{end} "
+            f"RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+
+def allow_writes(name: str, *, table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")

@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from tests.fakes.chain import Launch, history
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.http import Reply
-from tests.helpers import queue_run, update_settings, wait_for
+from tests.helpers import allow_writes, queue_run, refuse_writes, update_settings, wait_for
 from tests.test_chain_tail import start_following, stop
 from tokens.detail_queue import DetailResult, claim_tasks, finish_tasks
 from tokens.filters import HOLDERS, FilterRules
@@ -104,24 +103,19 @@ def test_a_time_past_the_year_9999_is_a_clear_400(name):
 def test_a_refused_claim_leaves_the_next_run_claimable():
     first = LoadRun.objects.create(source="recent", days=1, batch_size=10, origin="web")
     second = LoadRun.objects.create(source="trending", days=1, batch_size=10, origin="web")
-    with connection.cursor() as cursor:
-        # The database refuses the first claim as a constraint would (any unique_violation).
-        cursor.execute(
-            "CREATE FUNCTION refuse_first_claim() RETURNS trigger AS $$ BEGIN "
-            f"IF NEW.status = 'running' AND OLD.id = {first.pk} THEN "
-            "RAISE unique_violation USING MESSAGE = 'another run of its source is active'; END IF; "
-            "RETURN NEW; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER refuse_first_claim BEFORE UPDATE ON tokens_loadrun "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_first_claim()"
-        )
+    # The database refuses the first claim as a constraint would (any unique_violation).
+    refuse_writes(
+        "refuse_first_claim",
+        table="tokens_loadrun",
+        event="UPDATE",
+        errcode="23505",
+        message="another run of its source is active",
+        when=f"NEW.status = 'running' AND OLD.id = {first.pk}",
+    )
     try:
         claimed = claim_next()
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_first_claim ON tokens_loadrun")
-            cursor.execute("DROP FUNCTION refuse_first_claim()")
+        allow_writes("refuse_first_claim", table="tokens_loadrun")
     assert claimed is not None and claimed.run.pk == second.pk
     assert LoadRun.objects.get(pk=first.pk).status == LoadRun.Status.QUEUED
 
@@ -178,36 +172,18 @@ async def test_batches_refused_for_a_key_that_single_calls_work_with(solana, cap
 async def test_an_unexpected_errors_text_stays_in_the_log(pumpfun, caplog):
     pumpfun.coins = make_history(5)
     secret = 'could not connect to server at "db.internal.example" (10.1.2.3), user "loader_admin"'
-    await sync_to_async(_fail_token_writes)(secret)
+    await sync_to_async(refuse_writes)("fail_token_writes", table="tokens_token", event="INSERT", message=secret)
     try:
         run = await sync_to_async(queue_run)(days=1, batch_size=5)
         final = await execute_run(run_id=run.pk)
     finally:
-        await sync_to_async(_drop_token_write_failure)()
+        await sync_to_async(allow_writes)("fail_token_writes", table="tokens_token")
     assert final.status == LoadRun.Status.FAILED
     assert "db.internal.example" not in final.error and "loader_admin" not in final.error
     assert final.error.startswith("failed on an unexpected error (") and "server log" in final.error
     shown = (await sync_to_async(Client().get)(f"/api/runs/{final.pk}/")).json()
     assert "db.internal.example" not in str(shown)
     assert "db.internal.example" in caplog.text  # the operator still has it
-
-
-def _fail_token_writes(message: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION fail_token_writes() RETURNS trigger AS $$ BEGIN "
-            f"RAISE EXCEPTION '{message.replace(chr(39), chr(39) * 2)}'; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER fail_token_writes BEFORE INSERT ON tokens_token "
-            "FOR EACH ROW EXECUTE FUNCTION fail_token_writes()"
-        )
-
-
-def _drop_token_write_failure() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS fail_token_writes ON tokens_token")
-        cursor.execute("DROP FUNCTION IF EXISTS fail_token_writes()")
 
 
 # ---- detail tasks: retries count failures, a fresh detail is kept and not fetched again -----------

@@ -6,38 +6,22 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.test import Client
 
 from tests.fakes.chain import history
-from tests.helpers import queue_run, wait_for
+from tests.helpers import allow_writes, queue_run, refuse_writes, wait_for
 from tokens.loader import execute_run
 from tokens.models import LoadRun
 
 pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]
 
 
-def _refuse_detail_claims() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION refuse_detail_claims() RETURNS trigger AS $$ BEGIN "
-            "RAISE EXCEPTION 'canceling statement due to conflict with recovery'; END $$ LANGUAGE plpgsql"
-        )
-        cursor.execute(
-            "CREATE TRIGGER refuse_detail_claims BEFORE UPDATE ON tokens_detailtask "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_detail_claims()"
-        )
-
-
-def _allow_detail_claims() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS refuse_detail_claims ON tokens_detailtask")
-        cursor.execute("DROP FUNCTION IF EXISTS refuse_detail_claims()")
-
-
 async def test_a_detail_stage_without_its_database_recovers_and_says_so_once(solana, caplog):
     solana.add(*history(6, spacing_s=60))
-    await sync_to_async(_refuse_detail_claims)()
+    await sync_to_async(refuse_writes)(
+        "refuse_detail_claims", table="tokens_detailtask", event="UPDATE",
+        message="canceling statement due to conflict with recovery",
+    )  # fmt: skip
     try:
         run = await sync_to_async(queue_run)(days=1, batch_size=6, upstream="chain")
         task = asyncio.create_task(execute_run(run_id=run.pk))
@@ -48,7 +32,7 @@ async def test_a_detail_stage_without_its_database_recovers_and_says_so_once(sol
         assert "conflict with recovery" not in shown["degraded"]  # readers see the kind, the log the text
         await asyncio.sleep(3)  # more failed turns, with backoff: none of them said again
     finally:
-        await sync_to_async(_allow_detail_claims)()
+        await sync_to_async(allow_writes)("refuse_detail_claims", table="tokens_detailtask")
     final = await asyncio.wait_for(task, timeout=60)
     assert final.status == LoadRun.Status.SUCCEEDED
     assert (final.details_queued, final.details_done) == (18, 18) and final.degraded == ""
