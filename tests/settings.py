@@ -1,6 +1,7 @@
 """Test settings: the project's settings with test-only defaults that never reach outside 127.0.0.1."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("PUMPFUN_API_URL", "http://127.0.0.1:9")  # discard port: a test that forgets its fake fails fast
@@ -28,6 +29,14 @@ os.environ.setdefault("PUMPFUN_PREFETCH_PAGES", "1")
 os.environ.setdefault("SOLANA_RPC_REQUESTS_PER_SECOND", "1000")
 
 from project.settings import *  # noqa: F403
+
+# The embedded pass's test database is a file, not SQLite's shared in-memory database: there a lock
+# conflict fails at once ("database table is locked") instead of waiting like every real database, so
+# a cancelled query still finishing in asgiref's thread could break every later test.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"pumpfun-tests-{os.getpid()}.sqlite3")
+    }
 
 # Serve static files straight from the apps, without a collectstatic step.
 STATIC_ROOT = None

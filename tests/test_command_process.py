@@ -79,21 +79,28 @@ def test_ctrl_c_on_a_tail_ends_it_succeeded_with_exit_0(fake, database):
     fake.coins = make_history(6)
     command = [sys.executable, "manage.py", "load_historical_tokens", "--days", "1", "--source", "recent",
                "--follow", "--json"]  # fmt: skip
+    # A shell without job control starts background jobs (`make test &`, many CI wrappers) with SIGINT
+    # ignored, and children inherit that: the command gets a terminal's Ctrl-C, whoever started us.
     process = subprocess.Popen(
-        command, cwd=ROOT, env=database, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with sqlite3.connect(database["DB_FILE"]) as db:
-            row = db.execute("SELECT checkpoint FROM tokens_loadrun WHERE id = 1").fetchone()
-        if row and row[0] and json.loads(row[0]).get("phase") == "tail":
-            break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("the run never reached its tail")
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+        command, cwd=ROOT, env=database, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with sqlite3.connect(database["DB_FILE"]) as db:
+                row = db.execute("SELECT checkpoint FROM tokens_loadrun WHERE id = 1").fetchone()
+            if row and row[0] and json.loads(row[0]).get("phase") == "tail":
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the run never reached its tail")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
     assert process.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1])["status"] == "succeeded"
     assert run_row(database, 1)[:2] == ("succeeded", "")

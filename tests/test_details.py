@@ -102,6 +102,7 @@ async def test_a_min_holders_filter_waits_for_the_count_then_keeps_or_removes_th
     assert counts and counts[-1] == 3 and all(isinstance(count, int) for count in counts)
     rows = await stored_tokens()
     assert all(not rows[mint].passed_filters and rows[mint].rejection_reason == "fewer than 3 holders" for mint in few)
+    assert all(rows[mint].holders == 1 for mint in few)  # the count that took them off is kept
     assert all(rows[mint].passed_filters and not rows[mint].pending for mint in kept)
     assert final.accepted == 6  # judged later: counted where it stood when stored
 

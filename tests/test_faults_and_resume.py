@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from tests.fakes.coins import make_coin, now_ms
 from tests.fakes.http import RESET, Reply
-from tests.helpers import queue_run, run_load
+from tests.helpers import queue_run, run_load, wait_for
 from tokens.loader import execute_run
 from tokens.models import LoadRun, Token
 from tokens.runs import RunConflict, check_resumable, create_run, mark_stale_runs_interrupted, plan_run
@@ -139,8 +139,8 @@ async def test_an_interrupted_run_resumes_to_the_rows_of_a_clean_run(pumpfun):
     pumpfun.latency = 0.02
     run = await sync_to_async(queue_run)(days=1, batch_size=30, source="hybrid")
     task = asyncio.create_task(execute_run(run_id=run.pk))
-    while (await LoadRun.objects.aget(pk=run.pk)).batches < 3:
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: LoadRun.objects.get(pk=run.pk).batches >= 3 or task.done())
+    assert not task.done(), "the run ended before it could be interrupted"
     task.cancel()  # what Ctrl-C or SIGTERM does to the command
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -16,6 +16,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
+from based58 import b58encode
 from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,7 @@ from tests.fakes.metadata import FakeGateway, FakeSite
 from tokens.detail_stage import metadata_fields
 from tokens.filters import rules_from
 from tokens.models import BotSettings, LoadRun, Token
-from tokens.normalise import MAX_BIGINT, MAX_COUNT, InvalidRecord, normalise
+from tokens.normalise import MAX_BIGINT, MAX_COUNT, InvalidRecord, is_address, normalise
 from tokens.processing import process_batch
 from tokens.store import store_batch
 from tokens.upstream.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
@@ -39,6 +40,7 @@ from tokens.upstream.chain.events import (
     parse_create_event,
 )
 from tokens.upstream.chain.launches import launch_records
+from tokens.upstream.chain.pdas import bonding_curve_address, canonical_pool_address
 from tokens.upstream.links import BadLink, parse_link, safe_document_link, safe_link
 from tokens.upstream.metadata import MetadataError, MetadataFetcher
 
@@ -316,7 +318,11 @@ def mostly(plausible: st.SearchStrategy, hostile: st.SearchStrategy) -> st.Searc
 
 
 NUMBERS = mostly(PLAUSIBLE_NUMBERS, HOSTILE_NUMBERS)
-MINTS = st.from_regex(r"[1-9A-HJ-NP-Za-km-z]{32,44}", fullmatch=True)
+# Real addresses (32 bytes in base58), and base58 text of the right length that is no address.
+MINTS = st.one_of(
+    st.binary(min_size=32, max_size=32).map(lambda key: b58encode(key).decode()),
+    st.from_regex(r"[1-9A-HJ-NP-Za-km-z]{32,44}", fullmatch=True),
+)
 TIMES = st.integers(1_704_067_200_000, NOW_MS)
 RECORDS = st.fixed_dictionaries(
     {"mint": mostly(MINTS, st.one_of(TEXT, HOSTILE_NUMBERS)),
@@ -350,6 +356,9 @@ def test_any_record_is_normalised_to_storable_values_or_invalid(raw):
     assert record.reply_count is None or 0 <= record.reply_count <= MAX_COUNT
     assert record.initial_real_token_reserves is None or 0 < record.initial_real_token_reserves <= MAX_BIGINT
     assert len(record.mint) <= 44 and len(record.creator) <= 44 and len(record.signature) <= 88
+    # Addresses are keys: what is derived from them later (a curve, a pool) cannot fail on them.
+    assert bonding_curve_address(record.mint) and canonical_pool_address(record.mint)
+    assert record.bonding_curve == "" or is_address(record.bonding_curve)
 
 
 @pytest.mark.django_db

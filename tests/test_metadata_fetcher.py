@@ -157,3 +157,26 @@ async def test_the_size_cap_applies_to_the_decoded_bytes(site, gateway):
         assert (await f.fetch(f"http://meta.example:{site.port}/small.json")).description == "tiny"
         with pytest.raises(MetadataError, match="compressed with"):
             await f.fetch(f"http://meta.example:{site.port}/brotli.json")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::a00:5", "2002:a9fe:a9fe::1", "::127.0.0.1", "fec0::1", "::ffff:10.0.0.1",
+     "2001:0:4136:e378:8000:63bf:f5ff:fffe", "169.254.169.254", "100.64.0.1", "fe80::1"],
+)  # fmt: skip
+async def test_addresses_that_reach_a_private_one_are_refused_whatever_their_form(gateway, address):
+    # NAT64, 6to4, IPv4-compatible, site-local, IPv4-mapped, Teredo, link-local, shared, metadata service.
+    async with fetcher(gateway, resolver=Resolver([address])) as f:
+        with pytest.raises(MetadataError, match="private address"):
+            await f.fetch("https://meta.example/doc.json")
+
+
+async def test_a_link_to_the_gateways_own_host_that_is_not_an_ipfs_path_is_checked(site, gateway):
+    # A local gateway (127.0.0.1): its plain IPFS paths are fetched, anything else a launcher points
+    # at on that host is a link to a private address.
+    async with fetcher(gateway) as f:
+        assert (await f.fetch(f"ipfs://{CID}")).description == f"About {CID}"
+        for path in ("/api/v0/config", "/ipns/whatever", f"/ipfs/{CID}/../../api/v0/config"):
+            with pytest.raises(MetadataError, match="private address"):
+                await f.fetch(gateway.url + path)
+    assert gateway.fetched == [CID]

@@ -122,3 +122,10 @@ def test_min_holders():
     token.holders = None
     assert holder_rejection_reason(token, rules(min_holders=5)) == "holder count unavailable"
     assert holder_rejection_reason(token, rules()) is None
+
+
+@pytest.mark.parametrize("mint", ["2" * 32, "1" * 44, "z" * 44])
+def test_a_mint_that_looks_like_base58_but_is_no_key_is_invalid(mint):
+    # The pattern alone let these through; a pool or curve derived from them raised later.
+    with pytest.raises(InvalidRecord, match="is not a base58 address"):
+        normalise(make_coin(1, created_ms=1_750_000_000_000, mint=mint), now_ms=1_750_000_100_000)

@@ -80,3 +80,14 @@ def test_a_filter_change_on_many_tokens_is_judged_in_chunks_and_caught_up_in_pag
         assert page["cursor"] > cursor or not page["more"]  # always further
         cursor, more = page["cursor"], page["more"]
     assert sorted(removed) == sorted(hidden)
+
+
+def test_no_commit_writes_more_tokens_than_one_catch_up_answer_holds():
+    # What lets a client that follows only `cursor` always get further (tokens/api.py).
+    from tokens import rejudge
+    from tokens.api import CATCH_UP_ROWS
+    from tokens.detail_stage import _GROUP
+    from tokens.models import MAX_BATCH_SIZE
+    from tokens.upstream.chain.source import ACCOUNTS_PER_CALL
+
+    assert max(MAX_BATCH_SIZE, rejudge.CHUNK, ACCOUNTS_PER_CALL, *_GROUP.values()) <= CATCH_UP_ROWS

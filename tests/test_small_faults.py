@@ -64,6 +64,35 @@ async def test_a_half_open_circuit_lets_one_probe_through_and_the_rest_fail_at_o
     assert await call(slow_ok, policy=policy, limiter=None, what="a call", breaker=breaker) == "answer"  # closed
 
 
+async def test_a_call_from_before_the_circuit_opened_does_not_let_a_second_probe_through():
+    policy = RetryPolicy(attempts=1, circuit_failures=1, circuit_cooldown=0.01)
+    breaker = CircuitBreaker("the test upstream")
+    release = asyncio.Event()
+
+    async def slow_failure():
+        await release.wait()
+        raise TransientError("reset")
+
+    early = asyncio.ensure_future(call(slow_failure, policy=policy, limiter=None, what="x", breaker=breaker))
+    await asyncio.sleep(0)
+
+    async def down():
+        raise TransientError("reset")
+
+    with pytest.raises(RetriesExhausted):
+        await call(down, policy=policy, limiter=None, what="x", breaker=breaker)  # opens it
+    await asyncio.sleep(0.02)
+    probe = asyncio.ensure_future(call(asyncio.Event().wait, policy=policy, limiter=None, what="x", breaker=breaker))
+    await asyncio.sleep(0)
+    release.set()  # the early call fails now, while the probe is out
+    with pytest.raises(RetriesExhausted):
+        await early
+    await asyncio.sleep(0.02)
+    with pytest.raises(CircuitOpen, match="one call is trying it now"):
+        await call(down, policy=policy, limiter=None, what="x", breaker=breaker)
+    probe.cancel()
+
+
 async def test_a_cancelled_probe_lets_the_next_call_probe():
     policy = RetryPolicy(attempts=1, circuit_failures=1, circuit_cooldown=0.01)
     breaker = CircuitBreaker("the test upstream")
@@ -227,6 +256,22 @@ def test_a_token_stored_again_keeps_a_detail_that_just_landed_and_is_judged_on_i
     assert not again.accepted[0].pending
     assert not DetailTask.objects.exists()  # not fetched again
     assert LoadRun.objects.get(pk=run.pk).details_queued == 1
+
+
+def test_freshness_is_judged_per_kind_of_detail():
+    run = _run()
+    rules = FilterRules(cutoff=datetime(2024, 1, 1, tzinfo=UTC))
+    coin = make_coin(8, created_ms=now_ms())
+    _store(run, [coin], rules)
+    [task] = claim_tasks(HOLDERS, 10)
+    finish_tasks(HOLDERS, [task], [DetailResult(task.mint, {"holders": 42})])
+    # Long ago for the holder count, a moment ago for something else: the count is fetched again.
+    Token.objects.filter(mint=coin["mint"]).update(
+        holders_read_at=timezone.now() - timedelta(hours=2), details_updated_at=timezone.now()
+    )
+    _store(run, [coin], rules)
+    assert DetailTask.objects.filter(mint=coin["mint"], kind=HOLDERS).exists()
+    assert Token.objects.get(mint=coin["mint"]).holders == 42  # kept meanwhile
 
 
 # ---- one detail stage and one live refresh per process -------------------------------------------

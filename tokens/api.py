@@ -115,10 +115,9 @@ def _tokens_after(request: HttpRequest) -> JsonResponse:
     following = rows[CATCH_UP_ROWS] if len(rows) > CATCH_UP_ROWS else None
     rows = rows[:CATCH_UP_ROWS]
     last = rows[-1] if following is not None else None
-    if last is None:
-        complete = max(latest, after)
-    else:  # the last cursor is whole here unless the row after it shares it
-        complete = last.cursor - 1 if following.cursor == last.cursor else last.cursor
+    # Without more: the latest cursor (below `after` only when the board was reset; the page starts
+    # again from there). With more: the last row's cursor is whole unless the row after it shares it.
+    complete = _complete_up_to(last, following) if last is not None else latest
     return JsonResponse(
         {
             "after": after,
@@ -132,6 +131,10 @@ def _tokens_after(request: HttpRequest) -> JsonResponse:
             "removed": [token.mint for token in rows if not token.passed_filters],
         }
     )
+
+
+def _complete_up_to(last: Token, following: Token) -> int:
+    return last.cursor - 1 if following.cursor == last.cursor else last.cursor
 
 
 def _mint_or_blank(raw: str | None) -> str:

@@ -17,8 +17,9 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from tokens.filters import HOLDERS, METADATA, FilterRules, judge, rules_from
+from tokens.liveness import this_process
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
-from tokens.store import lock_board, next_cursor
+from tokens.store import READ_AT, lock_board, next_cursor
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
@@ -66,19 +67,23 @@ def claim_tasks(kind: str, limit: int) -> list[DetailTask]:
             return []
         lease = now + LEASE
         # The lease only: attempts count failures (finish_tasks), not claims whose process died.
-        DetailTask.objects.filter(claimable, id__in=ids).update(not_before=lease)
+        DetailTask.objects.filter(claimable, id__in=ids).update(not_before=lease, leased_by=this_process())
         return list(DetailTask.objects.filter(id__in=ids, not_before=lease))
 
 
-def release_tasks_of(run_id: int) -> None:
-    """Details a dead executor of the run had leased are free again now, not when their lease runs
-    out. Tasks only; on PostgreSQL rows another transaction holds are left alone (it is finishing
-    them), so this never waits in a lock cycle (LOCK ORDER in tokens/store.py)."""
+def release_leases_of(process: str) -> None:
+    """Details a dead process's stage had leased are free again now, not when their lease runs out
+    (a task waiting out a retry is not a lease and keeps its wait). Tasks only; on PostgreSQL rows
+    another transaction holds are left alone (it is finishing them), so this never waits in a lock
+    cycle (LOCK ORDER in tokens/store.py)."""
+    if not process:
+        return
     with transaction.atomic():
-        leased = DetailTask.objects.filter(run_id=run_id, not_before__isnull=False).order_by("id")
+        leased = DetailTask.objects.filter(leased_by=process).order_by("id")
         if connection.vendor == "postgresql":
             leased = leased.select_for_update(skip_locked=True)
-        DetailTask.objects.filter(id__in=list(leased.values_list("id", flat=True))).update(not_before=None)
+        ids = list(leased.values_list("id", flat=True))
+        DetailTask.objects.filter(id__in=ids, leased_by=process).update(not_before=None, leased_by="")
 
 
 def judging_rules() -> FilterRules:
@@ -105,11 +110,12 @@ def finish_tasks(kind: str, tasks: list[DetailTask], results: list[DetailResult]
                 finished.append((task, result))
         runs = _count_finished(kind, finished)  # 2. runs
         fields = {task.mint: result.fields for task, result in finished if result is not None and result.fields}
-        update = apply_details(fields, judged={task.mint for task, _ in finished}, now=now)  # 3. tokens
+        update = apply_details(fields, judged={task.mint for task, _ in finished}, now=now, kind=kind)  # 3. tokens
         for task in retry:  # 4. tasks
             task.attempts += 1
             task.not_before = now + timedelta(seconds=settings.DETAIL_RETRY_WAIT * 2**task.attempts)
-        DetailTask.objects.bulk_update(retry, ["attempts", "not_before"])
+            task.leased_by = ""
+        DetailTask.objects.bulk_update(retry, ["attempts", "not_before", "leased_by"])
         DetailTask.objects.filter(id__in=[task.id for task, _ in finished]).delete()
     if update is None and runs:
         return DetailUpdate(cursor=0, runs=runs)
@@ -135,11 +141,15 @@ def _count_finished(kind: str, finished: list[tuple[DetailTask, DetailResult | N
     return sorted(per_run)
 
 
-def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime) -> DetailUpdate | None:
-    """Write the fields that changed, judge again the pending tokens among `judged`, and give the
-    changed tokens the next board cursor. Call inside a transaction; it takes the board lock first
-    (again, when its caller holds it already)."""
+def apply_details(
+    found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime, kind: str
+) -> DetailUpdate | None:
+    """Write the fields that changed (and when this kind of detail was read, for every token in
+    `found`), judge again the pending tokens among `judged`, and give the changed tokens the next
+    board cursor. Call inside a transaction; it takes the board lock first (again, when its caller
+    holds it already)."""
     lock_board()
+    _mark_read(kind, list(found), now=now)
     mints = set(found) | judged
     tokens = Token.objects.in_bulk(list(mints), field_name="mint")
     changes: dict[str, dict[str, Any]] = {}
@@ -156,9 +166,10 @@ def apply_details(found: dict[str, dict[str, Any]], *, judged: set[str], now: da
     if not changes and not removed:
         return None
     cursor = next_cursor()
-    for mint in removed:
+    for mint in removed:  # off the board, with the detail that took it off kept
         changes[mint] = {
-            "passed_filters": False, "pending": False, "rejection_reason": tokens[mint].rejection_reason
+            **changes.get(mint, {}), "passed_filters": False, "pending": False,
+            "rejection_reason": tokens[mint].rejection_reason,
         }  # fmt: skip
     _write(changes, extra={"cursor": cursor, "details_updated_at": now})
     _reprioritise({mint: diff["market_cap_sol"] for mint, diff in changes.items() if "market_cap_sol" in diff})
@@ -187,6 +198,17 @@ def _write(changes: dict[str, dict[str, Any]], *, extra: dict[str, Any]) -> None
         for names, rows in by_fields.items():
             columns = ", ".join(f"{quote(Token._meta.get_field(name).column)} = %s" for name in names)
             cursor.executemany(f"UPDATE {quote(Token._meta.db_table)} SET {columns} WHERE {quote('mint')} = %s", rows)
+
+
+def _mark_read(kind: str, mints: list[str], *, now: datetime) -> None:
+    if not mints:
+        return
+    column = connection.ops.quote_name(Token._meta.get_field(READ_AT[kind]).column)
+    table, mint = connection.ops.quote_name(Token._meta.db_table), connection.ops.quote_name("mint")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {column} = %s WHERE {mint} = %s", [[_db(READ_AT[kind], now), m] for m in mints]
+        )
 
 
 def _db(name: str, value: Any) -> Any:

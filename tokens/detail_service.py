@@ -9,6 +9,7 @@ the note goes when the loop is back.
 """
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -46,21 +47,23 @@ class DetailService:
             if self._users == 0:
                 await self._start()
             self._users += 1
-            if lease is not None:
-                self._runs[lease.run_id] = lease
-                self._shown[lease.run_id] = ""  # a claim clears the note (tokens/lease.py)
-                self._changed.set()
+        if lease is not None:
+            self._runs[lease.run_id] = lease
+            self._shown[lease.run_id] = ""  # a claim clears the note (tokens/lease.py)
+            self._changed.set()
         try:
             assert self.stage is not None
             yield self.stage
         finally:
-            async with self._lock:
-                if lease is not None:
-                    self._runs.pop(lease.run_id, None)
-                    self._shown.pop(lease.run_id, None)
-                self._users -= 1
-                if self._users == 0:
-                    await self._stop()
+            # No await before the count is down: a second cancellation cannot leave it high.
+            if lease is not None:
+                self._runs.pop(lease.run_id, None)
+                self._shown.pop(lease.run_id, None)
+            self._users -= 1
+            if self._users == 0:
+                # Shielded: the stop finishes (clients closed, loops ended) even if this task is
+                # cancelled again while it runs.
+                await asyncio.shield(self._stop_unused())
 
     def degraded(self) -> str:
         """What is down now, in words a reader may see ("" when everything works)."""
@@ -71,32 +74,41 @@ class DetailService:
 
     async def _start(self) -> None:
         stack = AsyncExitStack()
-        chain = None
-        if settings.SOLANA_RPC_URL:
-            rpc = await stack.enter_async_context(
-                solana_rpc(on_notice=lambda text: logger.warning("details: %s", text))
-            )
-            chain = chain_source(rpc)
-        holders, metadata = holder_counter(), metadata_fetcher()
-        for client in (holders, metadata):
-            if client is not None:
-                await stack.enter_async_context(client)
+        try:
+            chain = None
+            if settings.SOLANA_RPC_URL:
+                chain = chain_source(await stack.enter_async_context(solana_rpc(on_notice=_notice)))
+            holders, metadata = holder_counter(), metadata_fetcher()
+            for client in (holders, metadata):
+                if client is not None:
+                    await stack.enter_async_context(client)
+        except BaseException:
+            await stack.aclose()
+            raise
         self._stack = stack
         self.stage = DetailStage(chain=chain, holders=holders, metadata=metadata, on_health_change=self._changed.set)
-        self._loops = [asyncio.create_task(self.stage.run(), name="detail-stage")]
+        # Fresh contexts: the loops serve every run, so they must not carry the first run's retry
+        # listener (its `retrying` note and pages), or anything else of the task that started them.
+        self._loops = [_task(self.stage.run(), "detail-stage")]
         if chain is not None:
             self.refresh = LiveRefresh(self.stage, on_health_change=self._changed.set)
-            self._loops.append(asyncio.create_task(self.refresh.run(), name="live-refresh"))
-        self._loops.append(asyncio.create_task(self._report(), name="detail-health"))
+            self._loops.append(_task(self.refresh.run(), "live-refresh"))
+        self._loops.append(_task(self._report(), "detail-health"))
         logger.info("details stage started: %s", ", ".join(self.stage.kinds()) or "nothing to fetch here")
 
-    async def _stop(self) -> None:
-        for loop in self._loops:
-            loop.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        if self._stack is not None:
-            await self._stack.aclose()
-        self.stage, self.refresh, self._stack, self._loops = None, None, None, []
+    async def _stop_unused(self) -> None:
+        async with self._lock:
+            if self._users > 0 or self.stage is None:
+                return  # another run started using it meanwhile
+            loops, stack = self._loops, self._stack
+            self.stage, self.refresh, self._stack, self._loops = None, None, None, []
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            # A cancelled database call still runs to its end in asgiref's thread: wait for it.
+            await sync_to_async(lambda: None)()
+            if stack is not None:
+                await stack.aclose()
 
     async def _report(self) -> None:
         """Each attached run shows what is down; a note that could not be written is tried again."""
@@ -118,6 +130,10 @@ class DetailService:
                     continue
                 self._shown[run_id] = note
                 await broadcast(run_message(run))
+
+
+def _task(coroutine, name: str) -> asyncio.Task:
+    return asyncio.get_running_loop().create_task(coroutine, name=name, context=contextvars.Context())
 
 
 def _notice(text: str) -> None:

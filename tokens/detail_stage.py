@@ -88,7 +88,12 @@ class DetailStage:
             await asyncio.sleep(IDLE_SECONDS)
             tasks += await sync_to_async(claim_tasks)(kind, _GROUP[kind] - len(tasks))
         fetch = {STATE: self._states, HOLDERS: self._holders, METADATA: self._metadata}[kind]
-        results = await fetch([task.mint for task in tasks])
+        mints = [task.mint for task in tasks]
+        try:
+            results = await fetch(mints)
+        except Exception as exc:  # charged to these tasks (tried again, then counted), not to the stage
+            logger.exception("%s of %s tokens could not be fetched", LABELS[kind], len(mints))
+            results = [DetailResult(mint, None, type(exc).__name__) for mint in mints]
         update = await sync_to_async(finish_tasks)(kind, tasks, results)
         await self.announce(update)
         return True
@@ -96,7 +101,7 @@ class DetailStage:
     async def announce(self, update: DetailUpdate | None) -> None:
         if update is None:
             return
-        if update.rows or update.removed:
+        if update.cursor:  # every commit that took a cursor is told, so pages see no gap in them
             self.updates_sent += 1
             await broadcast(update_message(update))
         for run in await sync_to_async(_runs)(update.runs):
@@ -257,10 +262,15 @@ def _holder_subjects(mints: list[str]) -> dict[str, frozenset[str]]:
     """Per mint, the owners whose accounts are not holders: its bonding curve, its canonical pool
     (after graduation, the pool's vault holds the liquidity), Mayhem's vault."""
     rows = Token.objects.filter(mint__in=mints).values_list("mint", "bonding_curve", "quote")
-    return {
-        mint: frozenset(filter(None, (curve, canonical_pool_address(mint, quote=quote or "SOL"), MAYHEM_SOL_VAULT)))
-        for mint, curve, quote in rows
-    }
+    return {mint: _not_holders(mint, curve, quote) for mint, curve, quote in rows}
+
+
+def _not_holders(mint: str, curve: str, quote: str) -> frozenset[str]:
+    try:
+        pool = canonical_pool_address(mint, quote=quote or "SOL")
+    except ValueError:  # not a key (stored before addresses were checked): no pool to leave out
+        pool = ""
+    return frozenset(filter(None, (curve, pool, MAYHEM_SOL_VAULT)))
 
 
 def _metadata_uris(mints: list[str]) -> dict[str, str]:
@@ -269,7 +279,7 @@ def _metadata_uris(mints: list[str]) -> dict[str, str]:
 
 def _apply_now(found: dict[str, dict[str, Any]]) -> DetailUpdate | None:
     with transaction.atomic():
-        return apply_details(found, judged=set(), now=timezone.now())
+        return apply_details(found, judged=set(), now=timezone.now(), kind=STATE)
 
 
 def _runs(run_ids: list[int]) -> list[LoadRun]:

@@ -21,12 +21,12 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 
 from tokens.age_filters import window_label
-from tokens.detail_queue import release_tasks_of
+from tokens.detail_queue import release_leases_of
 from tokens.detail_service import details_service
 from tokens.detail_stage import wait_for_run_details
 from tokens.filters import FilterRules, rules_from
 from tokens.lease import Lease, LeaseLost, fenced_update, handing_over, lease_length, lease_of, renew
-from tokens.liveness import this_process
+from tokens.liveness import process_is_gone, this_process
 from tokens.messages import batch_message, broadcast, retry_message, run_message
 from tokens.models import BotSettings, LoadRun, Source, Token, Upstream
 from tokens.processing import NO_DETAILS, DetailPlan, process_batch
@@ -169,6 +169,7 @@ class LeaseKeeper:
         assert self._renewing is not None
         self._renewing.cancel()
         await asyncio.gather(self._renewing, return_exceptions=True)
+        await drain_database_thread()
 
     async def _renew(self) -> None:
         while True:
@@ -492,6 +493,7 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
     the same run, and whoever held it before is refused from now on."""
     now = timezone.now()
     runs = LoadRun.objects.filter(pk=run_id)
+    previous = runs.values_list("executed_by", flat=True).first() or ""
     lease = {
         "status": LoadRun.Status.RUNNING,
         "executed_by": this_process(),
@@ -512,14 +514,21 @@ def claim_run(run_id: int, *, resume: bool = False) -> LoadRun:
             )
     except IntegrityError:
         raise RunNotClaimable(f"run {run_id}: another run of its source is active") from None
-    if claimed and resume:
-        release_tasks_of(run_id)
+    if claimed and resume and process_is_gone(previous):
+        release_leases_of(previous)
     if not claimed:
         state = runs.values_list("status", flat=True).first()
         raise RunNotClaimable(
             f"run {run_id} is {state or 'unknown'}; it cannot be {'resumed' if resume else 'started'}"
         )
     return LoadRun.objects.get(pk=run_id)
+
+
+async def drain_database_thread() -> None:
+    """asgiref runs sync calls one at a time on one thread, and a cancelled call still runs to its end
+    there: a no-op call returns once any such call has finished, so what comes next (the run's final
+    write, the caller's own queries) never overlaps it."""
+    await sync_to_async(lambda: None)()
 
 
 def _raise_swallowed_cancellation() -> None:

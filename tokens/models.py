@@ -65,6 +65,11 @@ class Token(models.Model):
         default=False, help_text="A saved filter waits for a detail still being fetched (holders, market cap, metadata)"
     )
     details_updated_at = models.DateTimeField(null=True, help_text="When holders, metadata or market cap last changed")
+    # When each detail was last fetched (changed or not): a token stored again soon after is not
+    # fetched again (DETAIL_FRESH_SECONDS).
+    state_read_at = models.DateTimeField(null=True)
+    holders_read_at = models.DateTimeField(null=True)
+    metadata_read_at = models.DateTimeField(null=True)
     rejection_reason = models.CharField(max_length=200, blank=True)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
@@ -199,6 +204,9 @@ class DetailTask(models.Model):
     created_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     not_before = models.DateTimeField(null=True)
+    # The process whose details stage holds the task now (its lease runs to not_before); blank while
+    # the task waits, to be tried again, until not_before.
+    leased_by = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mint", "kind"], name="one_task_per_detail")]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from based58 import b58decode
+
 from tokens.upstream.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
 from tokens.upstream.links import safe_document_link, safe_link
 from tokens.upstream.pumpfun import SOURCE_KEY
@@ -79,7 +81,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
     if raw.get(INVALID_KEY):
         raise InvalidRecord(str(raw[INVALID_KEY])[:300])
     mint = raw.get("mint")
-    if not isinstance(mint, str) or not _BASE58_MINT.fullmatch(mint):
+    if not is_address(mint):
         raise InvalidRecord(f"mint {str(mint)[:60]!r} is not a base58 address of 32-44 characters")
     created_ms = _timestamp_ms(raw.get("created_timestamp"), now_ms=now_ms, name="created_timestamp")
     if created_ms is None:
@@ -172,7 +174,18 @@ def _signature_or_blank(value: Any) -> str:
 
 
 def _address_or_blank(value: Any) -> str:
-    return value if isinstance(value, str) and _BASE58_MINT.fullmatch(value) else ""
+    return value if is_address(value) else ""
+
+
+def is_address(value: Any) -> bool:
+    """A Solana address: base58 that decodes to exactly 32 bytes (the pattern alone lets through
+    strings that no key is, and a key derived from one would raise)."""
+    if not isinstance(value, str) or not _BASE58_MINT.fullmatch(value):
+        return False
+    try:
+        return len(b58decode(value.encode("ascii"))) == 32
+    except ValueError:
+        return False
 
 
 def _timestamp_ms(value: Any, *, now_ms: int, name: str) -> int | None:

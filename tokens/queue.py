@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tokens.detail_queue import release_tasks_of
+from tokens.detail_queue import release_leases_of
 from tokens.lease import lease_length
 from tokens.liveness import process_is_gone, this_process
 from tokens.models import LoadRun
@@ -80,7 +80,7 @@ def _adopt(run: LoadRun, *, now) -> Claimed | None:
     changes = {**_lease(now), "recoveries": F("recoveries") + 1, "resumes": F("resumes") + 1}
     if not _set(run, status=LoadRun.Status.RUNNING, changes=changes):
         return None
-    release_tasks_of(run.pk)
+    release_leases_of(run.executed_by)  # its stage's leases died with it
     logger.warning("run %s: its executor (%s) stopped renewing its lease; taking it over", run.pk, run.executed_by)
     return Claimed(run=LoadRun.objects.get(pk=run.pk), resume=True)
 

@@ -41,6 +41,8 @@ DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
     HOLDERS: ("holders",),
     METADATA: ("image_uri", "description", "twitter", "telegram", "website"),
 }
+# When each kind of detail was last fetched, changed or not.
+READ_AT = {STATE: "state_read_at", HOLDERS: "holders_read_at", METADATA: "metadata_read_at"}
 _KEPT_FIELDS = ("sources", "signature", *(name for names in DETAIL_FIELDS.values() for name in names))
 
 
@@ -77,7 +79,7 @@ def store_batch(
         known = {
             row["mint"]: row
             for row in Token.objects.filter(mint__in=[r.mint for r in records]).values(
-                "mint", "details_updated_at", *_KEPT_FIELDS
+                "mint", *READ_AT.values(), *_KEPT_FIELDS
             )
         }
         kept = {
@@ -96,7 +98,9 @@ def store_batch(
             "invalid": F("invalid") + invalid,
             "failed": F("failed") + failed,
             "details_queued": F("details_queued") + len(tasks),
-            "metadata_errors": F("metadata_errors") + sum(record.metadata_refused for record in records),
+            # A launch whose metadata link is unusable, counted once: when it is first stored.
+            "metadata_errors": F("metadata_errors")
+            + sum(record.metadata_refused and record.mint not in known for record in records),
             "batches": F("batches") + 1,
             "estimated_total": estimated_total,
             "heartbeat_at": now,
@@ -124,25 +128,17 @@ def _use_fresh_details(
     record: TokenRecord, known: dict[str, Any] | None, *, rules: FilterRules | None, now
 ) -> tuple[str, ...]:
     """The kinds of detail whose stored values this record keeps: those still on their way, holder
-    counts (never in a batch), and, with `rules`, those fetched in the last DETAIL_FRESH_SECONDS, which
-    are then not fetched again; the record is judged on them instead of waiting."""
+    counts (never in a batch), and, with `rules`, those fetched in the last DETAIL_FRESH_SECONDS (each
+    kind by its own time), which are then not fetched again: the record is judged on them instead."""
     kept = {*record.awaiting, HOLDERS}
     if known is None or rules is None or not record.awaiting:
         return tuple(kept)
-    updated = known.get("details_updated_at")
-    if updated is None or now - updated > timedelta(seconds=settings.DETAIL_FRESH_SECONDS):
-        return tuple(kept)
-    fresh = {kind for kind in record.awaiting if _landed(kind, known)}
+    fresh_since = now - timedelta(seconds=settings.DETAIL_FRESH_SECONDS)
+    fresh = {kind for kind in record.awaiting if (known.get(READ_AT[kind]) or fresh_since) > fresh_since}
     if fresh:
         _take_known(record, known, kinds=fresh)
         judge_record(record, rules, awaiting=tuple(kind for kind in record.awaiting if kind not in fresh))
     return tuple(kept)
-
-
-def _landed(kind: str, known: dict[str, Any]) -> bool:
-    if kind == METADATA:
-        return any(known.get(name) for name in DETAIL_FIELDS[METADATA])
-    return known.get(DETAIL_FIELDS[kind][0]) is not None
 
 
 def _take_known(record: TokenRecord, known: dict[str, Any], *, kinds) -> None:

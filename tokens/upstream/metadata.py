@@ -3,12 +3,14 @@
 The URI is chosen by whoever launched the coin, so the fetch treats it as an attack:
 - only http(s) links (tokens/upstream/links.py) on allowed ports: 80 and 443 unless configured,
   and the IPFS gateway's own;
-- the host is resolved once, every address it resolves to must be public, and the connection goes
-  to that checked address (TLS still verifies the name through SNI), so a second DNS answer cannot
-  steer the server into its own network (DNS rebinding);
+- the host is resolved once, every address it resolves to must be public (an IPv6 address that
+  carries an IPv4 one is judged by that one), and the connection goes to that checked address (TLS
+  still verifies the name through SNI), so a second DNS answer cannot steer the server into its own
+  network (DNS rebinding);
 - an IPFS link (`ipfs://<cid>/…` or `…/ipfs/<cid>/…`) is fetched from the operator's gateway only
-  when its CID and path are plain names (no `..`, no query); the gateway's address is trusted (it
-  may be a local node), its redirects are not: every hop is checked like a launcher's own link;
+  when its CID and path are plain names (no `..`, no query): that request alone is trusted (the
+  gateway may be a local node); any other link, to the gateway's host or not, and every redirect,
+  is checked like a launcher's own link;
 - one deadline for the whole fetch, and a size cap on the bytes as decoded: a compressed body is
   inflated in bounded steps, so a small gzip bomb costs at most the cap;
 - whatever fails (a parser, a socket, a codec), the result is a `MetadataError`: the token's fields
@@ -59,7 +61,22 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+
+
 def is_public(address: Address) -> bool:
+    """A public unicast address. An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo,
+    NAT64, the old IPv4-compatible form) is as public as the IPv4 address it reaches."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is None and any(address in network for network in _NAT64):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public(embedded)
+        if address in _IPV4_COMPATIBLE or address in _SITE_LOCAL:
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -92,7 +109,7 @@ class MetadataFetcher:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.allow_private_hosts = allow_private_hosts
-        self.allowed_ports = frozenset(allowed_ports)
+        self.allowed_ports = frozenset(allowed_ports) | {self.gateway.port}
         self.resolver = resolver
         self.address_allowed = address_allowed
         self._slots = asyncio.Semaphore(max(1, concurrency))
@@ -139,9 +156,9 @@ class MetadataFetcher:
         async with self._slots:
             try:
                 async with asyncio.timeout(self.timeout):
-                    link = self.ipfs_link(uri) or parse_link(uri)
+                    link, gateway = self._hop(uri)
                     host = link.host
-                    body = await self._follow(link)
+                    body = await self._follow(link, gateway=gateway)
             except MetadataError:
                 raise
             except BadLink as exc:
@@ -152,17 +169,24 @@ class MetadataFetcher:
                 raise MetadataError(f"{host}: {type(exc).__name__}") from None
         return self._parse(body, host=host)
 
-    async def _follow(self, link: Link) -> bytes:
+    def _hop(self, uri: Any) -> tuple[Link, bool]:
+        """Where to fetch `uri` from, and whether that is the operator's gateway serving a plain IPFS
+        path (the one link trusted without checks; any other link, on the gateway's host or not, is
+        checked like a launcher's own)."""
+        gateway = self.ipfs_link(uri)
+        return (gateway, True) if gateway is not None else (parse_link(uri), False)
+
+    async def _follow(self, link: Link, *, gateway: bool) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            body, location = await self._get(link)
+            body, location = await self._get(link, gateway=gateway)
             if location is None:
                 return body
-            link = self.ipfs_link(location) or parse_link(urljoin(link.url, location))
+            link, gateway = self._hop(urljoin(link.url, location))
         raise MetadataError(f"{link.host}: more than {MAX_REDIRECTS} redirects")
 
-    async def _get(self, link: Link) -> tuple[bytes, str | None]:
+    async def _get(self, link: Link, *, gateway: bool) -> tuple[bytes, str | None]:
         """The body, or where a redirect points."""
-        if link.origin == self.gateway.origin:
+        if gateway:
             client, url, headers, extensions = self._gateway_http, link.url, {}, {}
         else:
             if link.port not in self.allowed_ports:

@@ -98,13 +98,16 @@ class CircuitBreaker:
         self.probing = True
         return True
 
-    def record(self, *, ok: bool, policy: RetryPolicy) -> None:
-        self.probing = False
+    def record(self, *, ok: bool, policy: RetryPolicy, probe: bool = False) -> None:
+        """A call's outcome. Any success closes the circuit; only the probe's own end lets the next
+        call probe (a call that started before the circuit opened may end while the probe runs)."""
         if ok:
             if self.failures >= policy.circuit_failures:
                 logger.warning("%s answers again; its circuit is closed", self.name)
-            self.failures, self.opened_at = 0, None
+            self.failures, self.opened_at, self.probing = 0, None, False
             return
+        if probe:
+            self.probing = False
         self.failures += 1
         if self.failures >= policy.circuit_failures:
             if self.opened_at is None:
@@ -212,15 +215,15 @@ async def call_with_retries(
     try:
         result = await _with_retries(call, policy=policy, limiter=limiter, what=what)
     except RetriesExhausted:
-        breaker.record(ok=False, policy=policy)
+        breaker.record(ok=False, policy=policy, probe=probe)
         raise
     except Exception:
-        breaker.record(ok=True, policy=policy)  # it answered, with a final error: it is up
+        breaker.record(ok=True, policy=policy, probe=probe)  # it answered, with a final error: it is up
         raise
     except BaseException:
         breaker.release(probe=probe)
         raise
-    breaker.record(ok=True, policy=policy)
+    breaker.record(ok=True, policy=policy, probe=probe)
     return result
 
 

@@ -256,7 +256,9 @@
 
   function receiveTokens(changed, removed) {
     if (paused) {
+      if (!changed.length && !(removed || []).length) return;
       buffer.push([changed, removed]);
+      for (const mint of removed || []) waitingMints.delete(mint);
       // Rows not on the board yet: a token delivered again (a re-run, a catch-up) is not new.
       for (const token of changed) if (!tokens.has(token.mint) && matchesView(token)) waitingMints.add(token.mint);
       bufferedNote.textContent = waitingMints.size + " new while paused";
@@ -286,7 +288,7 @@
           if (!response.ok) throw new Error("catch-up failed (HTTP " + response.status + ")");
           const data = await response.json();
           receiveTokens(data.tokens, data.removed);
-          lastCursor = Math.max(lastCursor, data.cursor);
+          lastCursor = data.cursor; // lower than before only when the board was reset
           more = data.more;
           if (more) {
             after = data.next_after;
@@ -353,13 +355,13 @@
   function applyUpdate(rows, removed) {
     // Each row comes whole, with the names of the fields that changed: a row already here is
     // updated in place; one that now matches the view (its market cap or holder count arrived)
-    // joins it, as a batch's rows do.
+    // joins it, as a batch's rows do (held back while paused, like them).
     let resort = false;
     const joined = [];
-    for (const mint of removed || []) {
-      tokens.delete(mint);
-      elements.delete(mint);
-      resort = true;
+    const gone = [...(removed || [])];
+    for (const mint of gone) {
+      resort = resort || tokens.has(mint);
+      forget(mint);
     }
     for (const row of rows) {
       const changed = row.changed || [];
@@ -368,11 +370,13 @@
       const token = tokens.get(change.mint);
       if (!token) {
         if (matchesView(change)) joined.push(change);
+        else gone.push(change.mint); // a held row of it must not come back on Resume
         continue;
       }
       Object.assign(token, change);
       if (!matchesView(token)) {
         forget(change.mint); // a detail took it out of this reader's view
+        gone.push(change.mint);
         resort = true;
         continue;
       }
@@ -384,8 +388,15 @@
       if (changed.some((name) => SORTED_BY[name] === sortKey)) resort = true;
     }
     window.boardUpdates = (window.boardUpdates || 0) + 1;
-    if (joined.length) receiveTokens(joined, []); // drawn with the others (or held while paused)
-    else if (resort) renderKeepingPlace();
+    if (paused) {
+      // Rows held back are replayed in order on Resume: what left meanwhile leaves after them.
+      receiveTokens(joined, gone);
+      if (resort) renderKeepingPlace();
+    } else if (joined.length) {
+      applyChanges(joined, []);
+    } else if (resort) {
+      renderKeepingPlace();
+    }
   }
 
   function flash(row, changed) {
