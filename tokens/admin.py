@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from solo.admin import SingletonModelAdmin
 
 from tokens.bot_settings import env_batch_size
@@ -79,6 +79,12 @@ class BotSettingsAdmin(SingletonModelAdmin):
         super().save_model(request, obj, form, change)
         if not FILTER_FIELDS.intersection(form.changed_data):
             return
+        # The admin saves inside one transaction: judging the stored tokens waits until it commits,
+        # so each chunk is a transaction of its own (the board lock held one chunk at a time) and
+        # pages are told only of what is committed.
+        transaction.on_commit(lambda: self._rejudge(request))
+
+    def _rejudge(self, request) -> None:
         result = rejudge_stored()
         messages.info(
             request,
