@@ -26,7 +26,12 @@ from tokens.upstream.chain.events import (
 from tokens.upstream.chain.launches import launch_records
 from tokens.upstream.chain.pdas import bonding_curve_address, canonical_pool_address
 
-REAL = Path(os.environ.get("REAL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "real")
+_PLACES = [
+    os.environ.get("REAL_DATA_DIR", ""),
+    Path(__file__).resolve().parents[2] / "shared" / "real",  # ../shared beside the checkout
+    "/work/shared/real",  # where this workplace keeps it
+]
+REAL = next((Path(place) for place in _PLACES if place and Path(place).is_dir()), Path(_PLACES[1]))
 if not REAL.is_dir():
     if os.environ.get("CI"):
         raise RuntimeError(f"the real mainnet samples are missing at {REAL} (set REAL_DATA_DIR)")
