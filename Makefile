@@ -48,6 +48,7 @@ services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 admin: install
 	$(BIN)/python manage.py migrate --noinput

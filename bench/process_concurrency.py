@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.coins import make_history  # noqa: E402
 from tests.fakes.das import FakeDas  # noqa: E402
-from tokens.filters import FilterRules  # noqa: E402
-from tokens.upstream.holders import HolderCounter  # noqa: E402
+from tokens.sources.holders import HolderCounter  # noqa: E402
+from tokens.store.filters import FilterRules  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "process_concurrency.md"
 

@@ -9,11 +9,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loa
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from tokens import runner  # noqa: E402
-from tokens.messages import LOADER_CHANNEL  # noqa: E402
-from tokens.routing import websocket_urlpatterns  # noqa: E402
-from tokens.worker import LoaderWorker  # noqa: E402
-from tokens.ws_guard import BoardSocketGuard  # noqa: E402
+from tokens.board.routing import websocket_urlpatterns  # noqa: E402
+from tokens.board.ws_guard import BoardSocketGuard  # noqa: E402
+from tokens.live.messages import LOADER_CHANNEL  # noqa: E402
+from tokens.runs import server  # noqa: E402
+from tokens.runs.channel_worker import LoaderWorker  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -25,5 +25,5 @@ application = ProtocolTypeRouter(
 
 if settings.FOLLOW_LAUNCHES == "web":
     # The always-on feed of new launches runs inside this one web process (the embedded default).
-    application = runner.FollowerStarter(application)
-    runner.start_follower_with_server()
+    application = server.FollowerStarter(application)
+    server.start_follower_with_server()

@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tokens.throttle.api_rate_limit",
+    "tokens.board.throttle.api_rate_limit",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -133,7 +133,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Answers of the token API kept for API_CACHE_SECONDS (tokens/page_cache.py): in this process's
+# Answers of the token API kept for API_CACHE_SECONDS (tokens/board/page_cache.py): in this process's
 # memory on the embedded default, in Redis (shared by every web process) with REDIS_URL.
 API_CACHE_SECONDS = env_number("API_CACHE_SECONDS", 1.0)
 API_CACHE_MAX_BYTES = env_int("API_CACHE_MAX_BYTES", 64 * 1024, minimum=0)

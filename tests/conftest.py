@@ -13,7 +13,7 @@ from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
 from tests.fakes.metadata import FakeGateway
 from tests.fakes.pumpfun import FakePumpFun
-from tokens.upstream import resilience
+from tokens.sources import resilience
 
 # Fixtures for the tests that drive a real Daphne process.
 pytest_plugins = ["tests.live"]

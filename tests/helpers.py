@@ -5,9 +5,9 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from tokens.loader import execute_run
 from tokens.models import BotSettings, LoadRun, Token
-from tokens.runs import create_run, plan_run
+from tokens.runs.loader import execute_run
+from tokens.runs.requests import create_run, plan_run
 
 
 def queue_run(

@@ -25,24 +25,24 @@ from hypothesis.provisional import urls
 from tests.fakes.chain import Launch, create_event_payload, transaction_json
 from tests.fakes.http import Reply
 from tests.fakes.metadata import FakeGateway, FakeSite
-from tokens.detail_stage import metadata_fields
-from tokens.filters import rules_from
+from tokens.details.stage import metadata_fields
 from tokens.models import BotSettings, LoadRun, Token
-from tokens.normalise import MAX_BIGINT, MAX_COUNT, InvalidRecord, is_address, normalise
-from tokens.processing import process_batch
-from tokens.store import store_batch
-from tokens.upstream.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
-from tokens.upstream.chain.events import (
+from tokens.sources.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
+from tokens.sources.chain.events import (
     InvalidEvent,
     create_event_from_log_data,
     decode_logs,
     decode_transaction,
     parse_create_event,
 )
-from tokens.upstream.chain.launches import launch_records
-from tokens.upstream.chain.pdas import bonding_curve_address, canonical_pool_address
-from tokens.upstream.links import BadLink, parse_link, safe_document_link, safe_link
-from tokens.upstream.metadata import MetadataError, MetadataFetcher
+from tokens.sources.chain.launches import launch_records
+from tokens.sources.chain.pdas import bonding_curve_address, canonical_pool_address
+from tokens.sources.links import BadLink, parse_link, safe_document_link, safe_link
+from tokens.sources.metadata import MetadataError, MetadataFetcher
+from tokens.store.batches import store_batch
+from tokens.store.filters import rules_from
+from tokens.store.normalise import MAX_BIGINT, MAX_COUNT, InvalidRecord, is_address, normalise
+from tokens.store.processing import process_batch
 
 EXAMPLES = {
     "links": 3000,

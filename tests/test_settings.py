@@ -12,7 +12,7 @@ from tests.fakes.coins import make_history
 from tokens.bot_settings import effective_batch_size, export_settings
 from tokens.checks import check_batch_size_env
 from tokens.models import BotSettings, LoadRun
-from tokens.runs import plan_run
+from tokens.runs.requests import plan_run
 
 pytestmark = pytest.mark.django_db
 

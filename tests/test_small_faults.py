@@ -18,17 +18,17 @@ from tests.fakes.chain import Launch, history
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.http import Reply
 from tests.helpers import allow_writes, queue_run, refuse_writes, update_settings, wait_for
-from tests.test_chain_tail import start_following, stop
-from tokens.detail_queue import DetailResult, claim_tasks, finish_tasks
-from tokens.filters import HOLDERS, FilterRules
-from tokens.loader import execute_run
-from tokens.messages import run_payload
+from tests.sources.test_chain_tail import start_following, stop
+from tokens.details.queue import DetailResult, claim_tasks, finish_tasks
+from tokens.live.messages import run_payload
 from tokens.models import DetailTask, LoadRun, Token
-from tokens.processing import DetailPlan, process_batch
-from tokens.queue import claim_next
-from tokens.store import store_batch
-from tokens.upstream.resilience import CircuitBreaker, CircuitOpen, RetriesExhausted, RetryPolicy, TransientError
-from tokens.upstream.resilience import call_with_retries as call
+from tokens.runs.loader import execute_run
+from tokens.runs.queue import claim_next
+from tokens.sources.resilience import CircuitBreaker, CircuitOpen, RetriesExhausted, RetryPolicy, TransientError
+from tokens.sources.resilience import call_with_retries as call
+from tokens.store.batches import store_batch
+from tokens.store.filters import HOLDERS, FilterRules
+from tokens.store.processing import DetailPlan, process_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

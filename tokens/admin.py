@@ -6,13 +6,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from solo.admin import SingletonModelAdmin
 
+from tokens.board.throttle import ThrottledAdminAuthenticationForm
 from tokens.bot_settings import env_batch_size
-from tokens.messages import broadcast, rejudged_message
+from tokens.live.messages import broadcast, rejudged_message
 from tokens.models import BotSettings, LoadRun, Token
-from tokens.redaction import redact_url
-from tokens.rejudge import FILTER_FIELDS, rejudge_stored
-from tokens.throttle import ThrottledAdminAuthenticationForm
-from tokens.upstream_clients import configured_upstreams
+from tokens.sources.clients import configured_upstreams
+from tokens.sources.redaction import redact_url
+from tokens.store.rejudge import FILTER_FIELDS, rejudge_stored
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 

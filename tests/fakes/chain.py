@@ -22,7 +22,7 @@ from websockets.sync.server import serve
 
 from tests.fakes.das import FakeDas
 from tests.fakes.http import Reply
-from tokens.upstream.chain.addresses import (
+from tokens.sources.chain.addresses import (
     EVENT_AUTHORITY,
     MINT_AUTHORITY,
     PUMP_PROGRAM,
@@ -32,8 +32,8 @@ from tokens.upstream.chain.addresses import (
     TOKEN_PROGRAM,
     USDC_MINT,
 )
-from tokens.upstream.chain.curve import CURVE_DISCRIMINATOR
-from tokens.upstream.chain.events import ANCHOR_EVENT_TAG, CREATE_EVENT_DISCRIMINATOR
+from tokens.sources.chain.curve import CURVE_DISCRIMINATOR
+from tokens.sources.chain.events import ANCHOR_EVENT_TAG, CREATE_EVENT_DISCRIMINATOR
 
 TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
 COMPUTE_BUDGET = "ComputeBudget111111111111111111111111111111"

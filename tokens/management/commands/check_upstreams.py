@@ -6,8 +6,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from tokens.models import BotSettings, Upstream
-from tokens.upstream_checks import check_all
-from tokens.upstream_clients import resolve_upstream
+from tokens.sources.checks import check_all
+from tokens.sources.clients import resolve_upstream
 
 
 class Command(BaseCommand):

@@ -7,9 +7,9 @@ from contextlib import suppress
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand
 
-from tokens.detail_queue import details_waiting
-from tokens.detail_service import details_service
-from tokens.detail_stage import IDLE_SECONDS
+from tokens.details.queue import details_waiting
+from tokens.details.service import details_service
+from tokens.details.stage import IDLE_SECONDS
 
 
 class Command(BaseCommand):

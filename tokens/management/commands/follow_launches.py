@@ -4,8 +4,8 @@ import asyncio
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tokens.follower import FollowerRunning, follow_launches
 from tokens.management.commands.load_historical_tokens import _until_sigterm
+from tokens.runs.feed import FollowerRunning, follow_launches
 
 
 class Command(BaseCommand):

@@ -15,11 +15,11 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tokens.age_filters import AgeFilter
-from tokens.dispatch import dispatch_run
-from tokens.loader import RunNotClaimable, execute_claimed, execute_run
-from tokens.messages import run_payload
+from tokens.live.messages import run_payload
 from tokens.models import BotSettings, LoadRun, Source
-from tokens.runs import RunConflict, RunParameterError, check_resumable, create_run, plan_run, request_cancel
+from tokens.runs.dispatch import dispatch_run
+from tokens.runs.loader import RunNotClaimable, execute_claimed, execute_run
+from tokens.runs.requests import RunConflict, RunParameterError, check_resumable, create_run, plan_run, request_cancel
 
 _UPSTREAM_NAMES = {"chain": "Solana chain", "api": "pump.fun web API"}
 
@@ -180,7 +180,7 @@ def _command_logging(*, on_terminal: bool, verbosity: int):
     warning itself, once, so the loader's own lines for them are dropped. Off a terminal (cron,
     scripts) nothing else is said unless asked (`-v 2`); on a terminal, retries and warnings print
     above the progress bar (per-batch lines with `-v 2`)."""
-    loggers = [logging.getLogger("tokens"), logging.getLogger("tokens.upstream.resilience")]
+    loggers = [logging.getLogger("tokens"), logging.getLogger("tokens.sources.resilience")]
     levels = [logger.level for logger in loggers]
     outcome = _DropRunOutcome()
     if verbosity >= 2:

@@ -5,7 +5,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from tokens.worker_loop import WorkerLoop
+from tokens.runs.worker import WorkerLoop
 
 
 class Command(BaseCommand):

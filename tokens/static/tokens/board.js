@@ -43,7 +43,7 @@
   const deadImages = new Set(); // image links that failed to load
   const elements = new Map(); // mint -> <tr>
   // The reader's view (filters and sort), kept in the URL so it can be shared and survives a reload.
-  // The server parsed it for the first render; matchesView mirrors tokens/board_query.py.
+  // The server parsed it for the first render; matchesView mirrors tokens/store/board_query.py.
   let view = Object.assign({}, config.view);
   let rowCap = config.row_cap; // the same number of rows as the first render; "Load older" raises it
   let nextCursor = config.next_cursor;

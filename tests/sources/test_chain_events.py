@@ -1,0 +1,183 @@
+"""Decoding pump.fun launches from bytes: the real mainnet samples, every layout, every trap."""
+
+import base64
+
+import pytest
+
+from tests.fakes.chain import (
+    LAYOUTS,
+    SUPPLY,
+    Launch,
+    create_event_payload,
+    curve_account,
+    pyth_account,
+    transaction_json,
+)
+from tokens.sources.chain.addresses import TOKEN_2022_PROGRAM, USDC_MINT
+from tokens.sources.chain.curve import (
+    InvalidAccount,
+    bonding_progress,
+    decode_curve,
+    decode_pyth_price,
+    fresh_usd_price,
+    market_cap_in_quote,
+)
+from tokens.sources.chain.events import (
+    InvalidEvent,
+    create_event_from_log_data,
+    decode_transaction,
+    parse_create_event,
+)
+from tokens.sources.chain.launches import launch_records
+
+MAINNET_2024 = (
+    "G3KpTd7rY3YFAAAANDQ0NDQFAAAANDQ0NDRDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1Xb21BUDhqSkxkNzNaTHlKbXJkSnFGQmhza1VySnky"
+    "VnBNR1JlTkJyMWdkR7Zis6PfVu5kKJvAYfPesL55QoFrqaygLpsk7BxbgrgPn0KsXE7lzrgqj1eysgV3XZ83iXIWTx4Xs10C3UjSCdTMg2jM0J1UQP"
+    "hbqZQaX5IJNYhozv/ivJDyAN6mZt0QGw=="
+)
+MAINNET_2026 = (
+    "G3KpTd7rY3YFAAAAc2VhbHkFAAAAc2VhbHlDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1YUk5TRDJmc3FncTFGdGZLSHhKSmdvWXZiNVBSeURo"
+    "S3NqTlFGNFZvTFFFUEDWXWT6DfE70ocWan1nrbUMoU8ME79LnAoD0j4+7lEZ5xUTUm01m0qqkuwnqleIXH//r+1i72hHe0dsFbt4pEXS8/oqVRM/op"
+    "M2XoQYgyk8FrKL8y8OlLoQOlt2GbTLuNLz+ipVEz+ikzZehBiDKTwWsovzLw6UuhA6W3YZtMu4d+BwagAAAAAAENhH488DAACsI/wGAAAAAHjF+1HR"
+    "AgAAgMakfo0DAAbd9uHudY/eGEJdvORszdq2GvxNg7kNJ/69+SjYoYv8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACsI/wGAAAA"
+)
+
+
+def test_the_2024_mainnet_line_decodes_to_what_upstream_md_lists():
+    event = create_event_from_log_data(base64.b64decode(MAINNET_2024))
+    assert (event.name, event.symbol) == ("44444", "44444")
+    assert event.uri == "https://ipfs.io/ipfs/QmWomAP8jJLd73ZLyJmrdJqFBhskUrJy2VpMGReNBr1gdG"
+    assert event.mint == "DGxVcSTq8ECJsmiQfp1knvd6enuG9nJKdDihzSaFpump"
+    assert event.bonding_curve == "Bignq1ctYYtmHdoi1MUGx6wT3pRxZXoE1TAXBqTEG9ZD"
+    assert event.user == "EmLPb9Vpzj4NECQCR1nWShfxgeUjTXNzBjKXx6JiXLHp"
+    assert event.creator is None and event.timestamp is None  # the block time stands in
+
+
+def test_the_2026_mainnet_line_decodes_to_what_upstream_md_lists():
+    event = create_event_from_log_data(base64.b64decode(MAINNET_2026))
+    assert (event.name, event.symbol) == ("sealy", "sealy")
+    assert event.uri == "https://ipfs.io/ipfs/QmXRNSD2fsqgq1FtfKHxJJgoYvb5PRyDhKsjNQF4VoLQEP"
+    assert event.mint == "5N6gKmP1riGaXxYCyv3g8oncnKVayfd4mZsU49TNAn6k"  # does not end in "pump"
+    assert event.creator == "FCUPh2jMpii3kPmLmSEiLDuaBG78uiU6AndovkgBYhm9"
+    assert event.timestamp == 1785782391  # 2026-08-03 18:39:51 UTC
+    assert (event.virtual_token_reserves, event.virtual_sol_reserves) == (1_073_000_000_000_000, 30_000_000_000)
+    assert (event.real_token_reserves, event.token_total_supply) == (793_100_000_000_000, 1_000_000_000_000_000)
+    assert event.token_program == TOKEN_2022_PROGRAM
+    assert event.quote_mint is None and event.virtual_quote_reserves == 30_000_000_000  # the 42 bytes after
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_layout_reads_the_fields_it_has_and_ignores_newer_ones(layout):
+    launch = Launch(index=7, block_time=1_780_000_000, layout=layout, quote="USDC")
+    event = create_event_from_log_data(create_event_payload(launch))
+    assert (event.name, event.symbol, event.mint, event.bonding_curve) == (
+        launch.name,
+        launch.symbol,
+        launch.mint,
+        launch.bonding_curve,
+    )
+    at = LAYOUTS.index(layout)
+    assert (event.timestamp == launch.block_time) is (at >= 1)
+    assert (event.token_total_supply == SUPPLY) is (at >= 2)
+    assert (event.token_program == TOKEN_2022_PROGRAM) is (at >= 3)
+    assert (event.quote_mint == USDC_MINT) is (at >= 5)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\x05\x00\x00\x00abc", b"\xff\xff\xff\x7fname", b"\x02\x00\x00\x00\xff\xfe" + bytes(200)],
+    ids=["empty", "short string", "absurd length", "not utf-8"],
+)
+def test_a_payload_that_does_not_parse_is_refused_not_guessed(payload):
+    with pytest.raises(InvalidEvent):
+        parse_create_event(payload)
+
+
+def test_a_cut_off_payload_in_a_transaction_is_reported_as_invalid():
+    tx = transaction_json(Launch(index=1, block_time=1_780_000_000, garbled=True), slot=5)
+    decoded = decode_transaction(tx)
+    assert decoded.events == [] and len(decoded.invalid) == 1 and "does not parse" in decoded.invalid[0]
+    [record] = launch_records(decoded, source="recent")
+    assert "_invalid" in record
+
+
+@pytest.mark.parametrize(
+    ("options", "found"),
+    [
+        ({"emit": "both"}, 1),
+        ({"emit": "inner"}, 1),  # logs truncated: only the self-CPI has it
+        ({"emit": "logs"}, 1),  # no self-CPI event: only the log line
+        ({"version": "legacy"}, 1),
+        ({"program_from_lookup": True}, 1),  # v0: the program key comes from a lookup table
+        ({"launcher_bot": True}, 1),  # pump at depth 2; the bot's own same-discriminator line is not ours
+        ({"kind": "lookalike"}, 0),  # Raydium LaunchLab's CreateEvent, same discriminator
+        ({"kind": "noop"}, 0),  # mentions the mint authority, creates nothing
+        ({"extra_launches": 2}, 3),  # a bundle: three creates in one transaction
+    ],
+)
+def test_launches_are_found_where_they_are_and_nowhere_else(options, found):
+    launch = Launch(index=3, block_time=1_780_000_000, **options)
+    decoded = decode_transaction(transaction_json(launch, slot=9))
+    assert len(decoded.events) == found
+    assert decoded.invalid == []
+    if found:
+        assert decoded.events[0].mint == launch.mint and decoded.events[0].name == launch.name
+
+
+def test_a_failed_create_has_no_launch():
+    decoded = decode_transaction(transaction_json(Launch(index=3, block_time=1, kind="failed"), slot=9))
+    assert decoded.failed and decoded.events == []
+
+
+def test_a_2024_launch_takes_its_creation_time_from_the_block():
+    launch = Launch(index=3, block_time=1_710_000_000, layout="2024")
+    [record] = launch_records(decode_transaction(transaction_json(launch, slot=9)), source="recent")
+    assert record["created_timestamp"] == 1_710_000_000_000
+    assert record["creator"] == launch.creator  # the 2024 layout's `user`
+
+
+def test_curve_accounts_of_every_length_decode():
+    for length in (49, 81, 151, 200):
+        state = decode_curve(curve_account(length=length, quote_mint=USDC_MINT))
+        assert state.virtual_token_reserves == 1_073_000_000_000_000 and state.complete is False
+        assert state.quote == ("USDC" if length >= 115 else "SOL")  # a field past the end is absent
+    with pytest.raises(InvalidAccount):
+        decode_curve(curve_account(length=48))
+    with pytest.raises(InvalidAccount):
+        decode_curve(b"\x00" * 8 + curve_account()[8:])
+
+
+def test_market_cap_and_progress_follow_the_coin_own_numbers():
+    start = market_cap_in_quote(
+        virtual_quote_reserves=30_000_000_000, virtual_token_reserves=1_073_000_000_000_000,
+        token_total_supply=1_000_000_000_000_000, quote_mint=None,
+    )  # fmt: skip
+    assert start == pytest.approx(27.96, abs=0.01)  # about 27.96 SOL at launch
+    doubled = market_cap_in_quote(
+        virtual_quote_reserves=30_000_000_000, virtual_token_reserves=1_073_000_000_000_000,
+        token_total_supply=2_000_000_000_000_000, quote_mint=None,
+    )  # fmt: skip
+    assert doubled == pytest.approx(2 * start)  # a 2-billion coin: the supply is read, never assumed
+    usdc = market_cap_in_quote(
+        virtual_quote_reserves=4_292_000_000, virtual_token_reserves=1_073_000_000_000_000,
+        token_total_supply=1_000_000_000_000_000, quote_mint=USDC_MINT,
+    )  # fmt: skip
+    assert usdc == pytest.approx(4000.0)  # USDC has 6 decimals
+    assert (
+        bonding_progress(
+            real_token_reserves=396_550_000_000_000, initial_real_token_reserves=793_100_000_000_000, complete=False
+        )
+        == 50.0
+    )
+    assert bonding_progress(real_token_reserves=0, initial_real_token_reserves=None, complete=True) == 100.0
+
+
+def test_the_pyth_price_is_read_and_a_stale_one_is_no_price():
+    price = decode_pyth_price(pyth_account(price_usd=187.25, publish_time=1_780_000_000))
+    assert price.usd == pytest.approx(187.25) and price.publish_time == 1_780_000_000
+    assert fresh_usd_price(price, now_seconds=1_780_000_000 + 299) == pytest.approx(187.25)
+    assert fresh_usd_price(price, now_seconds=1_780_000_000 + 301) is None
+    partial = bytearray(pyth_account(price_usd=1, publish_time=1))
+    partial[40] = 0
+    with pytest.raises(InvalidAccount):
+        decode_pyth_price(bytes(partial))

@@ -1,0 +1,258 @@
+"""Loads from the chain against a fake Solana RPC on real sockets: every launch of the window once,
+with its exact facts, whatever the provider does."""
+
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.fakes.chain import Launch, curve_account, history
+from tests.fakes.http import Reply
+from tests.helpers import run_load, stored_tokens, update_settings
+from tokens.models import LoadRun, Token
+from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
+from tokens.sources.chain.pdas import canonical_pool_address
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DAY = 86_400
+
+
+def a_window(solana, count=30, *, spacing_s=60, **overrides):
+    """`count` launches in the last day, plus traps: old launches, failed creates, non-creates,
+    a look-alike program."""
+    now = int(time.time())
+    old = history(5, newest_s=now - 2 * DAY, start=10_000)
+    recent = history(count, newest_s=now - 5, spacing_s=spacing_s, **overrides)
+    traps = [
+        Launch(index=20_001, block_time=now - 100, kind="failed"),
+        Launch(index=20_002, block_time=now - 200, kind="noop"),
+        Launch(index=20_003, block_time=now - 300, kind="lookalike"),
+    ]
+    solana.add(*old, *sorted([*recent, *traps], key=lambda launch: launch.block_time))
+    return recent
+
+
+async def test_a_chain_load_stores_every_launch_of_the_window_once_with_exact_facts(solana):
+    launches = a_window(solana, 30)
+    grown = launches[0]
+    grown_curve = curve_account(
+        virtual_tokens=536_500_000_000_000, virtual_quote=60_000_000_000, real_tokens=256_600_000_000_000
+    )
+    solana.set_curve(grown.bonding_curve, grown_curve)
+    solana.accounts_by_mint[grown.mint] = [("alice", 5), ("bob", 1), ("alice", 2), ("carol", 0)]
+    run = await run_load(days=1, batch_size=7, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED, run.error
+    assert (run.upstream, run.accepted, run.invalid, run.failed, run.warning) == ("chain", 30, 0, 0, "")
+    rows = await stored_tokens()
+    assert set(rows) == {launch.mint for launch in launches}  # nothing else: no failed, old or look-alike
+    token = rows[grown.mint]
+    assert (token.name, token.symbol, token.creator) == (grown.name, grown.symbol, grown.creator)
+    assert token.created_at.timestamp() == grown.block_time
+    assert token.signature == grown.signature and token.bonding_curve == grown.bonding_curve
+    # 60 SOL virtual over 536.5M virtual tokens, times a billion: ~111.84 SOL; at 150 USD a SOL.
+    assert token.market_cap_sol == pytest.approx(111.84, abs=0.01)
+    assert token.usd_market_cap == pytest.approx(111.84 * 150, rel=1e-3)
+    assert token.bonding_progress == pytest.approx(67.65, abs=0.01)  # 1 - 256.6 / 793.1
+    assert token.holders == 2  # distinct owners with a balance
+    assert token.quote == "SOL"
+    # Metadata from the (fake) gateway: the description and the image on the gateway, hostile links dropped.
+    assert token.description.startswith("About Qm")
+    assert token.image_uri.startswith(solana.gateway.url + "/ipfs/Qm") and token.image_uri.endswith("/image.png")
+    assert token.twitter.startswith("https://x.com/") and token.website == ""
+    fresh = rows[launches[-1].mint]
+    assert fresh.market_cap_sol == pytest.approx(27.96, abs=0.01) and fresh.bonding_progress == 0.0
+
+
+async def test_batches_and_calls_per_launch(solana):
+    a_window(solana, 250, spacing_s=10)
+    run = await run_load(days=1, batch_size=50, source="recent", upstream="chain")
+    assert run.accepted == 250
+    calls = solana.method_calls
+    # Every signature page (1000 a call), one getTransaction per successful signature, in arrays of 100.
+    assert calls["getTransaction"] == 250 + 2  # the launches, the no-op and the look-alike
+    assert calls["getSignaturesForAddress"] == 1
+    assert solana.asked.keys().isdisjoint({launch.signature for launch in solana_failed(solana)})
+
+
+def solana_failed(solana):
+    return [entry.launch for entry in solana.entries if entry.launch.kind == "failed"]
+
+
+async def test_a_provider_that_refuses_batches_gets_single_calls_and_the_run_says_so_once(solana, caplog):
+    solana.refuse_batches = True
+    launches = a_window(solana, 12)
+    run = await run_load(days=1, batch_size=5, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 12
+    assert set(await stored_tokens()) == {launch.mint for launch in launches}
+    notices = [r for r in caplog.records if "refuses JSON-RPC batches" in r.getMessage()]
+    assert len(notices) == 1 and f"run {run.pk}" in notices[0].getMessage()
+
+
+async def test_get_transactions_for_address_is_used_where_offered(solana):
+    solana.offer_transactions_for_address = True
+    launches = a_window(solana, 150, spacing_s=10)
+    run = await run_load(days=1, batch_size=50, source="recent", upstream="chain")
+    assert run.accepted == 150
+    assert set(await stored_tokens()) == {launch.mint for launch in launches}
+    assert solana.method_calls.get("getTransaction", 0) == 0
+    assert solana.method_calls["getTransactionsForAddress"] == 1 + 2  # the detection, then two pages
+
+
+async def test_a_transaction_not_visible_yet_is_asked_again_never_dropped(solana):
+    launches = a_window(solana, 10)
+    solana.null_first = {launches[3].signature, launches[7].signature}
+    run = await run_load(days=1, batch_size=4, source="recent", upstream="chain")
+    assert run.accepted == 10
+    assert solana.asked[launches[3].signature] == 2
+
+
+async def test_rate_limits_are_waited_out(solana):
+    launches = a_window(solana, 20)
+    solana.fail_next(
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}),
+        Reply(200, {"jsonrpc": "2.0", "id": 1, "error": {"code": -32429, "message": "rate limit exceeded"}}),
+        Reply(503, {"message": "busy"}),
+    )
+    run = await run_load(days=1, batch_size=10, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 20
+    assert set(await stored_tokens()) == {launch.mint for launch in launches}
+
+
+async def test_launches_arriving_at_the_head_during_a_backfill_do_not_shift_it(solana):
+    launches = a_window(solana, 1100, spacing_s=5)
+    arrived = []
+
+    def launch_at_the_head(server, method):
+        if method == "getSignaturesForAddress" and len(arrived) < 3:
+            new = Launch(index=90_000 + len(arrived), block_time=int(time.time()))
+            arrived.append(new)
+            server.add(new, notify=False)
+
+    solana.before_call = launch_at_the_head
+    run = await run_load(days=1, batch_size=100, source="recent", upstream="chain")
+    rows = await stored_tokens()
+    expected = {launch.mint for launch in launches}
+    # The first arrival came before the head was read and belongs to the window; later ones do not.
+    assert set(rows) - expected <= {arrived[0].mint}
+    assert expected <= set(rows)  # none skipped
+    assert run.fetched == len(rows)  # none twice
+
+
+async def test_usdc_curves_are_in_usd_and_a_stale_price_leaves_usd_unknown(solana):
+    now = int(time.time())
+    usdc = Launch(index=1, block_time=now - 30, quote="USDC")
+    sol = Launch(index=2, block_time=now - 20)
+    solana.add(usdc, sol)
+    solana.price_published = now - 600  # ten minutes old: no price
+    await run_load(days=1, source="recent", upstream="chain")
+    rows = await stored_tokens()
+    assert rows[usdc.mint].usd_market_cap == pytest.approx(4000.0, rel=1e-3) and rows[usdc.mint].quote == "USDC"
+    assert rows[usdc.mint].market_cap_sol is None  # would need the price
+    assert rows[sol.mint].market_cap_sol == pytest.approx(27.96, abs=0.01)
+    assert rows[sol.mint].usd_market_cap is None  # never invented
+
+
+async def test_a_garbled_event_is_counted_invalid_and_the_rest_load(solana):
+    now = int(time.time())
+    good, bad = Launch(index=1, block_time=now - 30), Launch(index=2, block_time=now - 20, garbled=True)
+    solana.add(good, bad)
+    run = await run_load(days=1, source="recent", upstream="chain")
+    assert (run.status, run.accepted, run.invalid) == (LoadRun.Status.SUCCEEDED, 1, 1)
+
+
+async def test_metadata_failures_leave_fields_empty_and_are_counted(solana):
+    launches = a_window(solana, 4)
+    cid = launches[1].uri.rsplit("/", 1)[1]
+    solana.gateway.special[cid] = Reply(200, raw=b"<html>gateway notice</html>")
+    run = await run_load(days=1, source="recent", upstream="chain")
+    assert run.metadata_errors == 1 and run.accepted == 4
+    rows = await stored_tokens()
+    assert rows[launches[1].mint].description == "" and rows[launches[1].mint].image_uri == ""
+    assert rows[launches[0].mint].description != ""
+
+
+async def test_trending_on_the_chain_is_the_window_top_by_market_cap(solana):
+    launches = a_window(solana, 12)
+    for rank, launch in enumerate(launches[:5]):
+        solana.set_curve(launch.bonding_curve, curve_account(virtual_quote=(40 + rank) * 1_000_000_000))
+    await sync_to_async(update_settings)(trending_limit=3)
+    run = await run_load(days=1, source="trending", upstream="chain")
+    assert run.accepted == 3
+    rows = await stored_tokens()
+    assert set(rows) == {launch.mint for launch in launches[2:5]}
+    assert all(row.sources == ["trending"] for row in rows.values())
+
+
+async def test_a_history_shorter_than_the_window_is_said(solana):
+    launches = history(5, spacing_s=60)  # the node keeps only the last few minutes
+    solana.add(*launches)
+    run = await run_load(days=7, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 5
+    assert run.warning.startswith("the Solana RPC's history reached back only to ")
+
+
+async def test_the_web_api_says_how_far_back_it_reached(pumpfun, history):
+    pumpfun.coins = history(60, spacing_ms=60_000)  # one hour of launches, then the wall
+    run = await run_load(days=7, source="recent", upstream="api")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 60
+    assert run.warning.startswith("pump.fun's web API reached back only to ")
+    assert run.warning.endswith("set SOLANA_RPC_URL to load older launches")
+
+
+async def test_auto_is_the_chain_with_an_rpc_and_the_api_without(solana, settings):
+    a_window(solana, 3)
+    run = await run_load(days=1, source="recent")
+    assert run.upstream == "chain" and run.accepted == 3
+    settings.SOLANA_RPC_URL = ""
+    from tests.helpers import queue_run
+    from tokens.runs.requests import RunParameterError
+
+    assert (await sync_to_async(queue_run)(days=1)).upstream == "api"
+    with pytest.raises(RunParameterError, match="the chain upstream needs SOLANA_RPC_URL"):
+        await sync_to_async(queue_run)(days=1, upstream="chain")
+    assert await sync_to_async(Token.objects.count)() == 3
+
+
+async def test_holder_counts_leave_out_the_curve_the_pool_and_mayhems_vault(solana):
+    launches = a_window(solana, 3)
+    coin = launches[0]
+    solana.accounts_by_mint[coin.mint] = [
+        (coin.bonding_curve, 700_000_000_000_000),  # the curve's own token account: most of the supply
+        (canonical_pool_address(coin.mint), 200_000_000_000_000),  # the pool's vault, once graduated
+        (MAYHEM_SOL_VAULT, 500_000_000_000_000),  # Mayhem's agent, not a trader
+        ("alice", 5), ("alice", 1), ("bob", 3), ("carol", 0),
+    ]  # fmt: skip
+    run = await run_load(days=1, batch_size=10, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED
+    assert (await stored_tokens())[coin.mint].holders == 2  # alice and bob
+
+
+HOSTILE_URIS = [
+    "http://meta.example:99999/x.json",  # the port that once ended a whole 7-day run
+    "http://[::1/x.json",  # a broken IPv6 literal
+    "javascript:alert(document.cookie)",
+    "ftp://meta.example/x.json",
+    "http://" + "a" * 300 + ".example/x.json",
+    "",
+    "http://localhost:8080/admin",  # a usable link to a port and a host the fetcher refuses
+    "https://localhost/ipfs/../../etc/passwd",  # IPFS-looking, not a plain CID: checked as a link
+]
+
+
+async def test_a_window_with_hostile_launches_ends_succeeded_with_every_launch_stored(solana):
+    now = int(time.time())
+    launches = [
+        Launch(index=i, block_time=now - 60 * i, uri=HOSTILE_URIS[i // 5] if i % 5 == 0 and i // 5 < 8 else "",
+               name="\x00<script>alert(1)</script>\u202e" if i % 7 == 0 else "")
+        for i in range(40)
+    ]  # fmt: skip
+    solana.add(*sorted(launches, key=lambda launch: launch.block_time))
+    run = await run_load(days=1, batch_size=10, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED, run.error
+    assert (run.accepted, run.invalid, run.failed) == (40, 0, 0)
+    rows = await stored_tokens()
+    assert set(rows) == {launch.mint for launch in launches}
+    hostile = [launch for launch in launches if launch.uri in HOSTILE_URIS and launch.uri]
+    assert run.metadata_errors == len(hostile) == 7  # unknown, and counted
+    assert all(rows[launch.mint].image_uri == "" and rows[launch.mint].description == "" for launch in hostile)
+    assert rows[launches[7].mint].name == "<script>alert(1)</script>"  # text, without NUL or bidi overrides

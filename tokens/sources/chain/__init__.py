@@ -1,0 +1,1 @@
+"""pump.fun on the Solana chain: addresses, transactions, events, curves, launches, the chain source."""

@@ -1,0 +1,569 @@
+"""pump.fun launches from the chain: backfill by signatures, current curve state, live tail.
+
+Backfill: `getSignaturesForAddress(<mint authority>)` pages newest first with `before`, which new
+launches at the head do not shift; the transactions come as JSON-RPC batches (or, where the
+provider offers it, `getTransactionsForAddress` hands over whole transactions), read ahead of the
+consumer within the call rate and yielded strictly in signature order, so a checkpoint (the
+transaction a record came from, and what of it was delivered) resumes exactly.
+
+Tail: `logsSubscribe` over the websocket; after every (re)connect, and when there is no websocket,
+`getSignaturesForAddress(until=<last signature seen>)` fills the gap, so nothing is missed and
+nothing comes twice.
+"""
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import websockets
+
+from tokens.sources.chain.addresses import MINT_AUTHORITY, PYTH_SOL_USD_ACCOUNT
+from tokens.sources.chain.curve import (
+    CurveState,
+    InvalidAccount,
+    Price,
+    decode_curve,
+    decode_pyth_price,
+    fresh_usd_price,
+)
+from tokens.sources.chain.events import DecodedTransaction, decode_logs, decode_transaction
+from tokens.sources.chain.launches import (
+    POSITION_KEY,
+    apply_curve_state,
+    launch_records,
+    record_key,
+)
+from tokens.sources.reach import Reach
+from tokens.sources.rpc import MethodNotFound, RpcCallError, RpcError, SolanaRpc
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_PAGE = 1000
+ACCOUNTS_PER_CALL = 100
+TRANSACTIONS_PER_CALL = 100  # getTransactionsForAddress, full transactions
+READ_AHEAD_CHUNKS = 8
+PRICE_REFRESH_SECONDS = 10.0
+CHAIN_PHASE = "chain"
+TAIL_PHASE = "tail"
+RECENT = "recent"
+_TX_OPTIONS = {"encoding": "json", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"}
+
+
+class ChainError(Exception):
+    """The chain could not give us what a run needs."""
+
+
+class ChainSource:
+    def __init__(
+        self,
+        *,
+        rpc: SolanaRpc,
+        ws_url: str | None = None,
+        pyth_account: str = PYTH_SOL_USD_ACCOUNT,
+        null_retries: int = 8,
+        null_wait: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rpc = rpc
+        self.ws_url = ws_url
+        self.pyth_account = pyth_account
+        self.null_retries = null_retries
+        self.null_wait = null_wait
+        self.clock = clock
+        self.reach = Reach()
+        self.uses_transactions_for_address: bool | None = None  # detected once per run
+        self.head: str | None = None  # the newest signature when the backfill began
+        self.with_state = False
+        self._price: Price | None = None
+        self._price_read_at = float("-inf")
+
+    # -- backfill -------------------------------------------------------------------------------
+
+    async def backfill(
+        self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of launch records in the window, newest first, each with its resume position; with
+        each curve's current state when asked (otherwise it is a detail fetched after storing)."""
+        self.with_state = with_state
+        if start is not None:
+            self.head = start["head"]
+            yield await self._rest_of(start["at"], done=start.get("done") or [])
+            jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=start["at"])
+        else:
+            # Ask for the first signature page while finding out whether the provider has a faster
+            # way: one round trip for both.
+            first_page = asyncio.ensure_future(self._signature_page(before=None))
+            try:
+                faster = await self._offers_transactions_for_address()
+            except BaseException:
+                first_page.cancel()
+                raise
+            if faster:
+                first_page.cancel()
+                jobs = self._full_transaction_jobs(cutoff_s=cutoff_s)
+            else:
+                jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=None, first_page=first_page)
+        async for page in _in_order(jobs):
+            yield page
+
+    async def _offers_transactions_for_address(self) -> bool:
+        if self.uses_transactions_for_address is None:
+            try:
+                await self.rpc.call(
+                    "getTransactionsForAddress", [MINT_AUTHORITY, {"transactionDetails": "signatures", "limit": 1}]
+                )
+                self.uses_transactions_for_address = True
+            except MethodNotFound:
+                self.uses_transactions_for_address = False
+            except RpcCallError as exc:
+                logger.info("getTransactionsForAddress is not usable here (%s); reading signatures instead", exc)
+                self.uses_transactions_for_address = False
+        return self.uses_transactions_for_address
+
+    async def _signature_page(self, *, before: str | None) -> list[dict[str, Any]]:
+        options: dict[str, Any] = {"limit": SIGNATURE_PAGE, "commitment": "confirmed"}
+        if before is not None:
+            options["before"] = before
+        entries = await self.rpc.call("getSignaturesForAddress", [MINT_AUTHORITY, options])
+        if not isinstance(entries, list):
+            raise ChainError("getSignaturesForAddress did not answer with a list")
+        return entries
+
+    async def _transaction_jobs(
+        self, *, cutoff_s: int, before: str | None, first_page: Awaitable[list] | None = None
+    ) -> AsyncIterator[Awaitable[list]]:
+        """Signatures of successful transactions in the window, newest first, `getSignaturesForAddress`
+        a thousand at a time; a failed create (`err` set) is skipped without being fetched. Each chunk
+        of the RPC's batch size becomes a job: fetch, decode, read the curves."""
+        while True:
+            if first_page is not None:
+                entries, first_page = await first_page, None
+            else:
+                entries = await self._signature_page(before=before)
+            if not entries:
+                return  # the start of the chain's history (or of what this node keeps)
+            if self.head is None:
+                self.head = entries[0]["signature"]  # where a live tail takes over
+            inside, done = [], False
+            for entry in entries:
+                block_time = entry.get("blockTime")
+                if isinstance(block_time, int):
+                    if block_time < cutoff_s:
+                        self.reach.reached_start = done = True
+                        break
+                    self.reach.saw(block_time * 1000)
+                if entry.get("err") is None:
+                    inside.append(entry["signature"])
+            for index in range(0, len(inside), self.rpc.batch_size):
+                yield self._records_of(inside[index : index + self.rpc.batch_size])
+            if done:
+                return
+            before = entries[-1]["signature"]
+
+    async def _records_of(self, signatures: list[str]) -> list[dict[str, Any]]:
+        return await self._maybe_state(self._records(await self._transactions(signatures)))
+
+    async def _maybe_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self._with_state(records) if self.with_state else records
+
+    async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
+        token: str | None = None
+        while True:
+            options: dict[str, Any] = {
+                "transactionDetails": "full",
+                "sortOrder": "desc",
+                "limit": TRANSACTIONS_PER_CALL,
+                "filters": {"blockTime": {"gte": cutoff_s}, "status": "succeeded"},
+                **_TX_OPTIONS,
+            }
+            if token:
+                options["paginationToken"] = token
+            result = await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options])
+            transactions = result.get("data") if isinstance(result, dict) else None
+            if not isinstance(transactions, list):
+                raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
+            decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
+            for decoded in decoded_list:
+                if decoded.block_time is not None:
+                    self.reach.saw(decoded.block_time * 1000)
+            if self.head is None and decoded_list:
+                self.head = decoded_list[0].signature
+            if decoded_list:
+                yield self._maybe_state(self._records(decoded_list))
+            token = result.get("paginationToken")
+            if not token or not transactions:
+                # The provider applied the window's start as a filter: running out of pages is reaching it.
+                self.reach.reached_start = True
+                return
+
+    async def _rest_of(self, signature: str, *, done: list[str]) -> list[dict[str, Any]]:
+        """The records of a transaction a resumed run had only partly delivered."""
+        records = self._records(await self._transactions([signature]))
+        return await self._maybe_state([r for r in records if r[POSITION_KEY]["done"][-1] not in done])
+
+    def _records(self, decoded_list: list[DecodedTransaction]) -> list[dict[str, Any]]:
+        records = []
+        for decoded in decoded_list:
+            delivered: list[str] = []
+            for index, record in enumerate(launch_records(decoded, source=RECENT)):
+                delivered.append(record_key(record, index))
+                record[POSITION_KEY] = {
+                    "phase": CHAIN_PHASE,
+                    "head": self.head,
+                    "at": decoded.signature,
+                    "done": list(delivered),
+                }
+                records.append(record)
+        return records
+
+    async def _transactions(self, signatures: list[str]) -> list[DecodedTransaction]:
+        """The transactions, decoded, in order. One not visible yet at `confirmed` (null) is asked
+        again a little later, never dropped; one that stays invisible fails the run (resumable)."""
+        results: dict[str, Any] = {}
+        missing = list(signatures)
+        for attempt in range(self.null_retries + 1):
+            answers = await self.rpc.call_many("getTransaction", [[sig, _TX_OPTIONS] for sig in missing])
+            still = []
+            for signature, answer in zip(missing, answers, strict=True):
+                if answer is None:
+                    still.append(signature)
+                else:
+                    results[signature] = answer
+            missing = still
+            if not missing:
+                break
+            await asyncio.sleep(self.null_wait * 2**attempt)
+        if missing:
+            raise ChainError(f"transaction {missing[0]} is still not visible at 'confirmed'; resume the run later")
+        return [_decode(signature, results[signature]) for signature in signatures]
+
+    # -- current state ----------------------------------------------------------------------------
+
+    async def _with_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Current market cap, progress and graduation of each launch (for a trending ranking, which
+        needs them before anything is delivered)."""
+        launches = [r for r in records if isinstance(r.get("bonding_curve"), str)]
+        states, sol_usd = await self.current_states([r["bonding_curve"] for r in launches])
+        for record in launches:
+            apply_curve_state(record, states.get(record["bonding_curve"]), sol_usd=sol_usd)
+        return records
+
+    async def current_states(self, curves: list[str]) -> tuple[dict[str, CurveState], float | None]:
+        """Bonding curves with `getMultipleAccounts`, 100 a call, and the SOL/USD price (None when
+        stale), read beside them when the price in hand is older than `PRICE_REFRESH_SECONDS`."""
+        groups = [curves[i : i + ACCOUNTS_PER_CALL] for i in range(0, len(curves), ACCOUNTS_PER_CALL)]
+        calls = [self.curve_states(group, with_price=False) for group in groups]
+        if self.clock() - self._price_read_at > PRICE_REFRESH_SECONDS:
+            calls.append(self.curve_states([], with_price=True))
+        results = await asyncio.gather(*calls)
+        states: dict[str, CurveState] = {}
+        for found in results[: len(groups)]:
+            states.update(found)
+        return states, fresh_usd_price(self._price, now_seconds=self.clock())
+
+    async def curve_states(self, curves: list[str], *, with_price: bool = True) -> dict[str, Any]:
+        keys = [*curves, self.pyth_account] if with_price else list(curves)
+        result = await self.rpc.call("getMultipleAccounts", [keys, {"encoding": "base64", "commitment": "confirmed"}])
+        values = result.get("value") if isinstance(result, dict) else None
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ChainError("getMultipleAccounts answered with the wrong number of accounts")
+        states = {}
+        for key, account in zip(curves, values, strict=False):
+            data = _account_bytes(account)
+            if data is None:
+                continue
+            try:
+                states[key] = decode_curve(data)
+            except InvalidAccount as exc:
+                logger.warning("bonding curve %s: %s", key, exc)
+        if with_price:
+            self._price_read_at = self.clock()
+            self._price = self._decode_price(values[-1])
+        return states
+
+    def _decode_price(self, account: Any) -> Price | None:
+        data = _account_bytes(account)
+        if data is None:
+            logger.warning("SOL/USD price account %s not found: USD values stay unknown", self.pyth_account)
+            return None
+        try:
+            return decode_pyth_price(data)
+        except InvalidAccount as exc:
+            logger.warning("SOL/USD price account: %s", exc)
+            return None
+
+    # -- live tail --------------------------------------------------------------------------------
+
+    async def follow(
+        self, *, last: str, done: list[str] | None = None, idle_seconds: float = 1.0, poll_seconds: float = 5.0
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """New launches after signature `last`, oldest first, forever; an empty page every
+        `idle_seconds` without news, so the caller can check whether to stop."""
+        tail = _Tail(self, last=last, idle_seconds=idle_seconds, poll_seconds=poll_seconds)
+        if done:
+            yield await self._tail_records([await self._one(last)], skip=done)
+        async for page in tail.pages():
+            yield page
+
+    async def _one(self, signature: str) -> DecodedTransaction:
+        [decoded] = await self._transactions([signature])
+        return decoded
+
+    async def newest_signature(self) -> str | None:
+        entries = await self.rpc.call(
+            "getSignaturesForAddress", [MINT_AUTHORITY, {"limit": 1, "commitment": "confirmed"}]
+        )
+        return entries[0]["signature"] if isinstance(entries, list) and entries else None
+
+    async def signatures_after(self, last: str | None) -> list[str]:
+        """Successful signatures newer than `last`, oldest first."""
+        if last is None:
+            # Nothing seen yet (an empty window): from now on.
+            self_newest = await self.newest_signature()
+            return [] if self_newest is None else [self_newest]
+        newer: list[dict[str, Any]] = []
+        before = None
+        while True:
+            options: dict[str, Any] = {"limit": SIGNATURE_PAGE, "until": last, "commitment": "confirmed"}
+            if before is not None:
+                options["before"] = before
+            entries = await self.rpc.call("getSignaturesForAddress", [MINT_AUTHORITY, options])
+            if not isinstance(entries, list):
+                raise ChainError("getSignaturesForAddress did not answer with a list")
+            newer += entries
+            if len(entries) < SIGNATURE_PAGE:
+                break
+            before = entries[-1]["signature"]
+        return [entry["signature"] for entry in reversed(newer) if entry.get("err") is None]
+
+    async def _tail_records(
+        self, decoded_list: list[DecodedTransaction], *, skip: list[str] = ()
+    ) -> list[dict[str, Any]]:
+        records = []
+        for decoded in decoded_list:
+            delivered: list[str] = []
+            for index, record in enumerate(launch_records(decoded, source=RECENT)):
+                key = record_key(record, index)
+                delivered.append(key)
+                record[POSITION_KEY] = {"phase": TAIL_PHASE, "last": decoded.signature, "done": list(delivered)}
+                if key not in skip:
+                    records.append(record)
+        return records
+
+
+class _Tail:
+    """One live tail: the websocket when there is one, polling otherwise, gap-filled either way."""
+
+    def __init__(self, source: ChainSource, *, last: str, idle_seconds: float, poll_seconds: float) -> None:
+        self.source = source
+        self.last = last
+        self.idle = idle_seconds
+        self.poll = poll_seconds
+        self.recent: OrderedDict[str, None] = OrderedDict()  # signatures already handled
+        self.backoff = 0.5
+        self.malformed = 0  # websocket frames skipped because they could not be read
+
+    def _handled(self, signature: str) -> bool:
+        return signature in self.recent
+
+    def _remember(self, signature: str) -> None:
+        self.recent[signature] = None
+        self.last = signature
+        while len(self.recent) > 20_000:
+            self.recent.popitem(last=False)
+
+    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+        while True:
+            if self.source.ws_url:
+                try:
+                    async for page in self._websocket():
+                        yield page
+                except (TimeoutError, OSError, websockets.WebSocketException, ChainError) as exc:
+                    logger.warning("chain tail: websocket lost (%s); filling the gap and reconnecting", _describe(exc))
+                    async for page in self._gap():
+                        yield page
+                    await asyncio.sleep(self.backoff)
+                    self.backoff = min(self.backoff * 2, 30.0)
+                    yield []
+                continue
+            async for page in self._gap():
+                yield page
+            deadline = time.monotonic() + self.poll
+            while time.monotonic() < deadline:
+                await asyncio.sleep(min(self.idle, max(0.0, deadline - time.monotonic())))
+                yield []
+
+    async def _gap(self) -> AsyncIterator[list[dict[str, Any]]]:
+        signatures = [s for s in await self.source.signatures_after(self.last) if not self._handled(s)]
+        for index in range(0, len(signatures), self.source.rpc.batch_size):
+            chunk = signatures[index : index + self.source.rpc.batch_size]
+            decoded = await self.source._transactions(chunk)
+            records = await self.source._tail_records(decoded)
+            for signature in chunk:
+                self._remember(signature)
+            if records:
+                yield records
+
+    async def _websocket(self) -> AsyncIterator[list[dict[str, Any]]]:
+        async with websockets.connect(self.source.ws_url, open_timeout=10, max_size=8 * 2**20) as ws:
+            await ws.send(orjson.dumps(_subscribe_request()).decode())
+            await _subscription_id(ws)
+            self.backoff = 0.5
+            # Subscribed first, then the gap: a launch in between arrives both ways and is taken once.
+            async for page in self._gap():
+                yield page
+            while True:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=self.idle)
+                except TimeoutError:
+                    yield []
+                    continue
+                page = await self._notification(raw)
+                if page:
+                    yield page
+
+    async def _notification(self, raw: Any) -> list[dict[str, Any]]:
+        """The launches one frame announces. A frame that is not a notification we can read costs
+        itself only: it is counted and skipped (said once per tail); the gap fill after any
+        reconnect, and the signature list, still bring whatever it might have held."""
+        value, slot = _notification_value(raw)
+        if value is None:
+            self.malformed += 1
+            if self.malformed == 1:
+                logger.warning("chain tail: skipped a websocket frame that is not a logs notification: %r", raw[:120])
+            return []
+        if not value:
+            return []
+        signature = value.get("signature")
+        if not isinstance(signature, str) or self._handled(signature):
+            return []
+        if value.get("err") is not None:
+            self._remember(signature)
+            return []
+        decoded = decode_logs(signature, value.get("logs") or [], slot=slot)
+        if decoded.logs_truncated or decoded.invalid or any(e.timestamp is None for e in decoded.events):
+            # The logs were cut (the event may be missing), or an event does not parse from them, or
+            # an old layout needs the block time: the transaction has it all.
+            decoded = await self.source._one(signature)
+        self._remember(signature)
+        return await self.source._tail_records([decoded]) if decoded.events or decoded.invalid else []
+
+
+async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]:
+    """Yield the jobs' results in order: the first job alone (so that the first batch does not queue
+    behind speculative requests at the provider), then up to READ_AHEAD_CHUNKS jobs ahead."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=READ_AHEAD_CHUNKS)
+    first_done = asyncio.Event()
+
+    async def produce() -> None:
+        try:
+            async for job in jobs:
+                task = asyncio.ensure_future(job)
+                try:
+                    await queue.put(task)
+                    if queue.qsize() == 1 and not first_done.is_set():
+                        await first_done.wait()
+                except BaseException:
+                    task.cancel()
+                    raise
+            await queue.put(None)
+        except Exception as exc:  # handed to the consumer, after the jobs before it
+            await queue.put(exc)
+
+    producer = asyncio.ensure_future(produce())
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise item
+            page = await item
+            first_done.set()
+            yield page
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await producer
+        while not queue.empty():
+            item = queue.get_nowait()
+            if isinstance(item, asyncio.Future):
+                item.cancel()
+
+
+def _notification_value(raw: Any) -> tuple[dict[str, Any] | None, int | None]:
+    """A `logsNotification`'s `value` and slot; {} for another message (the subscription's answer, a
+    ping), None for a frame that is not readable JSON-RPC."""
+    try:
+        message = orjson.loads(raw)
+    except (orjson.JSONDecodeError, TypeError):
+        return None, None
+    if not isinstance(message, dict):
+        return None, None
+    if message.get("method") != "logsNotification":
+        return {}, None
+    params = message.get("params")
+    result = params.get("result") if isinstance(params, dict) else None
+    value = result.get("value") if isinstance(result, dict) else None
+    if not isinstance(value, dict) or not value:
+        return None, None
+    context = result.get("context")
+    slot = context.get("slot") if isinstance(context, dict) else None
+    return value, slot if isinstance(slot, int) and not isinstance(slot, bool) else None
+
+
+def _signature_of(tx: Any) -> str:
+    try:
+        return tx["transaction"]["signatures"][0]
+    except (KeyError, IndexError, TypeError):
+        return "?"
+
+
+def _subscribe_request() -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "logsSubscribe",
+        "params": [{"mentions": [MINT_AUTHORITY]}, {"commitment": "confirmed"}],
+    }
+
+
+async def _subscription_id(ws) -> int:
+    answer = orjson.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    if not isinstance(answer, dict) or answer.get("error") is not None or "result" not in answer:
+        raise ChainError(f"logsSubscribe was refused: {str(answer)[:200]}")
+    return answer["result"]
+
+
+def _decode(signature: str, answer: Any) -> DecodedTransaction:
+    if isinstance(answer, RpcCallError):
+        return DecodedTransaction(
+            signature=signature, slot=None, block_time=None, failed=False, invalid=[f"{signature}: {answer}"]
+        )
+    return decode_transaction(answer, signature=signature)
+
+
+def _account_bytes(account: Any) -> bytes | None:
+    if not isinstance(account, dict):
+        return None
+    data = account.get("data")
+    if not isinstance(data, list) or len(data) != 2 or data[1] != "base64" or not isinstance(data[0], str):
+        return None
+    try:
+        return base64.b64decode(data[0], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200] if str(exc) else type(exc).__name__
+
+
+__all__ = ["CHAIN_PHASE", "TAIL_PHASE", "ChainError", "ChainSource", "RpcError"]

@@ -1,0 +1,220 @@
+"""Checks one upstream coin record and turns it into a `TokenRecord` in the units we store.
+
+Every field of an upstream record is chosen by a stranger: text is stripped of control and
+bidi-override characters and bounded in length, and only http(s) links survive.
+"""
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from based58 import b58decode
+
+from tokens.sources.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
+from tokens.sources.links import safe_document_link, safe_link
+from tokens.sources.pumpfun_api.client import SOURCE_KEY
+
+_BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
+LAMPORTS_PER_SOL = 1_000_000_000
+# Bonding curve (token units with 6 decimals): starts at 1.073e15 virtual tokens, completes at 279.9e12.
+_CURVE_END_RESERVES = 279.9e12
+_CURVE_SOLD_AT_COMPLETION = 793.1e12
+# pump.fun launched in January 2024; anything earlier, or a day past now, is not a millisecond timestamp.
+_EARLIEST_MS = 1_704_067_200_000
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+
+MAX_NAME = 200
+MAX_SYMBOL = 50
+MAX_DESCRIPTION = 2000
+MAX_URL = 500
+MAX_COUNT = 2_147_483_647  # the largest count a PositiveIntegerField holds on every database
+MAX_BIGINT = 2**63 - 1
+
+
+class InvalidRecord(ValueError):
+    """An upstream record that cannot be stored; the message says why."""
+
+
+@dataclass(slots=True)
+class TokenRecord:
+    mint: str
+    name: str
+    symbol: str
+    description: str
+    image_uri: str
+    creator: str
+    created_at: datetime
+    market_cap_sol: float | None
+    usd_market_cap: float | None
+    liquidity_sol: float | None
+    reply_count: int | None
+    bonding_progress: float | None
+    complete: bool
+    nsfw: bool
+    twitter: str
+    telegram: str
+    website: str
+    last_trade_at: datetime | None
+    source: str
+    metadata_uri: str = ""
+    bonding_curve: str = ""
+    signature: str = ""
+    quote: str = ""
+    initial_real_token_reserves: int | None = None
+    holders: int | None = None
+    rejection_reason: str = ""
+    pending: bool = False  # a filter waits for a detail still to be fetched
+    awaiting: tuple[str, ...] = ()  # the details to fetch after the token is stored
+    metadata_refused: bool = False  # it names a metadata document by a link that cannot be used
+
+    @property
+    def created_ms(self) -> int:
+        return int(self.created_at.timestamp() * 1000)
+
+
+def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
+    if not isinstance(raw, dict):
+        raise InvalidRecord(f"record is {type(raw).__name__}, not an object")
+    if raw.get(INVALID_KEY):
+        raise InvalidRecord(str(raw[INVALID_KEY])[:300])
+    mint = raw.get("mint")
+    if not is_address(mint):
+        raise InvalidRecord(f"mint {str(mint)[:60]!r} is not a base58 address of 32-44 characters")
+    created_ms = _timestamp_ms(raw.get("created_timestamp"), now_ms=now_ms, name="created_timestamp")
+    if created_ms is None:
+        raise InvalidRecord("created_timestamp is missing")
+    last_trade_ms = _timestamp_ms(raw.get("last_trade_timestamp"), now_ms=now_ms, name="last_trade_timestamp")
+    complete = raw.get("complete") is True
+    virtual_sol = _number(raw, "virtual_sol_reserves")
+    return TokenRecord(
+        mint=mint,
+        name=clean_text(raw.get("name"), MAX_NAME),
+        symbol=clean_text(raw.get("symbol"), MAX_SYMBOL),
+        description=clean_text(raw.get("description"), MAX_DESCRIPTION),
+        image_uri=safe_url(raw.get("image_uri")),
+        creator=_address_or_blank(raw.get("creator")),
+        created_at=_datetime(created_ms),
+        market_cap_sol=_number(raw, "market_cap"),
+        usd_market_cap=_number(raw, "usd_market_cap"),
+        liquidity_sol=None if virtual_sol is None else virtual_sol / LAMPORTS_PER_SOL,
+        reply_count=_count(raw, "reply_count"),
+        bonding_progress=_progress(raw, complete=complete),
+        complete=complete,
+        nsfw=raw.get("nsfw") is True,
+        twitter=safe_url(raw.get("twitter")),
+        telegram=safe_url(raw.get("telegram")),
+        website=safe_url(raw.get("website")),
+        last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
+        source=str(raw.get(SOURCE_KEY) or "recent"),
+        metadata_uri=safe_document_link(raw.get("metadata_uri")),
+        metadata_refused=_unusable_link(raw.get("metadata_uri")),
+        bonding_curve=_address_or_blank(raw.get("bonding_curve")),
+        signature=_signature_or_blank(raw.get("signature")),
+        quote=raw.get(QUOTE_KEY) if raw.get(QUOTE_KEY) in ("SOL", "USDC") else "",
+        initial_real_token_reserves=_whole(raw.get(INITIAL_REAL_KEY)),
+    )
+
+
+def _whole(value: Any) -> int | None:
+    """A positive amount the database can hold (a BIGINT); anything else is unknown."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT:
+        return value
+    return None
+
+
+def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
+    """The chain source computes progress from the coin's own starting reserves; pump.fun's records
+    give the virtual token reserves of a standard curve."""
+    if PROGRESS_KEY in raw:
+        value = raw[PROGRESS_KEY]
+        if value is None:
+            return 100.0 if complete else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise InvalidRecord(f"bonding progress {str(value)[:40]!r} is not a percentage")
+        return float(value)
+    return bonding_progress(_number(raw, "virtual_token_reserves"), complete=complete)
+
+
+def _unusable_link(value: Any) -> bool:
+    """A link was given (not blank) and is not a usable one: its detail is unknown, and counted."""
+    return isinstance(value, str) and bool(value.strip()) and not safe_document_link(value)
+
+
+def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) -> float | None:
+    if complete:
+        return 100.0
+    if virtual_token_reserves is None:
+        return None
+    sold_share = 1 - (virtual_token_reserves - _CURVE_END_RESERVES) / _CURVE_SOLD_AT_COMPLETION
+    return round(min(100.0, max(0.0, 100 * sold_share)), 2)
+
+
+def clean_text(value: Any, limit: int) -> str:
+    """Text a stranger wrote, without control characters (NUL among them: PostgreSQL refuses it), bidi
+    overrides, or lone surrogates (no database encoding holds one), at most `limit` characters."""
+    if not isinstance(value, str):
+        return ""
+    kept = "".join(ch for ch in value if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
+    return kept.strip()[:limit]
+
+
+def safe_url(value: Any) -> str:
+    """The link if it is a usable http(s) URL, else blank (tokens/sources/links.py says what that is)."""
+    return safe_link(value)
+
+
+_SIGNATURE = re.compile(r"[1-9A-HJ-NP-Za-km-z]{64,88}")
+
+
+def _signature_or_blank(value: Any) -> str:
+    return value if isinstance(value, str) and _SIGNATURE.fullmatch(value) else ""
+
+
+def _address_or_blank(value: Any) -> str:
+    return value if is_address(value) else ""
+
+
+def is_address(value: Any) -> bool:
+    """A Solana address: base58 that decodes to exactly 32 bytes (the pattern alone lets through
+    strings that no key is, and a key derived from one would raise)."""
+    if not isinstance(value, str) or not _BASE58_MINT.fullmatch(value):
+        return False
+    try:
+        return len(b58decode(value.encode("ascii"))) == 32
+    except ValueError:
+        return False
+
+
+def _timestamp_ms(value: Any, *, now_ms: int, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRecord(f"{name} {str(value)[:40]!r} is not an integer of milliseconds")
+    if not _EARLIEST_MS <= value <= now_ms + 86_400_000:
+        raise InvalidRecord(f"{name} {value} is not a plausible time in milliseconds")
+    return value
+
+
+def _number(raw: dict[str, Any], key: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidRecord(f"{key} {str(value)[:40]!r} is not a finite number")
+    if value < 0:
+        raise InvalidRecord(f"{key} {value} is negative")
+    return float(value)
+
+
+def _count(raw: dict[str, Any], key: str) -> int | None:
+    value = _number(raw, key)
+    if value is not None and value > MAX_COUNT:
+        raise InvalidRecord(f"{key} {value:g} is not a plausible count")
+    return None if value is None else int(value)
+
+
+def _datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
