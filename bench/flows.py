@@ -27,7 +27,8 @@ django.setup()
 from asgiref.sync import sync_to_async  # noqa: E402
 
 from tokens.models import BotSettings, LoadRun  # noqa: E402
-from tokens.runs.loader import batch_handler, claim_run, end_run, execute_run  # noqa: E402
+from tokens.runs.loader import claim_run, end_run, execute_run  # noqa: E402
+from tokens.runs.pipeline import batch_handler  # noqa: E402
 from tokens.runs.requests import create_run, plan_run  # noqa: E402
 from tokens.sources.clients import pumpfun_client  # noqa: E402
 from tokens.sources.pumpfun_api.client import get_recent_pump_tokens  # noqa: E402

@@ -229,6 +229,15 @@ PUMPFUN_REQUESTS_PER_SECOND = env_number("PUMPFUN_REQUESTS_PER_SECOND", 1.0, min
 # Calls a second to SOLANA_RPC_URL, shared by the chain reader and holder counts (a batch array
 # counts each call it holds).
 SOLANA_RPC_REQUESTS_PER_SECOND = env_number("SOLANA_RPC_REQUESTS_PER_SECOND", 10.0, minimum=0.01)
+# Where launches come from (tokens/sources/base.py's LaunchSource), by name: a run's upstream is
+# chain or api; LIVE_SOURCES names more for the always-on feed's tail to merge in (pumpportal).
+LAUNCH_SOURCES = {
+    "chain": "tokens.sources.chain.launch_source.ChainLaunchSource",
+    "api": "tokens.sources.pumpfun_api.launch_source.ApiLaunchSource",
+}
+LIVE_SOURCES = env_list("LIVE_SOURCES", [])
+if unknown := [name for name in LIVE_SOURCES if name not in LAUNCH_SOURCES]:
+    raise ImproperlyConfigured(f"LIVE_SOURCES names no known source: {', '.join(unknown)}")
 # Pages requested ahead of the one being processed (the request rate still applies).
 PUMPFUN_PREFETCH_PAGES = env_int("PUMPFUN_PREFETCH_PAGES", 4, minimum=1)
 UPSTREAM_RETRY_ATTEMPTS = env_int("UPSTREAM_RETRY_ATTEMPTS", 6, minimum=1)

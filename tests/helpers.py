@@ -8,6 +8,12 @@ from django.db import connection
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.runs.loader import execute_run
 from tokens.runs.requests import create_run, plan_run
+from tokens.sources.base import Launch
+
+
+def coin_launch(coin) -> Launch:
+    """A pump.fun coin (any JSON value) as the web API source yields it."""
+    return Launch.from_coin(coin, upstream="api")
 
 
 def queue_run(

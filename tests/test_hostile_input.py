@@ -25,6 +25,7 @@ from hypothesis.provisional import urls
 from tests.fakes.chain import Launch, create_event_payload, transaction_json
 from tests.fakes.http import Reply
 from tests.fakes.metadata import FakeGateway, FakeSite
+from tests.helpers import coin_launch
 from tokens.details.stage import metadata_fields
 from tokens.models import BotSettings, LoadRun, Token
 from tokens.sources.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
@@ -344,7 +345,7 @@ RECORDS = st.fixed_dictionaries(
 @given(RECORDS)
 def test_any_record_is_normalised_to_storable_values_or_invalid(raw):
     try:
-        record = normalise(raw, now_ms=NOW_MS)
+        record = normalise(coin_launch(raw), now_ms=NOW_MS)
     except InvalidRecord:
         return
     for name, limit in (("name", 200), ("symbol", 50), ("description", 2000)):
@@ -370,7 +371,7 @@ def test_any_batch_of_records_is_stored_whole_or_counted():
     @settings(max_examples=EXAMPLES["stored batches"])
     @given(st.lists(RECORDS, max_size=20))
     def one(raws):
-        outcome = process_batch(raws, rules=rules, now_ms=NOW_MS)
+        outcome = process_batch([coin_launch(raw) for raw in raws], rules=rules, now_ms=NOW_MS)
         assert len(outcome.records) + len(outcome.invalid) == len(raws) and not outcome.failures
         with transaction.atomic():
             batch = store_batch(run_id=run.pk, lease_epoch=1, records=outcome.records, invalid=len(outcome.invalid),

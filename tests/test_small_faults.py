@@ -17,7 +17,7 @@ from django.utils import timezone
 from tests.fakes.chain import Launch, history
 from tests.fakes.coins import make_coin, make_history, now_ms
 from tests.fakes.http import Reply
-from tests.helpers import allow_writes, queue_run, refuse_writes, update_settings, wait_for
+from tests.helpers import allow_writes, coin_launch, queue_run, refuse_writes, update_settings, wait_for
 from tests.sources.test_chain_tail import start_following, stop
 from tokens.details.queue import DetailResult, claim_tasks, finish_tasks
 from tokens.live.messages import run_payload
@@ -224,7 +224,9 @@ def _run() -> LoadRun:
 
 
 def _store(run: LoadRun, coins: list[dict], rules: FilterRules):
-    outcome = process_batch(coins, rules=rules, now_ms=now_ms(), plan=DetailPlan(holders=True))
+    outcome = process_batch(
+        [coin_launch(c) for c in coins], rules=rules, now_ms=now_ms(), plan=DetailPlan(holders=True)
+    )
     return store_batch(run_id=run.pk, lease_epoch=1, records=outcome.records, invalid=0, failed=0,
                        estimated_total=None, checkpoint=None, rules=rules)  # fmt: skip
 

@@ -36,7 +36,7 @@ async def test_callback_batches_have_exact_sizes_and_cover_every_token_once(serv
         delivered = await get_recent_pump_tokens(1, batch_callback=collect, batch_size=batch_size, client=client)
 
     assert [len(batch) for batch in batches] == expected_sizes(count, batch_size)
-    mints = [coin["mint"] for batch in batches for coin in batch]
+    mints = [coin.mint for batch in batches for coin in batch]
     assert sorted(mints) == sorted(coin["mint"] for coin in server.coins)
     assert len(set(mints)) == len(mints)
     assert delivered == count
@@ -47,7 +47,7 @@ async def test_without_a_callback_the_whole_list_is_returned_newest_first(server
     async with PumpFunClient(base_url=server.url) as client:
         tokens = await get_recent_pump_tokens(1, client=client)
     assert isinstance(tokens, list)
-    assert [coin["mint"] for coin in tokens] == [coin["mint"] for coin in server.coins]
+    assert [coin.mint for coin in tokens] == [coin["mint"] for coin in server.coins]
 
 
 async def test_hybrid_callback_sees_a_token_once_even_when_both_sources_list_it(server):
@@ -55,7 +55,7 @@ async def test_hybrid_callback_sees_a_token_once_even_when_both_sources_list_it(
     seen: list[str] = []
 
     async def collect(batch):
-        seen.extend(coin["mint"] for coin in batch)
+        seen.extend(coin.mint for coin in batch)
 
     async with PumpFunClient(base_url=server.url) as client:
         await get_hybrid_recent_tokens(1, batch_callback=collect, batch_size=7, client=client)

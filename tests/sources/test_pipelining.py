@@ -28,7 +28,7 @@ async def batches_of(server, *, prefetch: int, batch_size: int, hybrid: bool = F
     batches: list[list[str]] = []
 
     async def collect(batch):
-        batches.append([coin["mint"] for coin in batch])
+        batches.append([coin.mint for coin in batch])
 
     source = get_hybrid_recent_tokens if hybrid else get_recent_pump_tokens
     async with PumpFunClient(base_url=server.url, prefetch_pages=prefetch, retry=FAST) as client:

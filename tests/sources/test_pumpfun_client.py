@@ -46,7 +46,7 @@ async def test_stops_at_the_first_page_that_crosses_the_window_in_milliseconds(s
     outside = [make_coin(100 + i, created_ms=now - DAY_MS - (i + 1) * HOUR_MS) for i in range(200)]
     server.coins = inside + outside
     tokens = await fetch_recent(server, 1)
-    assert {t["mint"] for t in tokens} == {c["mint"] for c in inside}
+    assert {t.mint for t in tokens} == {c["mint"] for c in inside}
     assert len(server.requests) == 1  # the first page already reached older coins
 
 
@@ -75,7 +75,7 @@ async def test_launches_arriving_mid_backfill_do_not_duplicate_tokens(server):
 
     server.before_page = launch_three
     tokens = await fetch_recent(server, 1)
-    mints = [t["mint"] for t in tokens]
+    mints = [t.mint for t in tokens]
     assert len(mints) == len(set(mints))
     assert set(mints) == {c["mint"] for c in in_window}  # shifted pages repeat coins, never lose them
 
@@ -97,7 +97,7 @@ async def test_trending_keeps_the_window_and_the_cap(server):
         capped = await get_trending_pump_tokens(1, limit=12, client=client)
         everything = await get_trending_pump_tokens(1, limit=500, client=client)
     assert len(capped) == 12
-    assert {t["mint"] for t in everything} == {c["mint"] for c in fresh}
+    assert {t.mint for t in everything} == {c["mint"] for c in fresh}
     assert all(r["sort"] == "last_trade_timestamp" for r in server.requests)
 
 
@@ -119,8 +119,8 @@ async def test_hybrid_deduplicates_across_sources_and_tags_where_each_came_from(
     server.coins = recent
     async with PumpFunClient(base_url=server.url) as client:
         tokens = await get_hybrid_recent_tokens(1, client=client)
-    assert sorted(t["mint"] for t in tokens) == sorted(c["mint"] for c in recent)
-    assert {t["_source"] for t in tokens} == {"recent"}
+    assert sorted(t.mint for t in tokens) == sorted(c["mint"] for c in recent)
+    assert {t.list_name for t in tokens} == {"recent"}
 
 
 async def test_hybrid_graduated_only_when_pump_only_tokens_are_excluded(server):
@@ -128,4 +128,4 @@ async def test_hybrid_graduated_only_when_pump_only_tokens_are_excluded(server):
     server.coins = [make_coin(1, created_ms=now - 1000), make_coin(2, created_ms=now - 2000, complete=True)]
     async with PumpFunClient(base_url=server.url) as client:
         tokens = await get_hybrid_recent_tokens(1, include_pump_only=False, client=client)
-    assert [t["mint"] for t in tokens] == [server.coins[1]["mint"]]
+    assert [t.mint for t in tokens] == [server.coins[1]["mint"]]

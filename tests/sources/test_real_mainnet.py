@@ -148,9 +148,9 @@ def test_every_real_create_transaction_gives_its_launch(relative):
     assert (event.mint, event.name, event.symbol) == (mint, name, symbol)
     assert event.bonding_curve.startswith(curve) and event.bonding_curve == bonding_curve_address(mint)
     [record] = launch_records(decoded, source="recent")
-    assert record["creator"].startswith(creator)
+    assert record.creator.startswith(creator)
     if created is not None:
-        assert record["created_timestamp"] == created * 1000
+        assert record.created_ms == created * 1000
     assert decoded.signature != "?"
 
 

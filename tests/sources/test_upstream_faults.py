@@ -51,7 +51,7 @@ FAULTS = {
 async def test_a_transient_fault_is_retried_and_nothing_is_lost(server, fault):
     server.fault_plan = lambda n: fault if n in (1, 3) else None
     tokens = await fetch(server, timeout=0.3)
-    assert [t["mint"] for t in tokens] == [c["mint"] for c in server.coins]
+    assert [t.mint for t in tokens] == [c["mint"] for c in server.coins]
     assert server.faults_served == 2
 
 

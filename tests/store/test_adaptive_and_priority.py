@@ -61,9 +61,9 @@ async def test_trending_first_puts_traded_coins_in_the_first_batches(server):
         await get_hybrid_recent_tokens(
             1, batch_callback=collect, batch_size=10, client=client, trending_first=True, trending_limit=10
         )
-    assert [coin["mint"] for coin in delivered[:10]] == hot
-    assert {coin["_source"] for coin in delivered[:10]} == {"trending"}
-    assert len(delivered) == len({coin["mint"] for coin in delivered}) == 300
+    assert [coin.mint for coin in delivered[:10]] == hot
+    assert {coin.list_name for coin in delivered[:10]} == {"trending"}
+    assert len(delivered) == len({coin.mint for coin in delivered}) == 300
 
 
 @pytest.mark.django_db(transaction=True)

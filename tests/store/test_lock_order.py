@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from tests.fakes.coins import make_coin, now_ms
+from tests.helpers import coin_launch
 from tokens.details.queue import DetailResult, claim_tasks, finish_tasks
 from tokens.models import DetailTask, LoadRun
 from tokens.store.batches import store_batch
@@ -38,7 +39,7 @@ def test_a_backfill_and_a_detail_stage_of_the_same_run_at_once_never_deadlock():
                 again = max(0, number - 3) * 10
                 indexes = [*range(number * 10, number * 10 + 10), *range(again, again + 10)]
                 coins = [make_coin(i, created_ms=start - i, image_uri=None) for i in indexes]
-                outcome = process_batch(coins, rules=rules, now_ms=now_ms(), plan=plan)
+                outcome = process_batch([coin_launch(c) for c in coins], rules=rules, now_ms=now_ms(), plan=plan)
                 store_batch(run_id=run.pk, lease_epoch=1, records=outcome.records, invalid=0, failed=0,
                             estimated_total=None, checkpoint={"at": number}, rules=rules)  # fmt: skip
                 done["batches"] += 1

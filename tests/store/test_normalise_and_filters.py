@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.fakes.coins import make_coin, now_ms
+from tests.helpers import coin_launch
 from tokens.store.filters import FilterRules, holder_rejection_reason, rejection_reason
 from tokens.store.normalise import InvalidRecord, bonding_progress, normalise
 
@@ -12,7 +13,7 @@ NOW = now_ms()
 
 
 def record(**overrides):
-    return normalise(make_coin(1, created_ms=NOW - 60_000, **overrides), now_ms=NOW)
+    return normalise(coin_launch(make_coin(1, created_ms=NOW - 60_000, **overrides)), now_ms=NOW)
 
 
 def rules(**overrides):
@@ -77,7 +78,7 @@ def test_no_filter_rejects_a_plain_token_by_default():
 
 
 def test_age_window():
-    old = normalise(make_coin(1, created_ms=NOW - 8 * 86_400_000), now_ms=NOW)
+    old = normalise(coin_launch(make_coin(1, created_ms=NOW - 8 * 86_400_000)), now_ms=NOW)
     assert rejection_reason(old, rules()) == "older than the age window"
 
 
@@ -128,4 +129,4 @@ def test_min_holders():
 def test_a_mint_that_looks_like_base58_but_is_no_key_is_invalid(mint):
     # The pattern alone let these through; a pool or curve derived from them raised later.
     with pytest.raises(InvalidRecord, match="is not a base58 address"):
-        normalise(make_coin(1, created_ms=1_750_000_000_000, mint=mint), now_ms=1_750_000_100_000)
+        normalise(coin_launch(make_coin(1, created_ms=1_750_000_000_000, mint=mint)), now_ms=1_750_000_100_000)

@@ -22,7 +22,7 @@ from tokens.live.outage import Outage
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
 from tokens.sources.chain.curve import CurveState
-from tokens.sources.chain.launches import PROGRESS_KEY, QUOTE_KEY, apply_curve_state
+from tokens.sources.chain.launches import curve_figures
 from tokens.sources.chain.pdas import canonical_pool_address
 from tokens.sources.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
 from tokens.sources.holders import HolderCounter, HolderLookupError
@@ -222,16 +222,15 @@ def metadata_fields(found: TokenMetadata) -> dict[str, Any]:
 
 
 def state_fields(state: CurveState, *, initial_real: int | None, sol_usd: float | None) -> dict[str, Any]:
-    record: dict[str, Any] = {"_initial_real_token_reserves": initial_real}
-    apply_curve_state(record, state, sol_usd=sol_usd)
-    lamports = record.get("virtual_sol_reserves")
+    figures = curve_figures(state, initial_real=initial_real, sol_usd=sol_usd)
+    lamports = figures.virtual_sol_lamports
     return {
-        "market_cap_sol": record["market_cap"],
-        "usd_market_cap": record["usd_market_cap"],
+        "market_cap_sol": figures.market_cap_sol,
+        "usd_market_cap": figures.usd_market_cap,
         "liquidity_sol": None if lamports is None else lamports / LAMPORTS_PER_SOL,
-        "bonding_progress": record[PROGRESS_KEY],
-        "complete": record["complete"],
-        "quote": record[QUOTE_KEY],
+        "bonding_progress": figures.progress,
+        "complete": figures.complete,
+        "quote": figures.quote,
     }
 
 

@@ -22,9 +22,10 @@ from tokens.bot_settings import effective_batch_size
 from tokens.live.outage import Outage
 from tokens.liveness import process_is_gone
 from tokens.models import BotSettings, LoadRun, Source
-from tokens.runs.loader import TAIL, execute_run
+from tokens.runs.loader import execute_run
 from tokens.runs.tasks import take_over
 from tokens.runs.watch import watch_runs
+from tokens.sources.base import TAIL_PHASE
 from tokens.sources.clients import resolve_upstream
 
 logger = logging.getLogger(__name__)
@@ -128,4 +129,4 @@ def _abandoned(run: LoadRun) -> str:
 
 
 def _in_tail(checkpoint) -> bool:
-    return isinstance(checkpoint, dict) and checkpoint.get("phase") == TAIL
+    return isinstance(checkpoint, dict) and checkpoint.get("phase") == TAIL_PHASE

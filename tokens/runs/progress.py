@@ -8,7 +8,7 @@ until the pages have covered a tenth of the window or an hour of it, whichever i
 
 from typing import Any
 
-from tokens.sources.pumpfun_api.client import RECENT, SOURCE_KEY
+from tokens.sources.base import RECENT, Launch
 
 HOUR_MS = 3_600_000
 
@@ -30,10 +30,10 @@ class TotalEstimator:
         else:
             self._other = count
 
-    def observe(self, batch: list[Any]) -> None:
-        for coin in batch:
-            created = coin.get("created_timestamp") if isinstance(coin, dict) else None
-            if isinstance(coin, dict) and coin.get(SOURCE_KEY) == RECENT and isinstance(created, int):
+    def observe(self, batch: list[Launch]) -> None:
+        for launch in batch:
+            created = launch.created_ms
+            if launch.list_name == RECENT and isinstance(created, int) and not isinstance(created, bool):
                 self._recent += 1
                 self._oldest_ms = created if self._oldest_ms is None else min(self._oldest_ms, created)
             else:

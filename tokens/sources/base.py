@@ -100,11 +100,13 @@ class Window:
 class LaunchSource(Protocol):
     """What a run can ask of a source.
 
-    `backfill` reads a window in batches (from a checkpoint: the `position` of the last record a run
-    stored) and says how far back it reached (a warning, or ""); `tail_start` is where following
-    begins once the backfill is done (or, for a source that can only follow, now); `follow` yields
-    pages of new launches for ever (an empty page now and then, so the caller can check whether to
-    stop). A source that `can_backfill` False only follows.
+    A source is opened by `open(notice=..., clients=...)` (a classmethod; `clients` is
+    tokens/sources/clients.py, the settings' upstream clients) and closed by `aclose()`.
+    `backfill` reads a window in batches (from a checkpoint: the `position` of the last record a
+    run stored) and says how far back it reached (a warning, or ""); `tail_start` is where following
+    begins once the backfill is done; `follow` yields pages of new launches for ever (an empty page
+    now and then, so the caller can check whether to stop). A source whose `can_backfill` is False
+    only follows.
     """
 
     upstream: str
@@ -116,4 +118,8 @@ class LaunchSource(Protocol):
 
     async def tail_start(self, checkpoint: dict | None, *, window: Window) -> dict[str, Any]: ...
 
-    def follow(self, position: dict[str, Any], *, poll_seconds: float) -> AsyncIterator[list[Launch]]: ...
+    def follow(
+        self, position: dict[str, Any], *, window: Window, poll_seconds: float
+    ) -> AsyncIterator[list[Launch]]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,12 +1,10 @@
 """Turns a stream of pages into de-duplicated batches for a callback, or into one list."""
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import aclosing
-from typing import Any
 
-TokenDict = dict[str, Any]
-BatchCallback = Callable[[list[TokenDict]], Awaitable[Any]]
+from tokens.sources.base import BatchCallback, Launch
 
 DEFAULT_BATCH_SIZE = 10
 
@@ -30,13 +28,10 @@ class AdaptiveBatchSize:
             self.size = max(1, self.size // 2)
 
 
-def mint_of(token: Any) -> str | None:
+def mint_of(token: Launch) -> str | None:
     """The de-duplication key; records without a usable mint pass through for validation to reject."""
-    if isinstance(token, dict):
-        mint = token.get("mint")
-        if isinstance(mint, str) and mint:
-            return mint
-    return None
+    mint = token.mint
+    return mint if isinstance(mint, str) and mint else None
 
 
 class Batcher:
@@ -62,11 +57,11 @@ class Batcher:
         self._sizer = size if isinstance(size, AdaptiveBatchSize) else None
         self._batch_size = size if isinstance(size, int) else size.current()
         self._seen: set[str] = set(seen)
-        self._pending: list[TokenDict] = []
-        self._collected: list[TokenDict] = []
+        self._pending: list[Launch] = []
+        self._collected: list[Launch] = []
         self.delivered = 0
 
-    async def add(self, token: TokenDict) -> None:
+    async def add(self, token: Launch) -> None:
         mint = mint_of(token)
         if mint is not None:
             if mint in self._seen:
@@ -80,14 +75,14 @@ class Batcher:
         if len(self._pending) >= self._batch_size:
             await self._emit()
 
-    async def consume(self, pages: AsyncIterator[list[TokenDict]]) -> None:
+    async def consume(self, pages: AsyncIterator[list[Launch]]) -> None:
         # aclosing: when a callback raises, the page source stops its prefetches at once.
         async with aclosing(pages):
             async for page in pages:
                 for token in page:
                     await self.add(token)
 
-    async def finish(self) -> list[TokenDict] | int:
+    async def finish(self) -> list[Launch] | int:
         """Flush the final partial batch; return the full list, or the count when streaming."""
         if self._callback is None:
             return self._collected

@@ -1,4 +1,5 @@
-"""Checks one upstream coin record and turns it into a `TokenRecord` in the units we store.
+"""Checks one launch record, whichever source yielded it (tokens/sources/base.py), and turns it into
+a `TokenRecord` in the units we store.
 
 Every field of an upstream record is chosen by a stranger: text is stripped of control and
 bidi-override characters and bounded in length, and only http(s) links survive.
@@ -13,9 +14,8 @@ from typing import Any
 
 from based58 import b58decode
 
-from tokens.sources.chain.launches import INITIAL_REAL_KEY, INVALID_KEY, PROGRESS_KEY, QUOTE_KEY
+from tokens.sources.base import RECENT, TRENDING, Launch
 from tokens.sources.links import safe_document_link, safe_link
-from tokens.sources.pumpfun_api.client import SOURCE_KEY
 
 _BASE58_MINT = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
 LAMPORTS_PER_SOL = 1_000_000_000
@@ -76,45 +76,44 @@ class TokenRecord:
 
 
 def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
-    if not isinstance(raw, dict):
-        raise InvalidRecord(f"record is {type(raw).__name__}, not an object")
-    if raw.get(INVALID_KEY):
-        raise InvalidRecord(str(raw[INVALID_KEY])[:300])
-    mint = raw.get("mint")
-    if not is_address(mint):
-        raise InvalidRecord(f"mint {str(mint)[:60]!r} is not a base58 address of 32-44 characters")
-    created_ms = _timestamp_ms(raw.get("created_timestamp"), now_ms=now_ms, name="created_timestamp")
+    if not isinstance(raw, Launch):
+        raise InvalidRecord(f"record is {type(raw).__name__}, not a launch")
+    if raw.invalid:
+        raise InvalidRecord(str(raw.invalid)[:300])
+    if not is_address(raw.mint):
+        raise InvalidRecord(f"mint {str(raw.mint)[:60]!r} is not a base58 address of 32-44 characters")
+    created_ms = _timestamp_ms(raw.created_ms, now_ms=now_ms, name="created_timestamp")
     if created_ms is None:
         raise InvalidRecord("created_timestamp is missing")
-    last_trade_ms = _timestamp_ms(raw.get("last_trade_timestamp"), now_ms=now_ms, name="last_trade_timestamp")
-    complete = raw.get("complete") is True
-    virtual_sol = _number(raw, "virtual_sol_reserves")
+    last_trade_ms = _timestamp_ms(raw.last_trade_ms, now_ms=now_ms, name="last_trade_timestamp")
+    complete = raw.complete is True
+    virtual_sol = _number(raw.virtual_sol_lamports, "virtual_sol_reserves")
     return TokenRecord(
-        mint=mint,
-        name=clean_text(raw.get("name"), MAX_NAME),
-        symbol=clean_text(raw.get("symbol"), MAX_SYMBOL),
-        description=clean_text(raw.get("description"), MAX_DESCRIPTION),
-        image_uri=safe_url(raw.get("image_uri")),
-        creator=_address_or_blank(raw.get("creator")),
+        mint=raw.mint,
+        name=clean_text(raw.name, MAX_NAME),
+        symbol=clean_text(raw.symbol, MAX_SYMBOL),
+        description=clean_text(raw.description, MAX_DESCRIPTION),
+        image_uri=safe_url(raw.image_uri),
+        creator=_address_or_blank(raw.creator),
         created_at=_datetime(created_ms),
-        market_cap_sol=_number(raw, "market_cap"),
-        usd_market_cap=_number(raw, "usd_market_cap"),
+        market_cap_sol=_number(raw.market_cap_sol, "market_cap"),
+        usd_market_cap=_number(raw.usd_market_cap, "usd_market_cap"),
         liquidity_sol=None if virtual_sol is None else virtual_sol / LAMPORTS_PER_SOL,
-        reply_count=_count(raw, "reply_count"),
+        reply_count=_count(raw.reply_count, "reply_count"),
         bonding_progress=_progress(raw, complete=complete),
         complete=complete,
-        nsfw=raw.get("nsfw") is True,
-        twitter=safe_url(raw.get("twitter")),
-        telegram=safe_url(raw.get("telegram")),
-        website=safe_url(raw.get("website")),
+        nsfw=raw.nsfw is True,
+        twitter=safe_url(raw.twitter),
+        telegram=safe_url(raw.telegram),
+        website=safe_url(raw.website),
         last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
-        source=str(raw.get(SOURCE_KEY) or "recent"),
-        metadata_uri=safe_document_link(raw.get("metadata_uri")),
-        metadata_refused=_unusable_link(raw.get("metadata_uri")),
-        bonding_curve=_address_or_blank(raw.get("bonding_curve")),
-        signature=_signature_or_blank(raw.get("signature")),
-        quote=raw.get(QUOTE_KEY) if raw.get(QUOTE_KEY) in ("SOL", "USDC") else "",
-        initial_real_token_reserves=_whole(raw.get(INITIAL_REAL_KEY)),
+        source=raw.list_name if raw.list_name in (RECENT, TRENDING) else RECENT,
+        metadata_uri=safe_document_link(raw.metadata_uri),
+        metadata_refused=_unusable_link(raw.metadata_uri),
+        bonding_curve=_address_or_blank(raw.bonding_curve),
+        signature=_signature_or_blank(raw.signature),
+        quote=raw.quote if raw.quote in ("SOL", "USDC") else "",
+        initial_real_token_reserves=_whole(raw.initial_real_token_reserves),
     )
 
 
@@ -125,17 +124,17 @@ def _whole(value: Any) -> int | None:
     return None
 
 
-def _progress(raw: dict[str, Any], *, complete: bool) -> float | None:
-    """The chain source computes progress from the coin's own starting reserves; pump.fun's records
+def _progress(raw: Launch, *, complete: bool) -> float | None:
+    """The chain reads progress from the coin's own curve (None: not read yet); pump.fun's records
     give the virtual token reserves of a standard curve."""
-    if PROGRESS_KEY in raw:
-        value = raw[PROGRESS_KEY]
+    if raw.progress_known:
+        value = raw.progress
         if value is None:
             return 100.0 if complete else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
             raise InvalidRecord(f"bonding progress {str(value)[:40]!r} is not a percentage")
         return float(value)
-    return bonding_progress(_number(raw, "virtual_token_reserves"), complete=complete)
+    return bonding_progress(_number(raw.virtual_token_reserves, "virtual_token_reserves"), complete=complete)
 
 
 def _unusable_link(value: Any) -> bool:
@@ -198,8 +197,7 @@ def _timestamp_ms(value: Any, *, now_ms: int, name: str) -> int | None:
     return value
 
 
-def _number(raw: dict[str, Any], key: str) -> float | None:
-    value = raw.get(key)
+def _number(value: Any, key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -209,8 +207,8 @@ def _number(raw: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def _count(raw: dict[str, Any], key: str) -> int | None:
-    value = _number(raw, key)
+def _count(value: Any, key: str) -> int | None:
+    value = _number(value, key)
     if value is not None and value > MAX_COUNT:
         raise InvalidRecord(f"{key} {value:g} is not a plausible count")
     return None if value is None else int(value)

@@ -15,11 +15,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from tokens.sources.batcher import AdaptiveBatchSize, BatchCallback, Batcher, TokenDict
-from tokens.sources.chain.launches import POSITION_KEY, SOURCE_KEY
+from tokens.sources.base import TRENDING, BatchCallback, Launch
+from tokens.sources.batcher import AdaptiveBatchSize, Batcher
 from tokens.sources.chain.source import CHAIN_PHASE, ChainSource
-
-TRENDING = "trending"
 
 
 def window_seconds(days: float, now_ms: int | None) -> tuple[int, int]:
@@ -39,7 +37,7 @@ async def get_chain_recent_tokens(
     now_ms: int | None = None,
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
-) -> list[TokenDict] | int:
+) -> list[Launch] | int:
     """Every launch of the last `days`, newest first."""
     batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
     cutoff_s, _ = window_seconds(days, now_ms)
@@ -57,15 +55,15 @@ async def get_chain_trending_tokens(
     batch_size: int | AdaptiveBatchSize | None = None,
     now_ms: int | None = None,
     seen: Iterable[str] = (),
-) -> list[TokenDict] | int:
+) -> list[Launch] | int:
     """The window's `limit` biggest launches by current market cap (in SOL), biggest first."""
     cutoff_s, _ = window_seconds(days, now_ms)
-    top: list[tuple[float, int, dict[str, Any]]] = []
+    top: list[tuple[float, int, Launch]] = []
     order = 0
     async for page in source.backfill(cutoff_s=cutoff_s, start=None, with_state=True):
         for record in page:
-            cap = record.get("market_cap")
-            if not isinstance(cap, (int, float)) or not isinstance(record.get("mint"), str):
+            cap = record.market_cap_sol
+            if not isinstance(cap, (int, float)) or not isinstance(record.mint, str):
                 continue
             order += 1
             item = (float(cap), -order, record)
@@ -75,7 +73,7 @@ async def get_chain_trending_tokens(
                 heapq.heapreplace(top, item)
     batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
     for _, _, record in sorted(top, key=lambda item: (item[0], item[1]), reverse=True):
-        record[SOURCE_KEY] = TRENDING
-        record[POSITION_KEY] = {"phase": TRENDING}
+        record.list_name = TRENDING
+        record.position = {"phase": TRENDING}
         await batcher.add(record)
     return await batcher.finish()

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import websockets
 
+from tokens.sources.base import Launch
 from tokens.sources.chain.addresses import MINT_AUTHORITY, PYTH_SOL_USD_ACCOUNT
 from tokens.sources.chain.curve import (
     CurveState,
@@ -35,7 +36,6 @@ from tokens.sources.chain.curve import (
 )
 from tokens.sources.chain.events import DecodedTransaction, decode_logs, decode_transaction
 from tokens.sources.chain.launches import (
-    POSITION_KEY,
     apply_curve_state,
     launch_records,
     record_key,
@@ -88,7 +88,7 @@ class ChainSource:
 
     async def backfill(
         self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[list[Launch]]:
         """Pages of launch records in the window, newest first, each with its resume position; with
         each curve's current state when asked (otherwise it is a detail fetched after storing)."""
         self.with_state = with_state
@@ -167,10 +167,10 @@ class ChainSource:
                 return
             before = entries[-1]["signature"]
 
-    async def _records_of(self, signatures: list[str]) -> list[dict[str, Any]]:
+    async def _records_of(self, signatures: list[str]) -> list[Launch]:
         return await self._maybe_state(self._records(await self._transactions(signatures)))
 
-    async def _maybe_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _maybe_state(self, records: list[Launch]) -> list[Launch]:
         return await self._with_state(records) if self.with_state else records
 
     async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
@@ -203,18 +203,18 @@ class ChainSource:
                 self.reach.reached_start = True
                 return
 
-    async def _rest_of(self, signature: str, *, done: list[str]) -> list[dict[str, Any]]:
+    async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
         """The records of a transaction a resumed run had only partly delivered."""
         records = self._records(await self._transactions([signature]))
-        return await self._maybe_state([r for r in records if r[POSITION_KEY]["done"][-1] not in done])
+        return await self._maybe_state([r for r in records if r.position["done"][-1] not in done])
 
-    def _records(self, decoded_list: list[DecodedTransaction]) -> list[dict[str, Any]]:
+    def _records(self, decoded_list: list[DecodedTransaction]) -> list[Launch]:
         records = []
         for decoded in decoded_list:
             delivered: list[str] = []
             for index, record in enumerate(launch_records(decoded, source=RECENT)):
                 delivered.append(record_key(record, index))
-                record[POSITION_KEY] = {
+                record.position = {
                     "phase": CHAIN_PHASE,
                     "head": self.head,
                     "at": decoded.signature,
@@ -246,13 +246,13 @@ class ChainSource:
 
     # -- current state ----------------------------------------------------------------------------
 
-    async def _with_state(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _with_state(self, records: list[Launch]) -> list[Launch]:
         """Current market cap, progress and graduation of each launch (for a trending ranking, which
         needs them before anything is delivered)."""
-        launches = [r for r in records if isinstance(r.get("bonding_curve"), str)]
-        states, sol_usd = await self.current_states([r["bonding_curve"] for r in launches])
+        launches = [r for r in records if isinstance(r.bonding_curve, str)]
+        states, sol_usd = await self.current_states([r.bonding_curve for r in launches])
         for record in launches:
-            apply_curve_state(record, states.get(record["bonding_curve"]), sol_usd=sol_usd)
+            apply_curve_state(record, states.get(record.bonding_curve), sol_usd=sol_usd)
         return records
 
     async def current_states(self, curves: list[str]) -> tuple[dict[str, CurveState], float | None]:
@@ -303,7 +303,7 @@ class ChainSource:
 
     async def follow(
         self, *, last: str, done: list[str] | None = None, idle_seconds: float = 1.0, poll_seconds: float = 5.0
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[list[Launch]]:
         """New launches after signature `last`, oldest first, forever; an empty page every
         `idle_seconds` without news, so the caller can check whether to stop."""
         tail = _Tail(self, last=last, idle_seconds=idle_seconds, poll_seconds=poll_seconds)
@@ -343,16 +343,14 @@ class ChainSource:
             before = entries[-1]["signature"]
         return [entry["signature"] for entry in reversed(newer) if entry.get("err") is None]
 
-    async def _tail_records(
-        self, decoded_list: list[DecodedTransaction], *, skip: list[str] = ()
-    ) -> list[dict[str, Any]]:
+    async def _tail_records(self, decoded_list: list[DecodedTransaction], *, skip: list[str] = ()) -> list[Launch]:
         records = []
         for decoded in decoded_list:
             delivered: list[str] = []
             for index, record in enumerate(launch_records(decoded, source=RECENT)):
                 key = record_key(record, index)
                 delivered.append(key)
-                record[POSITION_KEY] = {"phase": TAIL_PHASE, "last": decoded.signature, "done": list(delivered)}
+                record.position = {"phase": TAIL_PHASE, "last": decoded.signature, "done": list(delivered)}
                 if key not in skip:
                     records.append(record)
         return records
@@ -379,7 +377,7 @@ class _Tail:
         while len(self.recent) > 20_000:
             self.recent.popitem(last=False)
 
-    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self) -> AsyncIterator[list[Launch]]:
         while True:
             if self.source.ws_url:
                 try:
@@ -400,7 +398,7 @@ class _Tail:
                 await asyncio.sleep(min(self.idle, max(0.0, deadline - time.monotonic())))
                 yield []
 
-    async def _gap(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _gap(self) -> AsyncIterator[list[Launch]]:
         signatures = [s for s in await self.source.signatures_after(self.last) if not self._handled(s)]
         for index in range(0, len(signatures), self.source.rpc.batch_size):
             chunk = signatures[index : index + self.source.rpc.batch_size]
@@ -411,7 +409,7 @@ class _Tail:
             if records:
                 yield records
 
-    async def _websocket(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _websocket(self) -> AsyncIterator[list[Launch]]:
         async with websockets.connect(self.source.ws_url, open_timeout=10, max_size=8 * 2**20) as ws:
             await ws.send(orjson.dumps(_subscribe_request()).decode())
             await _subscription_id(ws)
@@ -429,7 +427,7 @@ class _Tail:
                 if page:
                     yield page
 
-    async def _notification(self, raw: Any) -> list[dict[str, Any]]:
+    async def _notification(self, raw: Any) -> list[Launch]:
         """The launches one frame announces. A frame that is not a notification we can read costs
         itself only: it is counted and skipped (said once per tail); the gap fill after any
         reconnect, and the signature list, still bring whatever it might have held."""

@@ -1,4 +1,5 @@
-"""pump.fun's frontend API: the HTTP client and the recent, trending and hybrid token sources.
+"""pump.fun's frontend API: the HTTP client and the recent, trending and hybrid token lists, which
+yield its coins as `Launch` records (tokens/sources/base.py).
 
 Knows nothing of Django. Timestamps from pump.fun are milliseconds since the epoch.
 """
@@ -11,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from tokens.sources.batcher import BatchCallback, Batcher, TokenDict
+from tokens.sources.base import RECENT, TRENDING, BatchCallback, Launch
+from tokens.sources.batcher import Batcher
 from tokens.sources.pumpfun_api.prefetch import PageReader
 from tokens.sources.reach import Reach
 from tokens.sources.resilience import (
@@ -29,12 +31,9 @@ from tokens.sources.tls import SHARED_CONTEXT
 DEFAULT_BASE_URL = "https://frontend-api-v3.pump.fun"
 PAGE_LIMIT = 50
 DEFAULT_TRENDING_LIMIT = 200
-SOURCE_KEY = "_source"  # added to each coin dict: which list it came from
-POSITION_KEY = "_position"  # added to each coin dict: where to resume after it (JSON-serialisable)
+API = "api"
 PAGE_OVERLAP = 3  # coins each page re-reads from the previous one, to notice pages shifting
 MAX_STEP_BACKS = 5
-RECENT = "recent"
-TRENDING = "trending"
 
 # Some deployments refuse requests that do not look like they come from the pump.fun site.
 _BROWSER_HEADERS = {
@@ -147,11 +146,9 @@ def cutoff_ms_for(days: float, *, now_ms: int | None = None) -> int:
     return now_ms - int(days * 86_400_000)
 
 
-def _tag(coin: Any, source: str, position: dict[str, Any]) -> Any:
-    if isinstance(coin, dict):
-        coin[SOURCE_KEY] = source
-        coin[POSITION_KEY] = position
-    return coin
+def _tag(coin: Any, source: str, position: dict[str, Any]) -> Launch:
+    """A coin of a listing page as a launch record (every value still a stranger's)."""
+    return Launch.from_coin(coin, upstream=API, list_name=source, position=position)
 
 
 @asynccontextmanager
@@ -265,9 +262,9 @@ async def trending_pages(
             offset += _advance(len(page))
 
 
-async def _graduated_only(pages: AsyncIterator[list[Any]]) -> AsyncIterator[list[Any]]:
+async def _graduated_only(pages: AsyncIterator[list[Launch]]) -> AsyncIterator[list[Launch]]:
     async for page in pages:
-        yield [coin for coin in page if isinstance(coin, dict) and coin.get("complete") is True]
+        yield [launch for launch in page if launch.complete is True]
 
 
 @asynccontextmanager
@@ -296,11 +293,11 @@ async def get_recent_pump_tokens(
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
     reach: Reach | None = None,
-) -> list[TokenDict] | int:
+) -> list[Launch] | int:
     """Coins launched in the last `days` before `now_ms`, newest first.
 
     Without `batch_callback` returns the list; with one, awaits it for every batch and returns
-    how many coins it delivered. `resume_from` is a coin's `_position` from an earlier, interrupted
+    how many coins it delivered. `resume_from` is a record's `position` from an earlier, interrupted
     call; `seen` are mints already delivered, which are not delivered again.
     """
     batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
@@ -324,7 +321,7 @@ async def get_trending_pump_tokens(
     now_ms: int | None = None,
     resume_from: dict[str, Any] | None = None,
     seen: Iterable[str] = (),
-) -> list[TokenDict] | int:
+) -> list[Launch] | int:
     """Up to `limit` coins launched in the last `days`, most recently traded first.
 
     Trending order changes by the second, so a resumed call lists it again and skips `seen` mints.
@@ -352,7 +349,7 @@ async def get_hybrid_recent_tokens(
     seen: Iterable[str] = (),
     trending_first: bool = False,
     reach: Reach | None = None,
-) -> list[TokenDict] | int:
+) -> list[Launch] | int:
     """Recent launches and trending coins, de-duplicated by mint: recent first, or trending first
     (the coins people trade now reach the page before the rest of the history).
 
@@ -385,7 +382,7 @@ async def get_launches_since(
     now_ms: int,
     include_nsfw: bool = True,
     seen: Iterable[str] = (),
-) -> list[TokenDict]:
+) -> list[Launch]:
     """Coins created from `since_ms` to `now_ms`, newest first, except `seen` mints: one poll of a
     live tail. It pages down from the head until it reaches `since_ms`, however many launches
     arrived since the last poll."""
