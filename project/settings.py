@@ -234,6 +234,7 @@ SOLANA_RPC_REQUESTS_PER_SECOND = env_number("SOLANA_RPC_REQUESTS_PER_SECOND", 10
 LAUNCH_SOURCES = {
     "chain": "tokens.sources.chain.launch_source.ChainLaunchSource",
     "api": "tokens.sources.pumpfun_api.launch_source.ApiLaunchSource",
+    "pumpportal": "tokens.sources.pumpportal.launch_source.PumpPortalLaunchSource",
 }
 LIVE_SOURCES = env_list("LIVE_SOURCES", [])
 if unknown := [name for name in LIVE_SOURCES if name not in LAUNCH_SOURCES]:

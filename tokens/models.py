@@ -57,6 +57,9 @@ class Token(models.Model):
     website = models.URLField(max_length=500, blank=True)
     last_trade_at = models.DateTimeField(null=True)
     sources = models.JSONField(default=list, help_text="Lists this token was seen in: recent, trending")
+    first_seen_by = models.CharField(
+        max_length=20, blank=True, help_text="The launch source that delivered it first (chain, api, pumpportal…)"
+    )
     cursor = models.BigIntegerField(
         default=0, db_index=True, help_text="The board cursor of the batch that last stored this token"
     )
@@ -147,6 +150,9 @@ class LoadRun(models.Model):
     lease_epoch = models.PositiveIntegerField(default=0, help_text="Raised by every claim of the run")
     lease_expires_at = models.DateTimeField(null=True, help_text="Its executor renews this; past it, the run is free")
     recoveries = models.PositiveIntegerField(default=0, help_text="Automatic resumes after its executor died")
+    first_seen = models.JSONField(
+        default=dict, blank=True, help_text="Launches each source delivered first in this run, by source name"
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)

@@ -49,6 +49,7 @@ def token_payload(token: Token) -> dict[str, Any]:
         "pending": token.pending,
         "quote": token.quote,
         "signature": token.signature,
+        "first_seen_by": token.first_seen_by,
         "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else None,
     }
 
@@ -120,6 +121,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "follow": run.follow,
         "following": _following(run),
         "resumes": run.resumes,
+        "first_seen": run.first_seen,  # launches each source delivered first
         "duration_seconds": _duration(run),
         "progress": progress_payload(run),
     }

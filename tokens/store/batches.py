@@ -111,6 +111,7 @@ def store_batch(
             changes["checkpoint"] = checkpoint
         # 2. the run, conditional on the lease: a late executor's batch is refused (rolled back) whole.
         fenced_update(Lease(run_id=run_id, epoch=lease_epoch), **changes)
+        _count_first_seen(run_id, [record for record in records if record.mint not in known])
         upsert_tokens(rows)  # 3. tokens
         DetailTask.objects.bulk_create(tasks)  # 4. detail tasks
         run = LoadRun.objects.get(pk=run_id)
@@ -122,6 +123,20 @@ def store_batch(
         rejected_mints=[row.mint for row in rows if not row.passed_filters],
         stored=on_board,
     )
+
+
+def _count_first_seen(run_id: int, new: list[TokenRecord]) -> None:
+    """Which source delivered each new launch first, counted on the run (its row is locked by the
+    update just made, so this read and write are the batch's own)."""
+    counts: dict[str, int] = {}
+    for record in new:
+        if record.seen_by:
+            counts[record.seen_by] = counts.get(record.seen_by, 0) + 1
+    if counts:
+        first_seen = LoadRun.objects.filter(pk=run_id).values_list("first_seen", flat=True).get() or {}
+        for name, count in counts.items():
+            first_seen[name] = first_seen.get(name, 0) + count
+        LoadRun.objects.filter(pk=run_id).update(first_seen=first_seen)
 
 
 def _use_fresh_details(
@@ -253,6 +268,7 @@ def _row(
         pending=record.pending,
         rejection_reason=record.rejection_reason[:200],
         first_seen_at=now,
+        first_seen_by=record.seen_by,
         last_seen_at=now,
         last_run_id=run_id,
     )

@@ -69,6 +69,7 @@ class TokenRecord:
     pending: bool = False  # a filter waits for a detail still to be fetched
     awaiting: tuple[str, ...] = ()  # the details to fetch after the token is stored
     metadata_refused: bool = False  # it names a metadata document by a link that cannot be used
+    seen_by: str = ""  # the launch source that delivered this record
 
     @property
     def created_ms(self) -> int:
@@ -114,6 +115,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         signature=_signature_or_blank(raw.signature),
         quote=raw.quote if raw.quote in ("SOL", "USDC") else "",
         initial_real_token_reserves=_whole(raw.initial_real_token_reserves),
+        seen_by=raw.upstream[:20] if isinstance(raw.upstream, str) else "",
     )
 
 

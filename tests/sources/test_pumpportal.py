@@ -1,0 +1,124 @@
+"""PumpPortal as a second live source: merged with the chain's tail in the always-on feed, each
+launch once (by signature) and credited to the source that saw it first; one connection per process,
+and a ban waited out without stopping the feed. Against a fake that speaks PumpPortal's protocol."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.fakes.chain import Launch, history
+from tests.fakes.pumpportal import FakePumpPortal
+from tests.helpers import update_settings, wait_for
+from tokens.models import LoadRun, Token
+from tokens.runs.feed import follow_launches
+from tokens.sources.base import Window
+from tokens.sources.pumpportal.launch_source import PUMPPORTAL, PumpPortalLaunchSource
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def portal(settings):
+    fake = FakePumpPortal().start()
+    settings.PUMPPORTAL_URL = fake.url
+    settings.LIVE_SOURCES = [PUMPPORTAL]
+    yield fake
+    fake.stop()
+
+
+def feed_run() -> LoadRun | None:
+    return LoadRun.objects.filter(origin=LoadRun.Origin.FOLLOWER).order_by("-pk").first()
+
+
+def tailing() -> bool:
+    run = feed_run()
+    return run is not None and (run.checkpoint or {}).get("phase") == "tail"
+
+
+def now_launches(start: int, count: int) -> list[Launch]:
+    return [Launch(index=start + i, block_time=int(time.time())) for i in range(count)]
+
+
+async def test_the_feed_merges_pumpportal_with_the_chain_tail_and_takes_each_launch_once(solana, portal):
+    await sync_to_async(update_settings)(tail_interval_seconds=1)
+    solana.add(*history(3, spacing_s=60), notify=False)
+    task = asyncio.create_task(follow_launches())
+    await wait_for(tailing)
+    await wait_for(lambda: len(solana.subscribers) == 1 and len(portal.subscribed) == 1)
+
+    first_on_portal = now_launches(1_000, 2)
+    for launch in first_on_portal:  # PumpPortal announces them before the chain's tail sees them
+        portal.announce(launch)
+    await wait_for(lambda: Token.objects.count() == 5)
+    solana.add(*first_on_portal)  # now the chain's notifications: the merge drops the repeats
+    chain_only = now_launches(2_000, 3)  # PumpPortal misses some creates the chain shows
+    solana.add(*chain_only)
+    await wait_for(lambda: Token.objects.count() == 8)
+    await asyncio.sleep(1.5)  # time for any repeat to arrive, were one not dropped
+
+    run = await sync_to_async(feed_run)()
+    assert run.fetched == 8 and run.accepted == 8  # every launch once
+    assert run.first_seen == {"chain": 6, PUMPPORTAL: 2}  # the backfill's 3, then 3 the portal missed
+    seen_by = dict(await sync_to_async(lambda: list(Token.objects.values_list("mint", "first_seen_by")))())
+    assert {seen_by[launch.mint] for launch in first_on_portal} == {PUMPPORTAL}
+    assert {seen_by[launch.mint] for launch in chain_only} == {"chain"}
+    portal_row = await Token.objects.aget(mint=first_on_portal[0].mint)
+    assert portal_row.name == first_on_portal[0].name and portal_row.creator == first_on_portal[0].creator
+    assert portal_row.liquidity_sol == pytest.approx(30.0)  # UI units read as SOL, stored as SOL
+    assert portal_row.bonding_curve == first_on_portal[0].bonding_curve
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert portal.connections_seen == 1 and not portal.banned
+
+
+async def test_one_connection_per_process_and_a_ban_is_waited_out_said_once(portal, caplog):
+    window = Window(days=1, end_ms=int(time.time() * 1000))
+    sources = [PumpPortalLaunchSource(url=portal.url, reconnect=(0.05, 0.1)) for _ in range(2)]
+    pages = [source.follow({}, window=window, poll_seconds=1) for source in sources]
+
+    async def read(stream, into: list) -> None:
+        async for page in stream:
+            into.extend(page)
+
+    got: list[list] = [[], []]
+    readers = [asyncio.create_task(read(stream, into)) for stream, into in zip(pages, got, strict=True)]
+    await wait_for(lambda: len(portal.subscribed) == 1)
+    portal.announce(Launch(index=1, block_time=1))
+    await wait_for(lambda: sum(map(len, got)) == 1)
+    assert portal.connections_seen == 1 and not portal.banned  # the second source did not connect
+    assert "connected already" in caplog.text
+
+    portal.ban(seconds=3600)  # as PumpPortal does: the connection closes with 1008
+    await asyncio.sleep(1.0)
+    assert portal.connections_seen == 1  # the ban is waited out: no new connection meanwhile
+    assert caplog.text.count("PumpPortal banned this address") == 1
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def test_frames_that_are_not_creates_cost_nothing(portal, caplog):
+    source = PumpPortalLaunchSource(url=portal.url)
+    stream = source.follow({}, window=Window(days=1, end_ms=0), poll_seconds=1)
+    got: list = []
+
+    async def read() -> None:
+        async for page in stream:
+            got.extend(page)
+
+    reader = asyncio.create_task(read())
+    await wait_for(lambda: len(portal.subscribed) == 1)
+    for frame in ("{broken", "[1, 2]", '{"txType": "buy", "mint": "x"}', b"\x00\xff"):
+        portal.send_raw(frame)
+    launch = Launch(index=7, block_time=1)
+    portal.announce(launch, vSolInBondingCurve=42.5, vTokensInBondingCurve=757_000_000.0)
+    await wait_for(lambda: len(got) == 1)
+    [record] = got
+    assert (record.mint, record.signature, record.upstream) == (launch.mint, launch.signature, PUMPPORTAL)
+    assert record.virtual_sol_lamports == 42.5 * 1e9 and record.virtual_token_reserves == 757_000_000.0 * 1e6
+    assert caplog.text.count("skipped a frame") == 1
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
