@@ -93,7 +93,7 @@ async def test_a_hanging_holder_rpc_opens_its_circuit_and_later_lookups_fail_at_
     finally:
         das.stop()
     assert all("no whole answer within 0.3 s" in e for e in errors[:3])
-    assert all("not called, the holder RPC failed 3 times in a row" in e for e in errors[3:])
+    assert all("not called, the Solana RPC failed 3 times in a row" in e for e in errors[3:])
     assert elapsed < 3  # three deadlines, then nothing waits
     assert len(das.calls) == 3
 

@@ -75,13 +75,12 @@ class DetailService:
     async def _start(self) -> None:
         stack = AsyncExitStack()
         try:
-            chain = None
-            if settings.SOLANA_RPC_URL:
-                chain = chain_source(await stack.enter_async_context(solana_rpc(on_notice=_notice)))
-            holders, metadata = holder_counter(), metadata_fetcher()
-            for client in (holders, metadata):
-                if client is not None:
-                    await stack.enter_async_context(client)
+            # One RPC client for the curves and the holder counts: one call budget, one breaker.
+            rpc = await stack.enter_async_context(solana_rpc(on_notice=_notice)) if settings.SOLANA_RPC_URL else None
+            chain = chain_source(rpc) if rpc is not None else None
+            holders, metadata = holder_counter(rpc), metadata_fetcher()
+            if metadata is not None:
+                await stack.enter_async_context(metadata)
         except BaseException:
             await stack.aclose()
             raise

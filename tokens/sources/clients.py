@@ -34,16 +34,12 @@ def pumpfun_client() -> PumpFunClient:
     )
 
 
-def holder_counter() -> HolderCounter | None:
-    """None when no holder RPC is configured or counting is off: holder counts then stay unknown."""
-    if not settings.SOLANA_RPC_URL or not settings.COUNT_HOLDERS:
+def holder_counter(rpc: SolanaRpc | None) -> HolderCounter | None:
+    """Holder counts through the given RPC client (the one the chain's reads use); None when there
+    is none or counting is off: holder counts then stay unknown."""
+    if rpc is None or not settings.COUNT_HOLDERS:
         return None
-    return HolderCounter(
-        rpc_url=settings.SOLANA_RPC_URL,
-        timeout=settings.UPSTREAM_TIMEOUT,
-        retry=retry_policy(),
-        requests_per_second=settings.SOLANA_RPC_REQUESTS_PER_SECOND,
-    )
+    return HolderCounter(rpc=rpc)
 
 
 def resolve_upstream(choice: str) -> str:

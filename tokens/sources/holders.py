@@ -4,28 +4,15 @@ Holders are distinct owners with a non-zero balance: one owner can hold several 
 accounts stay behind with a zero balance after a sale. Accounts that are not traders are not
 holders, as pump.fun lists them apart: the bonding curve's own token account (it holds most of the
 supply until graduation), the canonical pool's vault after it, Mayhem's vault; the caller names their
-owners. Errors never mention the RPC URL, which
-often carries an API key.
+owners. Errors never mention the RPC URL, which often carries an API key.
 """
 
 import asyncio
 from collections.abc import Collection
 from typing import Any
 
-import httpx
-
-from tokens.sources.resilience import (
-    RetriesExhausted,
-    RetryPolicy,
-    TransientError,
-    call_with_retries,
-    circuit,
-    json_or_transient,
-    send_or_transient,
-    shared_limiter,
-)
-from tokens.sources.rpc import RATE_LIMITER_NAME, is_rate_limited
-from tokens.sources.tls import SHARED_CONTEXT, pool_limits
+from tokens.sources.resilience import RetryPolicy
+from tokens.sources.rpc import RpcCallError, RpcError, SolanaRpc
 
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
@@ -37,34 +24,32 @@ class HolderLookupError(Exception):
 
 
 class HolderCounter:
+    """Holder counts through the one JSON-RPC client (tokens/sources/rpc.py): its retries, its
+    circuit breaker and its call-rate budget for the endpoint, shared with every other RPC call.
+    Given no client, it opens one of its own for `rpc_url`."""
+
     def __init__(
         self,
         *,
-        rpc_url: str,
+        rpc: SolanaRpc | None = None,
+        rpc_url: str = "",
         concurrency: int = DEFAULT_CONCURRENCY,
         page_limit: int = PAGE_LIMIT,
         timeout: float = 15.0,
         retry: RetryPolicy | None = None,
         requests_per_second: float | None = None,
     ) -> None:
-        self._rpc_url = rpc_url
+        self._own = rpc is None
+        self._rpc = rpc or SolanaRpc(url=rpc_url, timeout=timeout, retry=retry, calls_per_second=requests_per_second)
         self._page_limit = page_limit
-        self._retry = retry or RetryPolicy()
-        self._rate = requests_per_second
         self._slots = asyncio.Semaphore(concurrency)
-        self._http = httpx.AsyncClient(
-            limits=pool_limits(concurrency),
-            timeout=timeout,
-            headers={"Content-Type": "application/json"},
-            verify=SHARED_CONTEXT,
-        )
-        self._request_id = 0
 
     async def __aenter__(self) -> "HolderCounter":
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._http.aclose()
+        if self._own:
+            await self._rpc.aclose()
 
     async def count(self, mint: str, *, not_holders: Collection[str] = ()) -> int:
         """Distinct owners with a balance, the owners in `not_holders` aside."""
@@ -84,41 +69,15 @@ class HolderCounter:
         params: dict[str, Any] = {"mint": mint, "limit": self._page_limit}
         if cursor:
             params["cursor"] = cursor
-        limiter = None if self._rate is None else shared_limiter(RATE_LIMITER_NAME, per_second=self._rate)
         try:
-            return await call_with_retries(
-                lambda: self._call("getTokenAccounts", params, mint=mint),
-                policy=self._retry,
-                limiter=limiter,
-                breaker=circuit("the holder RPC"),
-                what=f"{mint}: holder RPC",
-            )
-        except RetriesExhausted as exc:
-            raise HolderLookupError(str(exc)) from exc
-
-    async def _call(self, method: str, params: dict[str, Any], *, mint: str) -> dict[str, Any]:
-        self._request_id += 1
-        payload = {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
-        response = await send_or_transient(self._http.post(self._rpc_url, json=payload), deadline=self._retry.deadline)
-        if response.status_code != 200:
-            raise HolderLookupError(f"{mint}: holder RPC answered HTTP {response.status_code}")
-        body = json_or_transient(response)
-        if not isinstance(body, dict):
-            raise HolderLookupError(f"{mint}: holder RPC sent {type(body).__name__}, expected an object")
-        if body.get("error") is not None:
-            raise _rpc_error(body["error"], mint=mint)
-        result = body.get("result")
+            result = await self._rpc.call("getTokenAccounts", params)
+        except RpcCallError as exc:
+            raise HolderLookupError(f"{mint}: holder RPC error: {exc}") from None
+        except RpcError as exc:
+            raise HolderLookupError(f"{mint}: {exc}") from None
         if not isinstance(result, dict):
             raise HolderLookupError(f"{mint}: holder RPC result is missing")
         return result
-
-
-def _rpc_error(error: Any, *, mint: str) -> Exception:
-    """Rate-limit errors are worth a retry; any other JSON-RPC error is final for this mint."""
-    detail = str(error.get("message") if isinstance(error, dict) else error)[:200]
-    if is_rate_limited(error):
-        return TransientError(f"rate limited ({detail})")
-    return HolderLookupError(f"{mint}: holder RPC error: {detail}")
 
 
 def _owners_with_balance(accounts: list[Any], mint: str) -> set[str]:

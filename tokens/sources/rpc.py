@@ -1,4 +1,5 @@
-"""One Solana JSON-RPC client: single calls and batch arrays, a shared call rate, retries.
+"""The one Solana JSON-RPC client, for every RPC call (transactions, curves, prices, holder counts):
+single calls and batch arrays, one call rate per endpoint, retries, one circuit breaker.
 
 Knows nothing of Django. A batch array costs as many calls as it holds (providers bill and limit
 per call; batching saves HTTP round trips, not credits), so the rate limiter is charged per call.
@@ -113,7 +114,7 @@ class SolanaRpc:
     def _limiter(self):
         return None if self._rate is None else shared_limiter(RATE_LIMITER_NAME, per_second=self._rate)
 
-    async def call(self, method: str, params: list[Any]) -> Any:
+    async def call(self, method: str, params: list[Any] | dict[str, Any]) -> Any:
         """One call's result (None is a result: `getTransaction` of a transaction not visible yet)."""
         try:
             return await call_with_retries(
@@ -179,7 +180,7 @@ class SolanaRpc:
             raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
         return [results[i] for i in range(len(params_list))]
 
-    async def _send_one(self, method: str, params: list[Any]) -> Any:
+    async def _send_one(self, method: str, params: list[Any] | dict[str, Any]) -> Any:
         await acquire_calls(self._limiter(), 1)
         body = await self._post(self._request(method, params), what=method)
         if not isinstance(body, dict):
@@ -225,7 +226,7 @@ class SolanaRpc:
                 answers.append(item["result"])
         return answers
 
-    def _request(self, method: str, params: list[Any]) -> dict[str, Any]:
+    def _request(self, method: str, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
         return {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
 
