@@ -135,6 +135,9 @@ else:
 
 # Answers of the token API kept for API_CACHE_SECONDS (tokens/board/page_cache.py): in this process's
 # memory on the embedded default, in Redis (shared by every web process) with REDIS_URL.
+# Per-address limits (tokens/board/throttle.py) count in Redis, shared by the web processes, with
+# REDIS_URL; in this process's memory otherwise.
+LIMITS_STORAGE_URI = REDIS_URL or "memory://"
 API_CACHE_SECONDS = env_number("API_CACHE_SECONDS", 1.0)
 API_CACHE_MAX_BYTES = env_int("API_CACHE_MAX_BYTES", 64 * 1024, minimum=0)
 _API_CACHE = (
@@ -163,8 +166,9 @@ if FOLLOW_LAUNCHES == "web" and LOADER_WORKERS:
     raise ImproperlyConfigured("FOLLOW_LAUNCHES=web is for one web process; with workers run manage.py follow_launches")
 # How far back the feed's first start reaches, so a new board is not empty (minutes).
 FOLLOW_BACKFILL_MINUTES = env_int("FOLLOW_BACKFILL_MINUTES", 60, minimum=1)
-# Abuse limits, per process: open board websockets per client address, anonymous API requests per
-# client address and minute, failed admin logins per address and username before a 15-minute pause.
+# Abuse limits: open board websockets per client address (per process), anonymous API requests per
+# client address and minute, failed admin logins per address and username before a 15-minute pause
+# (those two shared by every web process with Redis).
 WS_MAX_PER_IP = env_int("WS_MAX_PER_IP", 20, minimum=1)
 API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 600, minimum=1)
 LOGIN_FAILURES_ALLOWED = env_int("LOGIN_FAILURES_ALLOWED", 5, minimum=1)

@@ -13,6 +13,7 @@ from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
 from tests.fakes.metadata import FakeGateway
 from tests.fakes.pumpfun import FakePumpFun
+from tokens.board import throttle
 from tokens.sources import resilience
 
 # Fixtures for the tests that drive a real Daphne process.
@@ -34,6 +35,7 @@ def fresh_channel_layer() -> Iterator[None]:
     channel_layers.backends.clear()
     resilience._breakers.clear()  # each test starts with every upstream's circuit closed
     caches["api"].clear()
+    throttle.reset()  # per-address limits start from no count
     if django_settings.REDIS_URL:
         redis.Redis.from_url(django_settings.REDIS_URL).flushdb()
     yield

@@ -172,3 +172,29 @@ def test_runs_from_the_command_the_worker_and_a_page_stream_to_pages_on_both_web
     assert rows[enqueued].endswith(worker) and rows[from_page].endswith(worker)
     assert not rows[direct].endswith(worker)  # the command ran it itself, and pages still saw it
     assert statuses == {"succeeded"} and stored == 200
+
+
+def test_per_address_limits_hold_across_web_processes(database, tmp_path):
+    """Anonymous API reads are counted in Redis: an address spread over two web processes gets the
+    limit once, not once per process."""
+    env = server_env(DATABASE_URL=database, REDIS_URL=REDIS, API_REQUESTS_PER_MINUTE="6")
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"], env=env, check=True,
+                   capture_output=True, cwd=ROOT)  # fmt: skip
+    processes, hosts = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            web = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / f"web{port}.log").open("w"),
+            )  # fmt: skip
+            processes.append(web)
+            wait_for_port(port, web)
+            hosts.append(f"127.0.0.1:{port}")
+        codes = [httpx.get(f"http://{hosts[i % 2]}/api/tokens/?limit=1", timeout=10).status_code for i in range(6)]
+        assert codes == [200] * 6  # three on each process
+        refused = httpx.get(f"http://{hosts[0]}/api/tokens/?limit=1", timeout=10)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1  # the 4th on this one
+    finally:
+        for process in processes:
+            stop(process)

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def fresh_counts():
-    throttle._requests.clear()
-    throttle._failures.clear()
+    throttle.reset()
     ws_guard._open.clear()
     yield
 

@@ -1,44 +1,64 @@
-"""Per-address limits, in this process: anonymous API reads (HTTP 429 with Retry-After) and failed
-admin logins (a 15-minute pause per address and username). Staff are not limited. Several web
-processes each keep their own count: put the front proxy's limit in front of them for a global one."""
+"""Per-address limits: anonymous API reads (HTTP 429 with Retry-After) and failed admin logins (a
+pause of up to 15 minutes per address and username). Staff are not limited.
 
+The counting is the `limits` library's moving windows, in `LIMITS_STORAGE_URI`: Redis with REDIS_URL,
+so every web process shares one count per address; this process's memory on the embedded default
+(one process). Entries expire with their window, so nothing grows without bound. A store that does
+not answer lets requests through (said once in the log) rather than refuse everyone.
+"""
+
+import logging
 import time
-from collections import defaultdict, deque
+from functools import cache
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
-WINDOW = 60.0  # seconds
-LOCKOUT = 15 * 60.0
-_requests: dict[str, deque[float]] = defaultdict(deque)
-_failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+logger = logging.getLogger(__name__)
+LOCKOUT_MINUTES = 15
+_down = False
+
+
+@cache
+def _limiter(uri: str) -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(storage_from_string(uri))
+
+
+def limiter() -> MovingWindowRateLimiter:
+    return _limiter(settings.LIMITS_STORAGE_URI)
+
+
+def reset() -> None:
+    """Forget every count (tests start from none)."""
+    limiter().storage.reset()
 
 
 def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def _over(events: deque[float], *, limit: int, window: float, now: float) -> float | None:
-    """Seconds until the oldest event leaves the window when `limit` are in it, else None."""
-    while events and events[0] <= now - window:
-        events.popleft()
-    if len(events) >= limit:
-        return events[0] + window - now
-    return None
-
-
 def api_wait(request: HttpRequest) -> float | None:
-    """Counts this request; the wait when the address is over its limit."""
-    now = time.monotonic()
-    events = _requests[client_address(request)]
-    wait = _over(events, limit=settings.API_REQUESTS_PER_MINUTE, window=WINDOW, now=now)
-    if wait is None:
-        events.append(now)
-    return wait
+    """Counts this request; the seconds to wait when the address is over its limit."""
+    item = RateLimitItemPerMinute(settings.API_REQUESTS_PER_MINUTE)
+    return _hit_or_wait(item, "api", client_address(request))
+
+
+def _hit_or_wait(item: RateLimitItem, *key: str) -> float | None:
+    try:
+        if limiter().hit(item, *key):
+            _say_up()
+            return None
+        return max(1.0, limiter().get_window_stats(item, *key).reset_time - time.time())
+    except Exception as exc:  # the store is away: nobody is held back meanwhile
+        _say_down(exc)
+        return None
 
 
 @sync_and_async_middleware
@@ -52,7 +72,8 @@ def api_rate_limit(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
             if request.path.startswith("/api/") and not _staff(await request.auser()):
-                wait = api_wait(request)
+                # In a thread: a store across the network must never hold the server's event loop.
+                wait = await sync_to_async(api_wait, thread_sensitive=False)(request)
                 if wait is not None:
                     return refused(wait)
             return await get_response(request)
@@ -74,19 +95,37 @@ def _staff(user) -> bool:
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
-    """After LOGIN_FAILURES_ALLOWED wrong passwords for one username from one address, that pair
-    waits 15 minutes, whatever password it tries."""
+    """After LOGIN_FAILURES_ALLOWED wrong passwords for one username from one address within 15
+    minutes, that pair waits until the oldest of them is 15 minutes old, whatever password it tries."""
 
     def clean(self):
-        key = (client_address(self.request), (self.data.get("username") or "").lower()[:150])
-        failures = _failures[key]
-        now = time.monotonic()
-        wait = _over(failures, limit=settings.LOGIN_FAILURES_ALLOWED, window=LOCKOUT, now=now)
-        if wait is not None:
+        key = ("admin-login", client_address(self.request), (self.data.get("username") or "").lower()[:150])
+        item = RateLimitItemPerMinute(settings.LOGIN_FAILURES_ALLOWED, LOCKOUT_MINUTES)
+        try:
+            locked = not limiter().test(item, *key)
+            wait = limiter().get_window_stats(item, *key).reset_time - time.time() if locked else 0.0
+        except Exception as exc:
+            _say_down(exc)
+            locked, wait = False, 0.0
+        if locked:
             minutes = max(1, round(wait / 60))
             raise ValidationError(f"Too many failed logins; try again in {minutes} minutes.", code="throttled")
         try:
             return super().clean()
         except ValidationError:
-            failures.append(now)
+            _hit_or_wait(item, *key)  # the failure counts
             raise
+
+
+def _say_down(exc: Exception) -> None:
+    global _down
+    if not _down:
+        logger.warning("the rate-limit store is not answering (%s); nobody is held back", type(exc).__name__)
+    _down = True
+
+
+def _say_up() -> None:
+    global _down
+    if _down:
+        logger.warning("the rate-limit store answers again")
+    _down = False
