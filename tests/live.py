@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,15 +86,23 @@ def serve_app(env: dict[str, str]) -> Iterator[str]:
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], superuser):
         subprocess.run([*manage, *command], env=env, check=True, capture_output=True, cwd=ROOT)
     port = free_port()
-    daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, daphne)
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop(daphne)
+    # Its log goes to a file: a pipe nobody reads fills after some hundred log lines (a warning for
+    # every 400 answer) and then holds the server still in the middle of a test.
+    with tempfile.TemporaryFile("w+") as log:
+        daphne = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, daphne)
+        except Exception as exc:
+            stop(daphne)
+            log.seek(0)
+            raise RuntimeError(f"{exc}; its log ends:\n{log.read()[-3000:]}") from exc
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            stop(daphne)
 
 
 def stop(process: subprocess.Popen) -> None:

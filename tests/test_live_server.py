@@ -98,7 +98,7 @@ async def reconnecting_client(host: str, base: str, start_run) -> tuple[dict[str
         nonlocal cursor
         more = True
         while more:
-            page = (await api.get(f"/api/tokens/?after={cursor}")).json()
+            page = (await api.get(f"/api/changes/?after={cursor}")).json()
             board.update({t["mint"]: t for t in page["tokens"]})
             cursor, more = page["cursor"], page["more"]
 

@@ -60,6 +60,21 @@ def upstream():
     fake.stop()
 
 
+def start_web(env: dict[str, str], *, logs: Path) -> tuple[subprocess.Popen, str]:
+    """A Daphne web process on a free port, its log in `logs`; with its host:port once it listens."""
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(logs / f"web{port}.log").open("w"),
+    )  # fmt: skip
+    try:
+        wait_for_port(port, web)
+    except Exception:
+        stop(web)
+        raise
+    return web, f"127.0.0.1:{port}"
+
+
 @pytest.fixture
 def cluster(database, upstream, tmp_path):
     env = server_env(
@@ -78,14 +93,9 @@ def cluster(database, upstream, tmp_path):
     processes, hosts = [], []
     try:
         for _ in range(2):
-            port = free_port()
-            web = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / f"web{port}.log").open("w"),
-            )  # fmt: skip
+            web, host = start_web(env, logs=tmp_path)
             processes.append(web)
-            wait_for_port(port, web)
-            hosts.append(f"127.0.0.1:{port}")
+            hosts.append(host)
         worker = subprocess.Popen(
             [*manage, "runworker", "token-loader"], env=env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("w"),
@@ -183,14 +193,9 @@ def test_per_address_limits_hold_across_web_processes(database, tmp_path):
     processes, hosts = [], []
     try:
         for _ in range(2):
-            port = free_port()
-            web = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(tmp_path / f"web{port}.log").open("w"),
-            )  # fmt: skip
+            web, host = start_web(env, logs=tmp_path)
             processes.append(web)
-            wait_for_port(port, web)
-            hosts.append(f"127.0.0.1:{port}")
+            hosts.append(host)
         codes = [httpx.get(f"http://{hosts[i % 2]}/api/tokens/?limit=1", timeout=10).status_code for i in range(6)]
         assert codes == [200] * 6  # three on each process
         refused = httpx.get(f"http://{hosts[0]}/api/tokens/?limit=1", timeout=10)

@@ -220,7 +220,7 @@ class DetailTask(models.Model):
 
 
 class BoardCursor(models.Model):
-    """One row: the cursor of the newest stored batch. Pages catch up with `?after=<cursor>`."""
+    """One row: the cursor of the newest stored batch. Pages catch up with `/api/changes/?after=<cursor>`."""
 
     value = models.BigIntegerField(default=0)
 

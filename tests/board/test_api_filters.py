@@ -2,8 +2,10 @@
 token whole, and bad parameters refused with a message."""
 
 import asyncio
+import base64
 import csv
 import io
+import json
 import time
 
 import pytest
@@ -34,6 +36,11 @@ def stored(pumpfun):
     pumpfun.coins = coins
     asyncio.run(run_load(days=1, batch_size=20))
     return coins
+
+
+def forged(*parts) -> str:
+    """A cursor in the API's encoding that the API never gave out."""
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
 def mints(data: dict) -> list[str]:
@@ -119,6 +126,13 @@ def test_one_token_whole_for_the_drawer(stored):
         ("format=xml", "format must be json or csv"),
         ("limit=%D9%A7", "limit must be a whole number"),
         ("q=" + "x" * 101, "q is at most 100 characters"),
+        ("q=a%00b", "q must not hold control characters"),  # PostgreSQL refuses NUL in a query
+        ("since=0001-01-01T00:00:00%2B01:00", "outside years 1 to 9999 in UTC"),
+        ("until=9999-12-31T23:00:00-05:00", "outside years 1 to 9999 in UTC"),
+        (f"sort=holders&cursor={forged('holders', 10**30, 'Mint1')}", "cursor is not one this API gave out"),
+        (f"sort=symbol&cursor={forged('symbol', 'a' + chr(0), 'Mint1')}", "cursor is not one this API gave out"),
+        (f"cursor={forged('-created', '0001-01-01T00:00:00+05:00', 'Mint1')}", "cursor is not one this API gave out"),
+        (f"cursor={forged('-created', None, 'not a mint')}", "cursor is not one this API gave out"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_message(stored, query, message):

@@ -119,7 +119,7 @@ async def test_a_client_whose_channel_overflows_catches_up_from_the_api(pumpfun,
     client = AsyncClient()
     more = True
     while more:
-        page = (await client.get(f"/api/tokens/?after={cursor}")).json()
+        page = (await client.get(f"/api/changes/?after={cursor}")).json()
         board.update({t["mint"]: t for t in page["tokens"]})
         cursor, more = page["cursor"], page["more"]
 

@@ -68,12 +68,12 @@ async def test_a_page_that_missed_updates_catches_up_by_cursor(solana):
     await execute_run(run_id=run.pk)
     client = AsyncClient()
     # A page that saw only the batch (cursor 1) asks for what came after it.
-    caught = (await client.get("/api/tokens/?after=1")).json()
+    caught = (await client.get("/api/changes/?after=1")).json()
     while caught["more"]:
-        caught = (await client.get(f"/api/tokens/?after={caught['cursor']}")).json()
-    everything = (await client.get("/api/tokens/?after=0&limit=50")).json()
+        caught = (await client.get(f"/api/changes/?after={caught['cursor']}")).json()
+    everything = (await client.get("/api/changes/?after=0&limit=50")).json()
     assert all(token["holders"] is not None and token["image_uri"] for token in everything["tokens"])
-    assert {t["mint"] for t in (await client.get("/api/tokens/?after=1")).json()["tokens"]} <= {
+    assert {t["mint"] for t in (await client.get("/api/changes/?after=1")).json()["tokens"]} <= {
         t["mint"] for t in everything["tokens"]
     }
 

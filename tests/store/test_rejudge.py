@@ -28,7 +28,7 @@ def test_a_new_filter_hides_stored_tokens_that_break_it_and_clearing_it_shows_th
     assert Token.objects.filter(passed_filters=True).count() == 20
     hidden = Token.objects.get(mint=pumpfun.coins[0]["mint"])
     assert hidden.rejection_reason == "USD market cap below 5010"
-    caught = Client().get(f"/api/tokens/?after={before}").json()
+    caught = Client().get(f"/api/changes/?after={before}").json()
     assert set(caught["removed"]) == {coin["mint"] for coin in pumpfun.coins if coin["usd_market_cap"] < 5010}
     assert "market cap ≥ $5,010" in Client().get("/").content.decode()
 
@@ -64,7 +64,7 @@ def test_a_filter_change_on_many_tokens_is_judged_in_chunks_and_caught_up_in_pag
     removed, answers, after, after_mint = [], 0, before, ""
     while True:
         query = f"?after={after}" + (f"&after_mint={after_mint}" if after_mint else "")
-        page = Client().get("/api/tokens/" + query).json()
+        page = Client().get("/api/changes/" + query).json()
         answers += 1
         assert len(page["tokens"]) + len(page["removed"]) <= 500
         removed += page["removed"]
@@ -75,7 +75,7 @@ def test_a_filter_change_on_many_tokens_is_judged_in_chunks_and_caught_up_in_pag
     # ...and one that only follows `cursor` both get every change once.
     removed, cursor, more = [], before, True
     while more:
-        page = Client().get(f"/api/tokens/?after={cursor}").json()
+        page = Client().get(f"/api/changes/?after={cursor}").json()
         removed += page["removed"]
         assert page["cursor"] > cursor or not page["more"]  # always further
         cursor, more = page["cursor"], page["more"]
@@ -84,10 +84,10 @@ def test_a_filter_change_on_many_tokens_is_judged_in_chunks_and_caught_up_in_pag
 
 def test_no_commit_writes_more_tokens_than_one_catch_up_answer_holds():
     # What lets a client that follows only `cursor` always get further (tokens/board/api.py).
-    from tokens.board.api import CATCH_UP_ROWS
     from tokens.details.stage import _GROUP
     from tokens.models import MAX_BATCH_SIZE
     from tokens.sources.chain.source import ACCOUNTS_PER_CALL
     from tokens.store import rejudge
+    from tokens.store.selectors import CATCH_UP_ROWS
 
     assert max(MAX_BATCH_SIZE, rejudge.CHUNK, ACCOUNTS_PER_CALL, *_GROUP.values()) <= CATCH_UP_ROWS

@@ -1,29 +1,34 @@
-"""Read-only JSON: tokens on the board and the runs that loaded them."""
+"""Read-only JSON: tokens on the board and the runs that loaded them (described in openapi.py)."""
+
+import re
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found
 
-from tokens.board import page_cache
+from tokens.board import openapi, page_cache
 from tokens.board.csv_export import csv_lines
 from tokens.live.messages import run_payload, token_payload
 from tokens.models import LoadRun, Token
 from tokens.store.batches import current_cursor
 from tokens.store.board_query import QueryError, after_cursor, cursor_for, filtered, ordered, parse_query
-from tokens.store.selectors import MAX_API_LIMIT, PAGE_SIZE, board_tokens, recent_runs
+from tokens.store.selectors import CATCH_UP_ROWS, MAX_API_LIMIT, PAGE_SIZE, board_tokens, recent_runs
 
-# Rows per catch-up answer; the page asks again from where one ends.
-CATCH_UP_ROWS = 500
+_MINT = re.compile(openapi.MINT_PATTERN, re.ASCII)
 
 
 @require_GET
 def tokens(request: HttpRequest) -> HttpResponse:
     """The board's tokens with the page's filters and sort; `cursor` pages on (keyset), `offset`
-    still works; `format=csv` downloads every matching row."""
+    still works; `format=csv` downloads every matching row. A catch-up (`after=`) asked here, where
+    it was first served, is sent on to `/api/changes/` with its query (a 308 keeps it a GET)."""
     if "after" in request.GET:
-        return _tokens_after(request)
+        moved = f"{reverse('tokens:api-changes')}?{request.GET.urlencode()}"
+        return redirect(moved, permanent=True, preserve_request=True)
     try:
         query = parse_query(request.GET)
         export = _format(request.GET.get("format"))
@@ -75,7 +80,7 @@ def _page(request: HttpRequest, query) -> JsonResponse:
 @require_GET
 def token_detail(request: HttpRequest, mint: str) -> JsonResponse:
     """One stored token, whole (the drawer's description, creator and links)."""
-    token = Token.objects.filter(mint=mint[:44]).first()
+    token = Token.objects.filter(mint=mint).first() if _MINT.fullmatch(mint) else None
     if token is None:
         return JsonResponse({"error": "no stored token has that mint"}, status=404)
     return JsonResponse(token_payload(token))
@@ -97,7 +102,8 @@ def _csv(query) -> StreamingHttpResponse:
     return response
 
 
-def _tokens_after(request: HttpRequest) -> JsonResponse:
+@require_GET
+def changes(request: HttpRequest) -> JsonResponse:
     """Catch-up for a page: what changed after its cursor, in (cursor, mint) order, at most
     CATCH_UP_ROWS rows an answer (a filter change gives many tokens one cursor).
 
@@ -152,7 +158,24 @@ def runs(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def run_detail(request: HttpRequest, run_id: int) -> JsonResponse:
-    return JsonResponse(_run_for(request, get_object_or_404(LoadRun, pk=run_id)))
+    run = LoadRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return JsonResponse({"error": "no run has that id"}, status=404)
+    return JsonResponse(_run_for(request, run))
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's 404: JSON under /api/ (an id no run can have, a path that is not there), the
+    usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "nothing here; see /api/openapi.json"}, status=404)
+    return page_not_found(request, exception)
+
+
+@require_GET
+def description(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI 3.1 description of this API."""
+    return JsonResponse(openapi.description())
 
 
 def _run_for(request: HttpRequest, run: LoadRun) -> dict:

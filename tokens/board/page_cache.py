@@ -17,8 +17,10 @@ import orjson
 from django.conf import settings
 from django.core.cache import caches
 
+from tokens.live.outage import Outage
+
 logger = logging.getLogger(__name__)
-_down = False
+_cache = Outage("the API answer cache", log=logger, meanwhile="answers come from the database meanwhile")
 
 
 def key_for(*, view: dict[str, str], paging: dict[str, str], cursor: int) -> str:
@@ -30,9 +32,9 @@ def cached(key: str) -> bytes | None:
     try:
         body = caches["api"].get(key)
     except Exception as exc:
-        _say_down(exc)
+        _cache.failed(exc)
         return None
-    _say_up()
+    _cache.ok()
     return body if isinstance(body, bytes) else None
 
 
@@ -42,18 +44,4 @@ def keep(key: str, body: bytes) -> None:
     try:
         caches["api"].set(key, body, timeout=settings.API_CACHE_SECONDS)
     except Exception as exc:
-        _say_down(exc)
-
-
-def _say_down(exc: Exception) -> None:
-    global _down
-    if not _down:
-        logger.warning("the API answer cache is not answering (%s); answers come from the database", type(exc).__name__)
-    _down = True
-
-
-def _say_up() -> None:
-    global _down
-    if _down:
-        logger.warning("the API answer cache answers again")
-    _down = False
+        _cache.failed(exc)

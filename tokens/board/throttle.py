@@ -21,9 +21,11 @@ from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from tokens.live.outage import Outage
+
 logger = logging.getLogger(__name__)
 LOCKOUT_MINUTES = 15
-_down = False
+_store = Outage("the rate-limit store", log=logger, meanwhile="nobody is held back meanwhile")
 
 
 @cache
@@ -53,11 +55,11 @@ def api_wait(request: HttpRequest) -> float | None:
 def _hit_or_wait(item: RateLimitItem, *key: str) -> float | None:
     try:
         if limiter().hit(item, *key):
-            _say_up()
+            _store.ok()
             return None
         return max(1.0, limiter().get_window_stats(item, *key).reset_time - time.time())
     except Exception as exc:  # the store is away: nobody is held back meanwhile
-        _say_down(exc)
+        _store.failed(exc)
         return None
 
 
@@ -105,7 +107,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             locked = not limiter().test(item, *key)
             wait = limiter().get_window_stats(item, *key).reset_time - time.time() if locked else 0.0
         except Exception as exc:
-            _say_down(exc)
+            _store.failed(exc)
             locked, wait = False, 0.0
         if locked:
             minutes = max(1, round(wait / 60))
@@ -115,17 +117,3 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         except ValidationError:
             _hit_or_wait(item, *key)  # the failure counts
             raise
-
-
-def _say_down(exc: Exception) -> None:
-    global _down
-    if not _down:
-        logger.warning("the rate-limit store is not answering (%s); nobody is held back", type(exc).__name__)
-    _down = True
-
-
-def _say_up() -> None:
-    global _down
-    if _down:
-        logger.warning("the rate-limit store answers again")
-    _down = False

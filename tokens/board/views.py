@@ -81,6 +81,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "board_config": {
             "ws_path": "/ws/tokens/",
             "api_tokens": reverse("tokens:api-tokens"),
+            "api_changes": reverse("tokens:api-changes"),
             "latest_run": run_payload(runs[0]) if runs else None,
             "runs": [run_payload(run) for run in runs],
             "cursor": current_cursor(),

@@ -141,7 +141,7 @@ def batch_message(
     *, run: LoadRun, cursor: int, tokens: list[Token], removed: list[str], stored: int | None = None
 ) -> dict[str, Any]:
     """One stored batch. `cursor` rises by one per stored batch across all runs: a page that sees
-    a jump missed a batch and asks `GET /api/tokens/?after=<its last cursor>` for it."""
+    a jump missed a batch and asks `GET /api/changes/?after=<its last cursor>` for it."""
     return {
         "type": "batch",
         "run_id": run.pk,

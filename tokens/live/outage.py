@@ -23,8 +23,10 @@ class Outage:
         longest: float = 30.0,
         on_change: Callable[[], None] | None = None,
         log: logging.Logger = logger,
+        meanwhile: str = "trying again with backoff",
     ) -> None:
         self.what = what
+        self.meanwhile = meanwhile
         self.first_wait = first_wait
         self.longest = longest
         self.on_change = on_change
@@ -44,7 +46,7 @@ class Outage:
         self.failures += 1
         if self.since is None:
             self.since, self.kind, self._started = datetime.now(UTC), type(exc).__name__, time.monotonic()
-            self.log.warning("%s is down (%s); trying again with backoff", self.what, _describe(exc))
+            self.log.warning("%s is down (%s); %s", self.what, _describe(exc), self.meanwhile)
             self._changed()
         wait, self._wait = self._wait, min(self._wait * 2, self.longest)
         return wait

@@ -1,7 +1,11 @@
 """The database is the queue of runs: a run waits as a `queued` row; a loader worker claims the
 oldest with a compare-and-set (and `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers do not
 queue behind each other's locks). A run whose lease expired (its executor froze or died) is adopted
-the same way, up to MAX_AUTO_RESUMES times. The channel layer only wakes workers up early."""
+the same way, up to MAX_AUTO_RESUMES times. The channel layer only wakes workers up early.
+
+Hand-written, not a task queue library (Celery, RQ, Dramatiq): the embedded default has no broker,
+the queue must work on SQLite as on PostgreSQL, and a run's row, with its lease and checkpoint, is
+already the record every page reads."""
 
 import logging
 from dataclasses import dataclass

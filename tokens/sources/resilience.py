@@ -79,7 +79,11 @@ class CircuitOpen(RetriesExhausted):
 class CircuitBreaker:
     """Consecutive failures of one upstream in this process. Open after `failures` in a row; after
     the cool-down one call goes through (half-open) while every other still fails at once: the probe's
-    success closes the circuit, its failure opens it again for another cool-down."""
+    success closes the circuit, its failure opens it again for another cool-down.
+
+    Written here rather than taken from purgatory or aiobreaker: it is consulted inside stamina's
+    retry loop, once per try, and must tell that loop which try is the probe and how long the
+    circuit stays open (the run's retry line says it); those libraries wrap a whole call instead."""
 
     def __init__(self, name: str) -> None:
         self.name = name

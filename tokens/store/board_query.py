@@ -7,7 +7,9 @@ Numbers are ASCII digits only; anything else is a `QueryError` that names the pa
 
 import base64
 import json
+import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +42,7 @@ _NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{1,6})?", re.ASCII)
 _WHOLE = re.compile(r"[0-9]{1,12}", re.ASCII)
 _EPOCH_MS = re.compile(r"[0-9]{1,15}", re.ASCII)
 _AGE = re.compile(r"([0-9]{1,5})([mhd])", re.ASCII)
+_MINT = re.compile(r"[0-9A-Za-z]{1,44}", re.ASCII)
 
 
 class QueryError(ValueError):
@@ -170,22 +173,52 @@ def _decode_cursor(cursor: str, query: BoardQuery) -> tuple[Any, str]:
         sort, value, mint = json.loads(raw)
     except (ValueError, TypeError):
         raise QueryError("cursor is not one this API gave out; start again without it") from None
-    if sort != query.sort or not isinstance(mint, str):
+    if sort != query.sort:
         raise QueryError("cursor belongs to another sort order; start again without it")
+    # Only what cursor_for writes: anything else (a number no column holds, a NUL PostgreSQL refuses,
+    # a time past year 9999 in UTC) would fail in the database instead of here.
+    if not (isinstance(mint, str) and _MINT.fullmatch(mint) and _cursor_value_fits(value)):
+        raise QueryError("cursor is not one this API gave out; start again without it")
     if query.sort_column == "created_at" and isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = _in_range(datetime.fromisoformat(value))
         except ValueError:
             raise QueryError("cursor is not one this API gave out; start again without it") from None
-    elif value is not None and not isinstance(value, int | float | str):
-        raise QueryError("cursor is not one this API gave out; start again without it")
     return value, mint
+
+
+def _cursor_value_fits(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and len(value) <= 200 and _printable(value)
+
+
+def _printable(text: str) -> bool:
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
+def _in_range(moment: datetime) -> datetime:
+    """The time with a zone, if it is between years 1 and 9999 in UTC too (the database's range)."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    return moment
 
 
 def _text(given: dict[str, str]) -> str:
     text = given.get("q", "")
     if len(text) > MAX_TEXT:
         raise QueryError(f"q is at most {MAX_TEXT} characters")
+    if not _printable(text):
+        raise QueryError("q must not hold control characters")
     return text
 
 
@@ -242,4 +275,7 @@ def _moment(given: dict[str, str], name: str) -> datetime | None:
         raise QueryError(f"{name} must be an ISO 8601 time or milliseconds since the epoch, got {raw[:30]!r}") from None
     if not raw.isascii():
         raise QueryError(f"{name} must use digits 0-9, got {raw[:30]!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return _in_range(moment)
+    except ValueError:
+        raise QueryError(f"{name} {raw[:30]!r} is outside years 1 to 9999 in UTC") from None

@@ -8,6 +8,8 @@ PAGE_SIZE = 50
 # Rows the board holds: its first render and its live view keep the same number.
 BOARD_ROWS = 500
 MAX_API_LIMIT = BOARD_ROWS
+# Rows per catch-up answer (`GET /api/changes/?after=`); the page asks again from where one ends.
+CATCH_UP_ROWS = 500
 
 
 def board_tokens() -> QuerySet[Token]:

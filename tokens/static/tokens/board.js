@@ -284,7 +284,7 @@
         let afterMint = "";
         while (more) {
           const query = "?after=" + after + (afterMint ? "&after_mint=" + encodeURIComponent(afterMint) : "");
-          const response = await fetch(config.api_tokens + query, {headers: {"Accept": "application/json"}});
+          const response = await fetch(config.api_changes + query, {headers: {"Accept": "application/json"}});
           if (!response.ok) throw new Error("catch-up failed (HTTP " + response.status + ")");
           const data = await response.json();
           receiveTokens(data.tokens, data.removed);
