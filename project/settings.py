@@ -140,8 +140,12 @@ else:
 LIMITS_STORAGE_URI = REDIS_URL or "memory://"
 API_CACHE_SECONDS = env_number("API_CACHE_SECONDS", 1.0)
 API_CACHE_MAX_BYTES = env_int("API_CACHE_MAX_BYTES", 64 * 1024, minimum=0)
+# Seconds the answer cache and the limits store may take to answer: a Redis that accepts and never
+# answers costs a request this, not redis-py's 5 s (and the store is skipped while it is down).
+SHARED_STORE_TIMEOUT = env_number("SHARED_STORE_TIMEOUT", 0.5)
 _API_CACHE = (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "board-api"}
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "board-api",
+     "OPTIONS": {"socket_timeout": SHARED_STORE_TIMEOUT, "socket_connect_timeout": SHARED_STORE_TIMEOUT}}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "board-api",
           "OPTIONS": {"MAX_ENTRIES": env_int("API_CACHE_ENTRIES", 256, minimum=1)}}

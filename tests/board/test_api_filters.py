@@ -133,6 +133,12 @@ def test_one_token_whole_for_the_drawer(stored):
         (f"sort=symbol&cursor={forged('symbol', 'a' + chr(0), 'Mint1')}", "cursor is not one this API gave out"),
         (f"cursor={forged('-created', '0001-01-01T00:00:00+05:00', 'Mint1')}", "cursor is not one this API gave out"),
         (f"cursor={forged('-created', None, 'not a mint')}", "cursor is not one this API gave out"),
+        (f"sort=-holders&cursor={forged('-holders', 'abc', 'Mint1')}", "cursor is not one this API gave out"),
+        (f"sort=usd_market_cap&cursor={forged('usd_market_cap', 'x', 'Mint1')}", "cursor is not one this API"),
+        (f"cursor={forged('-created', 5, 'Mint1')}", "cursor is not one this API gave out"),
+        (f"cursor={forged('-created', 1.5, 'Mint1')}", "cursor is not one this API gave out"),
+        ("cursor=" + base64.urlsafe_b64encode(b"[" * 700).decode(), "cursor is not one this API gave out"),
+        ("cursor=" + "A" * 1001, "cursor is not one this API gave out"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_message(stored, query, message):

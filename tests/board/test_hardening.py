@@ -2,14 +2,18 @@
 limits on the API, websockets and admin logins, the websocket's origin with its port, and malformed
 frames closed with 4003 (1003 in Daphne's allowed range) and one log line."""
 
+import contextlib
 import logging
+import socket as socketlib
+import threading
 
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from project.asgi import application
-from tokens.board import throttle, ws_guard
+from tokens.board import page_cache, throttle, ws_guard
+from tokens.live.outage import Outage
 from tokens.models import LoadRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,6 +72,53 @@ def test_admin_logins_pause_after_repeated_failures(settings, admin_user):
     assert "Too many failed logins; try again in 15 minutes." in page
     other = Client(REMOTE_ADDR="10.0.0.7").post("/admin/login/", {"username": "admin", "password": "password"})
     assert other.status_code == 302  # another address is not held back
+
+
+def test_a_login_that_succeeds_forgets_the_failures_before_it(settings, admin_user):
+    settings.LOGIN_FAILURES_ALLOWED = 3
+    client = Client()
+    for password in ("wrong", "wrong", "password", "wrong", "wrong"):
+        answer = client.post("/admin/login/", {"username": "admin", "password": password})
+        assert "Too many failed logins" not in answer.content.decode()
+    assert client.post("/admin/login/", {"username": "admin", "password": "password"}).status_code == 302
+
+
+@pytest.fixture
+def silent_store(settings, monkeypatch):
+    """A Redis address that accepts connections and never answers, for the limits and the answer
+    cache; counts the connections it is sent."""
+    server = socketlib.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    timeouts = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    settings.LIMITS_STORAGE_URI = url
+    settings.CACHES = {**settings.CACHES, "api": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                                  "LOCATION": url, "OPTIONS": timeouts}}  # fmt: skip
+    # Fresh health for both, and a retry pause no test run outlasts (the count below is exact).
+    monkeypatch.setattr(throttle, "_store", Outage("the rate-limit store", log=logging.getLogger("test")))
+    monkeypatch.setattr(page_cache, "_cache", Outage("the API answer cache", log=logging.getLogger("test")))
+    monkeypatch.setattr(throttle, "STORE_RETRY_SECONDS", 600.0)
+    monkeypatch.setattr(page_cache, "RETRY_SECONDS", 600.0)
+    yield accepted
+    server.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_a_store_that_never_answers_is_tried_once_and_holds_no_request(silent_store):
+    client = Client()
+    assert [client.get("/api/tokens/").status_code for _ in range(5)] == [200] * 5
+    assert len(silent_store) == 2  # one try for the limits, one for the cache; then both are skipped
+    assert throttle._store.down and page_cache._cache.down
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
 import pytest
@@ -126,7 +127,7 @@ def database_url() -> str:
     config = connection.settings_dict
     if config["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{config['NAME']}"
-    login = config["USER"] + (f":{config['PASSWORD']}" if config["PASSWORD"] else "")
+    login = quote(config["USER"], safe="") + (f":{quote(config['PASSWORD'], safe='')}" if config["PASSWORD"] else "")
     return f"postgres://{login}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
 
 

@@ -21,6 +21,7 @@ class FakePumpPortal:
         self.open: list[Any] = []  # connections open now
         self.subscribed: list[Any] = []
         self.connections_seen = 0
+        self.handshakes = 0  # every connection attempt, refused ones included
         self.banned_until = 0.0
         self.announced = 0
         self._server = None
@@ -51,6 +52,8 @@ class FakePumpPortal:
             connection.close(code=1008, reason="banned: more than one connection")
 
     def _refuse_if_banned(self, connection, request) -> Response | None:
+        with self.lock:
+            self.handshakes += 1
         if self.banned:
             return connection.respond(403, "banned\n")
         return None

@@ -36,7 +36,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             return _csv(query)
     except QueryError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    paging = {name: request.GET.get(name, "")[:300] for name in ("limit", "offset", "cursor")}
+    paging = {name: request.GET.get(name, "") for name in ("limit", "offset", "cursor")}  # hashed into the key
     key = page_cache.key_for(view=query.given, paging=paging, cursor=current_cursor())
     body = page_cache.cached(key)
     if body is None:
@@ -71,7 +71,7 @@ def _page(request: HttpRequest, query) -> JsonResponse:
             "offset": offset,
             "limit": limit,
             "next_cursor": cursor_for(rows[-1], query) if more else None,
-            "next_offset": offset + len(rows) if more and "cursor" not in request.GET else None,
+            "next_offset": offset + len(rows) if more and not request.GET.get("cursor") else None,
             "tokens": [token_payload(token) for token in rows],
         }
     )

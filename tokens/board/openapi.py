@@ -82,7 +82,7 @@ def _tokens_operation() -> dict[str, Any]:
             _query("stage", {"type": "string", "enum": list(STAGES)}, "new, graduating (80 % or more) or graduated"),
             _query("complete", _yes_no(), "Graduated from the bonding curve or not"),
             _query("socials", _yes_no(), "Only tokens with an X, Telegram or website link"),
-            _query("max_age", {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$"}, "Launched within, e.g. 30m, 6h, 7d"),
+            _query("max_age", {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$"}, "Age at most: 30m, 6h, 7d; not 0"),
             _query("since", {"type": "string"}, "Launched at or after: ISO 8601, or milliseconds since the epoch"),
             _query("until", {"type": "string"}, "Launched before: ISO 8601, or milliseconds since the epoch"),
             _query("sort", {"type": "string", "enum": _sorts()}, "Sort column; a leading - sorts descending"),
@@ -187,7 +187,10 @@ def _self_operation() -> dict[str, Any]:
     return {
         "operationId": "describeApi",
         "summary": "This description",
-        "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {}}}}},
+        "responses": {
+            "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {}}}},
+            "429": {"$ref": "#/components/responses/TooManyRequests"},
+        },
     }
 
 

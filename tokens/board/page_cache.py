@@ -20,6 +20,7 @@ from django.core.cache import caches
 from tokens.live.outage import Outage
 
 logger = logging.getLogger(__name__)
+RETRY_SECONDS = 5.0  # while the cache is down, how long requests skip it before one tries again
 _cache = Outage("the API answer cache", log=logger, meanwhile="answers come from the database meanwhile")
 
 
@@ -29,6 +30,8 @@ def key_for(*, view: dict[str, str], paging: dict[str, str], cursor: int) -> str
 
 
 def cached(key: str) -> bytes | None:
+    if _cache.resting(RETRY_SECONDS):
+        return None  # down a moment ago: a miss at once, not a timeout per request
     try:
         body = caches["api"].get(key)
     except Exception as exc:
@@ -39,7 +42,7 @@ def cached(key: str) -> bytes | None:
 
 
 def keep(key: str, body: bytes) -> None:
-    if len(body) > settings.API_CACHE_MAX_BYTES:
+    if len(body) > settings.API_CACHE_MAX_BYTES or _cache.resting(RETRY_SECONDS):
         return
     try:
         caches["api"].set(key, body, timeout=settings.API_CACHE_SECONDS)

@@ -25,12 +25,15 @@ from tokens.live.outage import Outage
 
 logger = logging.getLogger(__name__)
 LOCKOUT_MINUTES = 15
+STORE_RETRY_SECONDS = 5.0  # while the store is down, how long requests skip it before one tries again
 _store = Outage("the rate-limit store", log=logger, meanwhile="nobody is held back meanwhile")
 
 
 @cache
 def _limiter(uri: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(uri))
+    # A store that accepts and never answers must cost a request a moment, not redis-py's 5 s.
+    timeout = settings.SHARED_STORE_TIMEOUT
+    return MovingWindowRateLimiter(storage_from_string(uri, socket_timeout=timeout, socket_connect_timeout=timeout))
 
 
 def limiter() -> MovingWindowRateLimiter:
@@ -53,6 +56,8 @@ def api_wait(request: HttpRequest) -> float | None:
 
 
 def _hit_or_wait(item: RateLimitItem, *key: str) -> float | None:
+    if _store.resting(STORE_RETRY_SECONDS):
+        return None  # down a moment ago: not every request waits out the timeout again
     try:
         if limiter().hit(item, *key):
             _store.ok()
@@ -101,19 +106,17 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     minutes, that pair waits until the oldest of them is 15 minutes old, whatever password it tries."""
 
     def clean(self):
+        # Counted before the password is checked, so attempts sent at once cannot all slip in
+        # under the limit; a login that succeeds forgets the pair's failures.
         key = ("admin-login", client_address(self.request), (self.data.get("username") or "").lower()[:150])
         item = RateLimitItemPerMinute(settings.LOGIN_FAILURES_ALLOWED, LOCKOUT_MINUTES)
-        try:
-            locked = not limiter().test(item, *key)
-            wait = limiter().get_window_stats(item, *key).reset_time - time.time() if locked else 0.0
-        except Exception as exc:
-            _store.failed(exc)
-            locked, wait = False, 0.0
-        if locked:
+        wait = _hit_or_wait(item, *key)
+        if wait is not None:
             minutes = max(1, round(wait / 60))
             raise ValidationError(f"Too many failed logins; try again in {minutes} minutes.", code="throttled")
+        cleaned = super().clean()
         try:
-            return super().clean()
-        except ValidationError:
-            _hit_or_wait(item, *key)  # the failure counts
-            raise
+            limiter().clear(item, *key)
+        except Exception as exc:
+            _store.failed(exc)
+        return cleaned

@@ -7,6 +7,7 @@ the kind of failure only: an exception's text can carry a database host or user,
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ class Outage:
         self.failures = 0
         self._wait = first_wait
         self._started = 0.0
+        self._last_failure = 0.0
+        self._lock = threading.Lock()
 
     @property
     def down(self) -> bool:
@@ -43,23 +46,33 @@ class Outage:
 
     def failed(self, exc: BaseException) -> float:
         """Record a failed turn; the seconds to wait before the next one."""
-        self.failures += 1
-        if self.since is None:
-            self.since, self.kind, self._started = datetime.now(UTC), type(exc).__name__, time.monotonic()
+        with self._lock:  # request threads share some (the answer cache, the limits store)
+            self.failures += 1
+            self._last_failure = time.monotonic()
+            starts = self.since is None
+            if starts:
+                self.since, self.kind, self._started = datetime.now(UTC), type(exc).__name__, time.monotonic()
+            wait, self._wait = self._wait, min(self._wait * 2, self.longest)
+        if starts:
             self.log.warning("%s is down (%s); %s", self.what, _describe(exc), self.meanwhile)
             self._changed()
-        wait, self._wait = self._wait, min(self._wait * 2, self.longest)
         return wait
 
     def ok(self) -> None:
         """A turn worked: an outage, if there was one, is over."""
-        self._wait = self.first_wait
-        if self.since is None:
-            return
-        lasted = time.monotonic() - self._started
-        self.log.warning("%s works again after %.0f s (%d failed turns)", self.what, lasted, self.failures)
-        self.since, self.kind, self.failures = None, "", 0
+        with self._lock:
+            self._wait = self.first_wait
+            if self.since is None:
+                return
+            lasted, failures = time.monotonic() - self._started, self.failures
+            self.since, self.kind, self.failures = None, "", 0
+        self.log.warning("%s works again after %.0f s (%d failed turns)", self.what, lasted, failures)
         self._changed()
+
+    def resting(self, seconds: float) -> bool:
+        """Down, and its last failure less than `seconds` ago: callers that may skip it (a cache, a
+        limit) do, instead of every one of them waiting out a dead store's timeout."""
+        return self.since is not None and time.monotonic() - self._last_failure < seconds
 
     def for_readers(self) -> str:
         """What a page may show: the loop, since when, the kind of failure."""

@@ -1,6 +1,7 @@
 """Several live tails as one: the upstream's follow and the live sources LIVE_SOURCES names, read
-side by side, each launch delivered once (by signature, or by mint where a source gives none) by
-whichever source saw it first; its record says which (`upstream`)."""
+side by side, each launch delivered once by whichever source saw it first; its record says which
+(`upstream`). A launch is its mint: one transaction can create several coins (one signature, several
+mints), and pump.fun's web API gives no signature at all."""
 
 import asyncio
 from collections import OrderedDict
@@ -48,8 +49,8 @@ async def merged_follow(
 
 
 def _first_time(launch: Launch, seen: OrderedDict[str, None]) -> bool:
-    key = launch.signature if isinstance(launch.signature, str) and launch.signature else launch.mint
-    if not isinstance(key, str):
+    key = launch.mint
+    if not isinstance(key, str) or not key:
         return True  # a record that could not be read: validation counts it
     if key in seen:
         return False

@@ -33,6 +33,7 @@ SORTS = {
 DEFAULT_SORT = "-created"
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
 MAX_TEXT = 100
+MAX_CURSOR = 1000  # characters; the longest cursor_for writes (a 50-character symbol, escaped) is ~900
 PARAMETERS = (
     "q", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "stage", "complete",
     "socials", "max_age", "since", "until", "sort",
@@ -168,16 +169,18 @@ def cursor_for(token: Token, query: BoardQuery) -> str:
 
 
 def _decode_cursor(cursor: str, query: BoardQuery) -> tuple[Any, str]:
+    if len(cursor) > MAX_CURSOR:
+        raise QueryError("cursor is not one this API gave out; start again without it")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         sort, value, mint = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise QueryError("cursor is not one this API gave out; start again without it") from None
     if sort != query.sort:
         raise QueryError("cursor belongs to another sort order; start again without it")
     # Only what cursor_for writes: anything else (a number no column holds, a NUL PostgreSQL refuses,
     # a time past year 9999 in UTC) would fail in the database instead of here.
-    if not (isinstance(mint, str) and _MINT.fullmatch(mint) and _cursor_value_fits(value)):
+    if not (isinstance(mint, str) and _MINT.fullmatch(mint) and _cursor_value_fits(value, query.sort_column)):
         raise QueryError("cursor is not one this API gave out; start again without it")
     if query.sort_column == "created_at" and isinstance(value, str):
         try:
@@ -187,16 +190,18 @@ def _decode_cursor(cursor: str, query: BoardQuery) -> tuple[Any, str]:
     return value, mint
 
 
-def _cursor_value_fits(value: Any) -> bool:
+def _cursor_value_fits(value: Any, column: str) -> bool:
+    """A value of the column's own kind: text for the symbol, an ISO time for the launch time, a
+    number for the rest (or None: unknown values sort last)."""
     if value is None:
         return True
+    if column in ("symbol", "created_at"):
+        return isinstance(value, str) and len(value) <= 200 and _printable(value)
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, str) and len(value) <= 200 and _printable(value)
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _printable(text: str) -> bool:

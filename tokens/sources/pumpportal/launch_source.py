@@ -1,10 +1,11 @@
 """PumpPortal as a `LaunchSource` (tokens/sources/base.py) that can only follow.
 
 One connection per process, never two: PumpPortal bans an address that opens more for an hour, so a
-second source in this process does not connect, and a ban, when one comes, is waited out, said
-once. `subscribeNewToken` announces each create in UI units (tokens and SOL, not base units) and
-without a creation time: the time it arrived stands in, and the chain's record, when the chain's
-tail delivers the same launch later, is the one the merge drops (first seen wins).
+second source in this process does not connect, and a ban, when one comes, is waited out by the
+whole process (a source opened by the feed's next run does not knock again), said once.
+`subscribeNewToken` announces each create in UI units (tokens and SOL, not base units) and without a
+creation time: the time it arrived stands in, and the chain's record, when the chain's tail delivers
+the same launch later, is the one the merge drops (first seen wins).
 """
 
 import asyncio
@@ -32,6 +33,7 @@ _BAN_STATUSES = {403, 429}
 
 logger = logging.getLogger(__name__)
 _connected = False  # this process holds its one connection
+_banned_until = 0.0  # monotonic time until which PumpPortal refuses this address
 
 
 class PumpPortalLaunchSource:
@@ -76,14 +78,16 @@ class PumpPortalLaunchSource:
     async def _connected_pages(self) -> AsyncIterator[list[Launch]]:
         wait, longest = self.reconnect
         while True:
+            if (banned_for := _banned_until - time.monotonic()) > 0:
+                async for page in _idle(banned_for):
+                    yield page
+                continue
             try:
                 async for page in self._session():
                     wait = self.reconnect[0]
                     yield page
             except _Banned as ban:
-                logger.warning("PumpPortal banned this address (%s); not connecting for %.0f s", ban, BAN_SECONDS)
-                async for page in _idle(BAN_SECONDS):
-                    yield page
+                _note_ban(str(ban))
             except (OSError, TimeoutError, websockets.WebSocketException) as exc:
                 logger.warning("PumpPortal: connection lost (%s); again in %.0f s", type(exc).__name__, wait)
                 async for page in _idle(wait):
@@ -147,6 +151,13 @@ class PumpPortalLaunchSource:
 
 class _Banned(Exception):
     """PumpPortal refuses this address for a while."""
+
+
+def _note_ban(reason: str) -> None:
+    """The whole process keeps away until the ban is over (a process-wide fact, like the connection)."""
+    global _banned_until
+    _banned_until = time.monotonic() + BAN_SECONDS
+    logger.warning("PumpPortal banned this address (%s); not connecting for %.0f s", reason, BAN_SECONDS)
 
 
 def _scaled(value: Any, factor: int) -> Any:
