@@ -22,6 +22,7 @@ from websockets.sync.server import serve
 
 from tests.fakes.das import FakeDas
 from tests.fakes.http import Reply
+from tests.fakes.trades import Curve
 from tokens.sources.chain.addresses import (
     EVENT_AUTHORITY,
     MINT_AUTHORITY,
@@ -35,7 +36,6 @@ from tokens.sources.chain.addresses import (
 from tokens.sources.chain.curve import CURVE_DISCRIMINATOR
 from tokens.sources.chain.events import ANCHOR_EVENT_TAG, CREATE_EVENT_DISCRIMINATOR
 
-TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
 COMPUTE_BUDGET = "ComputeBudget111111111111111111111111111111"
 # Raydium LaunchLab stands in for "another program that emits a CreateEvent with the same discriminator".
 LAUNCHLAB = "LanMV9sAd7wArD4vJFi2qDdfnVhFxYSUg6eADduJ3uj"
@@ -141,7 +141,13 @@ def create_event_payload(launch: Launch) -> bytes:
 
 
 def trade_event_payload(launch: Launch) -> bytes:
-    return TRADE_EVENT_DISCRIMINATOR + _key(launch.mint) + struct.pack("<QQ", 1_000_000, 33_000_000_000)
+    """The developer's first buy in the create transaction (1 SOL, or 1 USDC for a USDC coin)."""
+    curve = Curve(
+        mint=launch.mint, creator=launch.creator, virtual_quote=launch.virtual_quote, quote_mint=launch.quote_mint
+    )
+    return curve.buy(
+        launch.creator, 1_000_000_000 if launch.quote == "SOL" else 1_000_000, at=launch.block_time
+    ).payload()
 
 
 def curve_account(

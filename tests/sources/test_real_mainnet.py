@@ -3,17 +3,16 @@ source states (real/SOURCES.md): events, transactions in every encoding others r
 bonding curves, Pyth prices. Samples of kinds a decoder does not handle are read too, and must give
 nothing (no launch from a buy, no curve from a pool), without an exception.
 
-The samples live beside the project's checkout (`../shared/real`, or REAL_DATA_DIR). Without them a
-developer's run skips this module and says why; CI (CI=true) fails instead.
+Where the samples are: tests/real_samples.py. Trades, graduations and migrations:
+test_real_trades.py.
 """
 
 import base64
 import json
-import os
-from pathlib import Path
 
 import pytest
 
+from tests.real_samples import REAL, ZERO_KEY, load, raw, records, transaction_of
 from tokens.sources.chain.addresses import TOKEN_2022_PROGRAM
 from tokens.sources.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
 from tokens.sources.chain.events import (
@@ -25,32 +24,6 @@ from tokens.sources.chain.events import (
 )
 from tokens.sources.chain.launches import launch_records
 from tokens.sources.chain.pdas import bonding_curve_address, canonical_pool_address
-
-_PLACES = [
-    os.environ.get("REAL_DATA_DIR", ""),
-    Path(__file__).resolve().parents[3] / "shared" / "real",  # ../shared beside the checkout
-    "/work/shared/real",  # where this workplace keeps it
-]
-REAL = next((Path(place) for place in _PLACES if place and Path(place).is_dir()), Path(_PLACES[1]))
-if not REAL.is_dir():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"the real mainnet samples are missing at {REAL} (set REAL_DATA_DIR)")
-    pytest.skip(f"the real mainnet samples are not at {REAL} (set REAL_DATA_DIR)", allow_module_level=True)
-
-ZERO_KEY = "11111111111111111111111111111111"
-
-
-def load(relative: str):
-    return json.loads((REAL / relative).read_text())
-
-
-def records(relative: str, key: str) -> list[dict]:
-    return load(relative)[key]
-
-
-def raw(record: dict) -> bytes:
-    return bytes.fromhex(record["data"]) if record["encoding"] == "hex" else base64.b64decode(record["data"])
-
 
 # ---- CreateEvent payloads -----------------------------------------------------------------------
 
@@ -132,11 +105,6 @@ LAUNCHES = {
         "B8wno3ipF3v1p59SHCZsUfjXwpv98bL7aJHXbo382nA6", "HcvYEizKBqExpW4uJBnEqDKFtCBUKmuLpExwzcRWdbQE", 1738463019,
     ),
 }  # fmt: skip
-
-
-def transaction_of(relative: str) -> dict:
-    document = load(relative)
-    return document.get("result", document)  # a whole JSON-RPC answer, or its result
 
 
 @pytest.mark.parametrize("relative", sorted(LAUNCHES))

@@ -1,31 +1,45 @@
-"""pump.fun's `CreateEvent`, found in a transaction and decoded from its borsh bytes.
+"""pump.fun's events found in a transaction: launches (`CreateEvent`), trades, graduations and
+migrations, each decoded from its borsh bytes.
 
-Pure functions over bytes and the `json` encoding of `getTransaction`; no network. The event is
+Pure functions over bytes and the encodings `transactions.view_of` reads; no network. Every event is
 emitted two ways, often both: a self-CPI inner instruction of the pump program (Anchor's event tag,
 then the discriminator, then the payload) and a `Program data:` log line. Logs can be truncated,
 and other programs write `Program data:` lines too (Raydium LaunchLab's `CreateEvent` even has the
 same discriminator), so a log line counts only while the pump program is innermost in the invoke
-stack.
+stack. Trades made through routers, bots or the Mayhem program are CPIs into pump: the same rule
+finds them.
 """
 
 import base64
 import binascii
-import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from solders.pubkey import Pubkey
-
 from tokens.sources.chain.addresses import EVENT_AUTHORITY, PUMP_PROGRAM
+from tokens.sources.chain.borsh import (
+    ZERO_KEY,
+    Group,
+    InvalidEvent,
+    Reader,
+    read_appended,
+    read_fields,
+)
+from tokens.sources.chain.trades import (
+    COMPLETE_EVENT_DISCRIMINATOR,
+    MIGRATION_EVENT_DISCRIMINATOR,
+    TRADE_EVENT_DISCRIMINATOR,
+    CompleteEvent,
+    MigrationEvent,
+    TradeEvent,
+    parse_complete_event,
+    parse_migration_event,
+    parse_trade_event,
+)
 from tokens.sources.chain.transactions import TransactionShapeError, TransactionView, view_of
 
 CREATE_EVENT_DISCRIMINATOR = bytes.fromhex("1b72a94ddeeb6376")  # sha256("event:CreateEvent")[:8]
 ANCHOR_EVENT_TAG = bytes.fromhex("e445a52e51cb9a1d")  # Anchor's self-CPI event instruction
-MAX_STRING_BYTES = 4096  # real names are a few dozen bytes; a longer length prefix is garbage
-
-
-class InvalidEvent(ValueError):
-    """A CreateEvent payload that does not parse; never guessed at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,91 +69,38 @@ class DecodedTransaction:
     slot: int | None
     block_time: int | None  # seconds
     failed: bool
-    events: list[CreateEvent] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)  # payloads that did not parse, with the reason
+    events: list[CreateEvent] = field(default_factory=list)  # launches, one per mint
+    trades: list[TradeEvent] = field(default_factory=list)  # in the order they happened
+    completes: list[CompleteEvent] = field(default_factory=list)
+    migrations: list[MigrationEvent] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # launches that did not parse, with the reason
+    invalid_events: list[str] = field(default_factory=list)  # other events that did not parse
     logs_truncated: bool = False
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.at = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self.data) - self.at
-
-    def take(self, size: int) -> bytes:
-        if size > self.remaining:
-            raise InvalidEvent(f"payload ends {size - self.remaining} bytes early at byte {self.at}")
-        chunk = self.data[self.at : self.at + size]
-        self.at += size
-        return chunk
-
-    def string(self) -> str:
-        (length,) = struct.unpack("<I", self.take(4))
-        if length > MAX_STRING_BYTES:
-            raise InvalidEvent(f"string length {length} at byte {self.at - 4} is not plausible")
-        try:
-            return self.take(length).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidEvent(f"string at byte {self.at - length} is not UTF-8") from exc
-
-    def key(self) -> str:
-        return str(Pubkey(self.take(32)))
-
-    def u64(self) -> int:
-        return struct.unpack("<Q", self.take(8))[0]
-
-    def i64(self) -> int:
-        return struct.unpack("<q", self.take(8))[0]
-
-    def flag(self) -> bool:
-        value = self.take(1)[0]
-        if value > 1:
-            raise InvalidEvent(f"bool at byte {self.at - 1} is {value}")
-        return value == 1
-
-
-# Fields appended to the event over time, in groups that arrived together. A group is read only when
-# the payload holds all of it; a payload that ends inside a group is invalid; what is left after the
-# last known group is a newer layout's and ignored.
-_GROUPS: tuple[tuple[tuple[str, str, int], ...], ...] = (
-    (("creator", "key", 32), ("timestamp", "i64", 8)),  # by April 2025
+_CREATE_BASE: Group = (
+    ("name", "string"), ("symbol", "string"), ("uri", "string"), ("mint", "key"), ("bonding_curve", "key"),
+    ("user", "key"),
+)  # fmt: skip
+# Fields appended to the event over time, in groups that arrived together.
+_CREATE_GROUPS: tuple[Group, ...] = (
+    (("creator", "key"), ("timestamp", "i64")),  # by April 2025
     (
-        ("virtual_token_reserves", "u64", 8),
-        ("virtual_sol_reserves", "u64", 8),
-        ("real_token_reserves", "u64", 8),
-        ("token_total_supply", "u64", 8),
+        ("virtual_token_reserves", "u64"), ("virtual_sol_reserves", "u64"), ("real_token_reserves", "u64"),
+        ("token_total_supply", "u64"),
     ),  # May 2025
-    (("token_program", "key", 32), ("is_mayhem_mode", "flag", 1)),  # November 2025
-    (("is_cashback_enabled", "flag", 1),),  # February 2026
-    (("quote_mint", "key", 32), ("virtual_quote_reserves", "u64", 8)),  # May 2026
-)
-_ZERO_KEY = str(Pubkey(bytes(32)))
+    (("token_program", "key"), ("is_mayhem_mode", "flag")),  # November 2025
+    (("is_cashback_enabled", "flag"),),  # February 2026
+    (("quote_mint", "key"), ("virtual_quote_reserves", "u64")),  # May 2026
+)  # fmt: skip
 
 
 def parse_create_event(payload: bytes) -> CreateEvent:
     """The event's fields from its borsh payload (after the 8-byte discriminator)."""
-    reader = _Reader(payload)
-    values: dict[str, Any] = {
-        "name": reader.string(),
-        "symbol": reader.string(),
-        "uri": reader.string(),
-        "mint": reader.key(),
-        "bonding_curve": reader.key(),
-        "user": reader.key(),
-    }
-    for group in _GROUPS:
-        size = sum(size for _, _, size in group)
-        if reader.remaining == 0:
-            break  # an older layout ends here
-        if reader.remaining < size:
-            # Cut inside a group of fields that arrived together: not a layout, a broken payload.
-            raise InvalidEvent(f"payload ends {size - reader.remaining} bytes early, inside {group[0][0]}")
-        for name, kind, _ in group:
-            values[name] = getattr(reader, kind)()
-    if values.get("quote_mint") == _ZERO_KEY:
+    reader = Reader(payload)
+    values = read_fields(reader, _CREATE_BASE)
+    values.update(read_appended(reader, _CREATE_GROUPS))
+    if values.get("quote_mint") == ZERO_KEY:
         values["quote_mint"] = None
     return CreateEvent(**values)
 
@@ -151,8 +112,17 @@ def create_event_from_log_data(data: bytes) -> CreateEvent | None:
     return parse_create_event(data[len(CREATE_EVENT_DISCRIMINATOR) :])
 
 
+# discriminator -> (event name, parser, the DecodedTransaction list it joins)
+_KINDS = {
+    CREATE_EVENT_DISCRIMINATOR: ("CreateEvent", parse_create_event, "events"),
+    TRADE_EVENT_DISCRIMINATOR: ("TradeEvent", parse_trade_event, "trades"),
+    COMPLETE_EVENT_DISCRIMINATOR: ("CompleteEvent", parse_complete_event, "completes"),
+    MIGRATION_EVENT_DISCRIMINATOR: ("CompletePumpAmmMigrationEvent", parse_migration_event, "migrations"),
+}
+
+
 def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTransaction:
-    """The pump.fun launches in one transaction (any encoding `transactions.view_of` reads). Never
+    """The pump.fun events of one transaction (any encoding `transactions.view_of` reads). Never
     raises: a transaction that is not one comes back with the reason in `invalid`."""
     try:
         view = view_of(tx, signature=signature)
@@ -163,38 +133,57 @@ def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTrans
         signature=view.signature, slot=view.slot, block_time=view.block_time, failed=view.failed
     )
     if decoded.failed:
-        return decoded
+        return decoded  # a failed transaction changed nothing, whatever its logs say
     log_payloads, decoded.logs_truncated = pump_log_payloads(view.logs)
-    payloads = [p for p in log_payloads if p.startswith(CREATE_EVENT_DISCRIMINATOR)]
-    # Complete logs that hold the event are enough (base64 decodes ten times faster than the base58
-    # of the inner instructions); truncated logs, or a program version that emits the event only by
-    # self-CPI, send us to the inner instructions. The same event often comes both ways, byte for
-    # byte: a copy is neither a second launch nor a second invalid record.
-    if decoded.logs_truncated or not payloads:
-        payloads = [*_inner_event_payloads(view), *payloads]
-    found: dict[str, CreateEvent] = {}
-    for payload in dict.fromkeys(payloads):
-        _collect(payload, found, decoded)
-    decoded.events = list(found.values())
+    log_payloads = [p for p in log_payloads if p[:8] in _KINDS]
+    # Complete logs that hold events are enough (base64 decodes ten times faster than the base58 of
+    # the inner instructions); truncated logs, or a program version that emits events only by
+    # self-CPI, send us to the inner instructions too.
+    payloads = log_payloads
+    if decoded.logs_truncated or not log_payloads:
+        payloads = merge_copies(_inner_event_payloads(view), log_payloads)
+    for payload in payloads:
+        _collect(payload, decoded)
     return decoded
 
 
+def merge_copies(inner: list[bytes], logged: list[bytes]) -> list[bytes]:
+    """The events of both channels, each event once. The same event usually arrives both ways, byte
+    for byte, and two real events of one transaction can be byte-identical too: an event is counted
+    as often as the channel that shows it most often, in the inner instructions' order (they are
+    never truncated) with what only the logs hold after them."""
+    result = list(inner)
+    extra = Counter(logged) - Counter(inner)
+    for payload in logged:
+        if extra[payload] > 0:
+            extra[payload] -= 1
+            result.append(payload)
+    return result
+
+
 def decode_logs(signature: str, logs: Any, *, slot: int | None = None) -> DecodedTransaction:
-    """The launches a `logsNotification` shows: its logs only, no inner instructions, no block time."""
+    """The events a `logsNotification` shows: its logs only, no inner instructions, no block time."""
     return decode_transaction(
         {"slot": slot, "blockTime": None, "meta": {"err": None, "logMessages": logs},
          "transaction": {"signatures": [signature], "message": {"accountKeys": []}}}
     )  # fmt: skip
 
 
-def _collect(payload: bytes, found: dict[str, CreateEvent], decoded: DecodedTransaction) -> None:
-    try:
-        event = create_event_from_log_data(payload)
-    except InvalidEvent as exc:
-        decoded.invalid.append(f"{decoded.signature}: CreateEvent does not parse: {exc}")
+def _collect(payload: bytes, decoded: DecodedTransaction) -> None:
+    kind = _KINDS.get(payload[:8])
+    if kind is None:
         return
-    if event is not None and event.mint not in found:
-        found[event.mint] = event
+    name, parse, into = kind
+    try:
+        event = parse(payload[8:])
+    except InvalidEvent as exc:
+        reasons = decoded.invalid if into == "events" else decoded.invalid_events
+        reasons.append(f"{decoded.signature}: {name} does not parse: {exc}")
+        return
+    found = getattr(decoded, into)
+    if into == "events" and any(known.mint == event.mint for known in found):
+        return  # a launch is its mint: a second CreateEvent of it in one transaction is a copy
+    found.append(event)
 
 
 def _inner_event_payloads(view: TransactionView) -> list[bytes]:

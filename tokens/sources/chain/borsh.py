@@ -1,0 +1,89 @@
+"""Reading Anchor events' borsh payloads whose layouts grew by appending fields.
+
+Hand-written: the `borsh-construct`/`anchorpy` decoders read one fixed layout and raise on the
+extra bytes every newer program version appends; pump's events must be read at every length they
+ever had, with the fields that arrived together read together or not at all.
+"""
+
+import struct
+from typing import Any
+
+from solders.pubkey import Pubkey
+
+MAX_STRING_BYTES = 4096  # real names are a few dozen bytes; a longer length prefix is garbage
+MAX_VECTOR_ITEMS = 256  # a shareholders list of more is not plausible
+ZERO_KEY = str(Pubkey(bytes(32)))  # Pubkey::default(): "none" (e.g. a SOL coin's quote mint)
+
+Group = tuple[tuple[str, str], ...]  # (field, kind) pairs that arrived in one program version
+
+
+class InvalidEvent(ValueError):
+    """An event payload that does not parse; never guessed at."""
+
+
+class Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self.data) - self.at
+
+    def take(self, size: int) -> bytes:
+        if size > self.remaining:
+            raise InvalidEvent(f"payload ends {size - self.remaining} bytes early at byte {self.at}")
+        chunk = self.data[self.at : self.at + size]
+        self.at += size
+        return chunk
+
+    def string(self) -> str:
+        (length,) = struct.unpack("<I", self.take(4))
+        if length > MAX_STRING_BYTES:
+            raise InvalidEvent(f"string length {length} at byte {self.at - 4} is not plausible")
+        try:
+            return self.take(length).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidEvent(f"string at byte {self.at - length} is not UTF-8") from exc
+
+    def key(self) -> str:
+        return str(Pubkey(self.take(32)))
+
+    def u64(self) -> int:
+        return struct.unpack("<Q", self.take(8))[0]
+
+    def i64(self) -> int:
+        return struct.unpack("<q", self.take(8))[0]
+
+    def flag(self) -> bool:
+        value = self.take(1)[0]
+        if value > 1:
+            raise InvalidEvent(f"bool at byte {self.at - 1} is {value}")
+        return value == 1
+
+    def shares(self) -> tuple[tuple[str, int], ...]:
+        """A vec of {address: key, share_bps: u16}."""
+        (count,) = struct.unpack("<I", self.take(4))
+        if count > MAX_VECTOR_ITEMS:
+            raise InvalidEvent(f"vector length {count} at byte {self.at - 4} is not plausible")
+        return tuple((self.key(), struct.unpack("<H", self.take(2))[0]) for _ in range(count))
+
+
+def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
+    return {name: getattr(reader, kind)() for name, kind in fields}
+
+
+def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
+    """The groups the payload holds, oldest first. A payload that ends between groups is an older
+    layout; one that ends inside a group is broken (`InvalidEvent`); bytes after the last known
+    group are a newer layout's, ignored."""
+    values: dict[str, Any] = {}
+    for group in groups:
+        if reader.remaining == 0:
+            break
+        start = reader.at
+        try:
+            values.update(read_fields(reader, group))
+        except InvalidEvent as exc:
+            raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {start}): {exc}") from None
+    return values
