@@ -253,6 +253,16 @@ UPSTREAM_RETRY_ATTEMPTS = env_int("UPSTREAM_RETRY_ATTEMPTS", 6, minimum=1)
 UPSTREAM_RETRY_WAIT_INITIAL = env_number("UPSTREAM_RETRY_WAIT_INITIAL", 0.5)  # seconds, doubled per retry
 UPSTREAM_RETRY_WAIT_MAX = env_number("UPSTREAM_RETRY_WAIT_MAX", 30.0)
 UPSTREAM_RETRY_JITTER = env_number("UPSTREAM_RETRY_JITTER", 1.0)
+# The trade stream (tokens/trades): the feed follows every pump program transaction over the RPC's
+# websocket when there is an RPC. Trades are kept TRADE_RETENTION_HOURS, 1-minute candles
+# CANDLE_RETENTION_DAYS; writes go in one transaction every TRADE_FLUSH_SECONDS (also the fastest a
+# page hears trade figures move); after a dropped connection up to TRADE_GAP_MAX_TRANSACTIONS missed
+# transactions are fetched, a longer gap is recorded.
+FOLLOW_TRADES = env_bool("FOLLOW_TRADES", True)
+TRADE_RETENTION_HOURS = env_number("TRADE_RETENTION_HOURS", 24.0, minimum=1)
+CANDLE_RETENTION_DAYS = env_number("CANDLE_RETENTION_DAYS", 7.0, minimum=1)
+TRADE_FLUSH_SECONDS = env_number("TRADE_FLUSH_SECONDS", 1.0, minimum=0.05)
+TRADE_GAP_MAX_TRANSACTIONS = env_int("TRADE_GAP_MAX_TRANSACTIONS", 2_000, minimum=0)
 # A running run writes a heartbeat; one silent for this long is shown as interrupted.
 RUN_STALE_AFTER = env_number("RUN_STALE_AFTER", 30.0, minimum=1)
 

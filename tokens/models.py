@@ -56,6 +56,28 @@ class Token(models.Model):
     telegram = models.URLField(max_length=500, blank=True)
     website = models.URLField(max_length=500, blank=True)
     last_trade_at = models.DateTimeField(null=True)
+    # From the trade stream (tokens/trades); null when unknown. Percentages are of the supply.
+    create_slot = models.BigIntegerField(null=True, help_text="Slot of the create transaction, for snipers/bundles")
+    trades_since = models.DateTimeField(
+        null=True, help_text="The trade figures cover the trades from this moment on (the stream's coverage)"
+    )
+    volume_5m_usd = models.FloatField(null=True)
+    volume_1h_usd = models.FloatField(null=True)
+    volume_24h_usd = models.FloatField(null=True)
+    net_flow_5m_usd = models.FloatField(null=True, help_text="Buys minus sells over 5 minutes, in USD")
+    buys_5m = models.PositiveIntegerField(null=True)
+    sells_5m = models.PositiveIntegerField(null=True)
+    traders_5m = models.PositiveIntegerField(null=True)
+    price_change_5m = models.FloatField(null=True, help_text="Percent")
+    price_change_1h = models.FloatField(null=True, help_text="Percent")
+    ath_usd_market_cap = models.FloatField(null=True, help_text="Highest market cap after a trade the stream saw")
+    dev_holding_pct = models.FloatField(null=True)
+    dev_sold_at = models.DateTimeField(null=True, help_text="The developer's first sale the stream saw")
+    dev_sold_pct = models.FloatField(null=True, help_text="What the developer sold, in percent of supply")
+    snipers_pct = models.FloatField(null=True)
+    bundled_pct = models.FloatField(null=True)
+    top10_pct = models.FloatField(null=True)
+    figures_at = models.DateTimeField(null=True, db_index=True, help_text="When the trade figures were computed")
     sources = models.JSONField(default=list, help_text="Lists this token was seen in: recent, trending")
     first_seen_by = models.CharField(
         max_length=20, blank=True, help_text="The launch source that delivered it first (chain, api, pumpportal…)"
@@ -217,6 +239,75 @@ class DetailTask(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mint", "kind"], name="one_task_per_detail")]
         indexes = [models.Index(fields=["kind", "tier", "-market_cap_sol", "-created_at"], name="detail_order_idx")]
+
+
+class Trade(models.Model):
+    """One buy or sell of a pump.fun coin, as its `TradeEvent` says; kept TRADE_RETENTION_HOURS."""
+
+    signature = models.CharField(max_length=88)
+    position = models.PositiveSmallIntegerField(help_text="The trade's place among its transaction's trades")
+    mint = models.CharField(max_length=44)
+    trader = models.CharField(max_length=44)
+    is_buy = models.BooleanField()
+    token_amount = models.BigIntegerField(help_text="Base units (6 decimals)")
+    quote_amount = models.BigIntegerField(help_text="Base units of the quote (lamports, or USDC's 6 decimals)")
+    price = models.FloatField(help_text="Quote per token after the trade (SOL or USDC)")
+    price_before = models.FloatField(help_text="Quote per token just before it")
+    usd_value = models.FloatField(null=True)
+    usd_market_cap = models.FloatField(null=True, help_text="Market cap after the trade")
+    slot = models.BigIntegerField(null=True)
+    traded_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["signature", "position"], name="one_row_per_trade")]
+        indexes = [models.Index(fields=["mint", "-traded_at", "-id"], name="trade_mint_time_idx")]
+
+
+class Candle(models.Model):
+    """One minute of one coin's trading: prices in its quote per token; kept CANDLE_RETENTION_DAYS."""
+
+    mint = models.CharField(max_length=44)
+    minute = models.DateTimeField(db_index=True)
+    open = models.FloatField()
+    high = models.FloatField()
+    low = models.FloatField()
+    close = models.FloatField()
+    volume_usd = models.FloatField(null=True)
+    volume_quote = models.FloatField(default=0.0)
+    buys = models.PositiveIntegerField(default=0)
+    sells = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mint", "minute"], name="one_candle_per_minute")]
+
+
+class Holding(models.Model):
+    """A wallet's net tokens of a coin from the trades the stream saw (buys minus sells)."""
+
+    class Role(models.IntegerChoices):
+        TRADER = 0
+        DEVELOPER = 1
+        BUNDLED = 2  # bought in the create transaction or its slot
+        SNIPER = 3  # bought in the 2 slots after the create
+
+    mint = models.CharField(max_length=44)
+    wallet = models.CharField(max_length=44)
+    tokens = models.BigIntegerField(default=0)
+    role = models.PositiveSmallIntegerField(choices=Role.choices, default=Role.TRADER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mint", "wallet"], name="one_holding_per_wallet")]
+
+
+class TradeStream(models.Model):
+    """One row: where the program stream stands, so a restart fills its gap (or records it)."""
+
+    last_signature = models.CharField(max_length=88, blank=True)
+    last_seen_at = models.DateTimeField(null=True)
+    covered_since = models.DateTimeField(null=True, help_text="Every trade from this moment on was seen")
+    trades = models.BigIntegerField(default=0)
+    gaps = models.PositiveIntegerField(default=0, help_text="Gaps too long to fill")
+    last_gap = models.CharField(max_length=300, blank=True)
 
 
 class BoardCursor(models.Model):

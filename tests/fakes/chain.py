@@ -22,7 +22,7 @@ from websockets.sync.server import serve
 
 from tests.fakes.das import FakeDas
 from tests.fakes.http import Reply
-from tests.fakes.trades import Curve
+from tests.fakes.trades import ROUTER, Curve, TradeTx
 from tokens.sources.chain.addresses import (
     EVENT_AUTHORITY,
     MINT_AUTHORITY,
@@ -235,8 +235,49 @@ def _lookalike_logs(launch: Launch) -> list[str]:
     ]
 
 
-def transaction_json(launch: Launch, *, slot: int) -> dict[str, Any]:
+_HEADER = {"numRequiredSignatures": 1, "numReadonlySignedAccounts": 0, "numReadonlyUnsignedAccounts": 1}
+
+
+def trade_transaction_json(tx: TradeTx, *, slot: int) -> dict[str, Any]:
+    """A transaction of trades as `getTransaction` (`json`) answers it: version 0, the pump program
+    and its event authority from an address lookup table, a router's CPI when it has one."""
+    payer = key_for(f"payer-{tx.signature[:12]}")
+    static = [payer, COMPUTE_BUDGET] + ([ROUTER] if tx.router else [])
+    readonly = [EVENT_AUTHORITY, PUMP_PROGRAM]
+    index = {key: position for position, key in enumerate(static + readonly)}
+    instructions = [
+        {"programIdIndex": index[PUMP_PROGRAM], "accounts": [index[EVENT_AUTHORITY]],
+         "data": b58encode(ANCHOR_EVENT_TAG + payload).decode(), "stackHeight": 3 if tx.router else 2}
+        for payload in tx.inner_payloads()
+    ]  # fmt: skip
+    return {
+        "slot": slot,
+        "blockTime": tx.block_time,
+        "version": 0,
+        "meta": {
+            "err": None, "fee": 5000, "logMessages": tx.log_lines(),
+            "innerInstructions": [{"index": 1, "instructions": instructions}] if instructions else [],
+            "loadedAddresses": {"writable": [], "readonly": readonly}, "preBalances": [], "postBalances": [],
+        },
+        "transaction": {
+            "signatures": [tx.signature],
+            "message": {
+                "accountKeys": static,
+                "header": _HEADER,
+                "instructions": [{"programIdIndex": 2 if tx.router else len(static), "accounts": [0], "data": "3Bxs"}],
+                "recentBlockhash": key_for(f"blockhash-{tx.signature[:12]}"),
+                "addressTableLookups": [
+                    {"accountKey": key_for("lookup-table"), "writableIndexes": [], "readonlyIndexes": [0, 1]}
+                ],
+            },
+        },
+    }  # fmt: skip
+
+
+def transaction_json(launch: "Launch | TradeTx", *, slot: int) -> dict[str, Any]:
     """`getTransaction` with `encoding: json`, `maxSupportedTransactionVersion: 0`."""
+    if isinstance(launch, TradeTx):
+        return trade_transaction_json(launch, slot=slot)
     payer = key_for(f"payer-{launch.index}")
     static = [payer, launch.mint, launch.bonding_curve, MINT_AUTHORITY, SYSTEM_PROGRAM, TOKEN_PROGRAM, COMPUTE_BUDGET]
     lookup_writable: list[str] = []
@@ -321,6 +362,7 @@ class _Entry:
 class Subscriber:
     connection: Any
     subscription: int
+    mentions: str = MINT_AUTHORITY
 
 
 class FakeSolana(FakeDas):
@@ -351,6 +393,7 @@ class FakeSolana(FakeDas):
         self.notifications_sent = 0
         self.truncate_notification_logs = False
         self.holder_latency = 0.0  # seconds per getTokenAccounts, beside the HTTP latency
+        self.follow_program = False  # accept logsSubscribe mentioning the pump program (the trade stream)
 
     # -- the ledger ---------------------------------------------------------------------------------
 
@@ -371,6 +414,20 @@ class FakeSolana(FakeDas):
         if notify:
             for launch in launches:
                 self._notify(launch)
+
+    def add_trades(self, *txs: TradeTx, notify: bool = True, slot: int | None = None) -> None:
+        """Transactions of trades, in this order on the ledger (and to the program's subscribers), each
+        in a slot of its own unless `slot` puts them all in one."""
+        with self.lock:
+            for tx in txs:
+                self.by_signature[tx.signature] = len(self.entries)
+                self.entries.append(_Entry(launch=tx, slot=slot or 300_000_000 + len(self.entries)))
+        if notify:
+            for tx in txs:
+                self._notify(tx)
+
+    def slot_of(self, signature: str) -> int:
+        return self.entries[self.by_signature[signature]].slot
 
     def set_curve(self, bonding_curve: str, data: bytes) -> None:
         with self.lock:
@@ -442,13 +499,14 @@ class FakeSolana(FakeDas):
 
     def _signatures(self, params: list[Any]) -> Any:
         address, options = params[0], (params[1] if len(params) > 1 else {})
-        if address != MINT_AUTHORITY:
+        if address not in (MINT_AUTHORITY, PUMP_PROGRAM):
             return []
         limit = min(int(options.get("limit", 1000)), 1000)
         with self.lock:
             top = self.by_signature[options["before"]] if options.get("before") else len(self.entries)
             floor = self.by_signature[options["until"]] + 1 if options.get("until") else 0
-            chosen = self.entries[max(floor, top - limit) : top][::-1]
+            mentioning = [e for e in self.entries[floor:top] if address == PUMP_PROGRAM or e.launch.kind != "trades"]
+            chosen = mentioning[-limit:][::-1]
         return [
             {"signature": e.launch.signature, "slot": e.slot, "blockTime": e.launch.block_time, "memo": None,
              "err": {"InstructionError": [1, {"Custom": 6000}]} if e.launch.kind == "failed" else None,
@@ -488,7 +546,7 @@ class FakeSolana(FakeDas):
                 if entry.launch.block_time < gte:
                     position = 0
                     break
-                if entry.launch.kind != "failed":
+                if entry.launch.kind not in ("failed", "trades"):
                     out.append(transaction_json(entry.launch, slot=entry.slot))
         return {"data": out, "paginationToken": str(position) if position > 0 else None}
 
@@ -538,28 +596,29 @@ class FakeSolana(FakeDas):
                 request = json.loads(raw)
                 if request.get("method") == "logsSubscribe":
                     mentions = request["params"][0].get("mentions")
-                    if mentions != [MINT_AUTHORITY]:
+                    if mentions != [MINT_AUTHORITY] and not (self.follow_program and mentions == [PUMP_PROGRAM]):
                         error = {"code": -32602, "message": "Invalid params"}
                         connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}))
                         continue
                     subscription = 4000 + len(self.subscribers)
                     connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "result": subscription}))
                     with self.lock:
-                        self.subscribers.append(Subscriber(connection=connection, subscription=subscription))
+                        self.subscribers.append(Subscriber(connection, subscription, mentions[0]))
         except ConnectionClosed:
             pass
         finally:
             with self.lock:
                 self.subscribers = [s for s in self.subscribers if s.connection is not connection]
 
-    def _notify(self, launch: Launch) -> None:
+    def _notify(self, launch: "Launch | TradeTx") -> None:
         entry = self.entries[self.by_signature[launch.signature]]
         tx = transaction_json(launch, slot=entry.slot)
         logs = tx["meta"]["logMessages"]
         if self.truncate_notification_logs:
             logs = [*logs[:4], "Log truncated"]
         with self.lock:
-            subscribers = list(self.subscribers)
+            # Creates mention the mint authority and the program; trades the program only.
+            subscribers = [s for s in self.subscribers if s.mentions == PUMP_PROGRAM or launch.kind != "trades"]
         for subscriber in subscribers:
             message = {
                 "jsonrpc": "2.0",

@@ -6,6 +6,7 @@ Encoded here by hand, field by field from ../shared/UPSTREAM.md, not with the pr
 tables: a mistake in those must not be mirrored by the fake.
 """
 
+import base64
 import struct
 from dataclasses import dataclass, field
 
@@ -96,6 +97,15 @@ class Curve:
     mayhem: bool = False
     trades: list[Trade] = field(default_factory=list)
 
+    def account(self) -> bytes:
+        """The curve's account as the chain holds it now."""
+        from tests.fakes.chain import curve_account
+
+        return curve_account(
+            virtual_tokens=self.virtual_tokens, virtual_quote=self.virtual_quote, real_tokens=self.real_tokens,
+            real_quote=self.real_quote, quote_mint=self.quote_mint,
+        )  # fmt: skip
+
     def buy(self, user: str, quote_amount: int, *, at: int) -> Trade:
         tokens = self.virtual_tokens - (self.virtual_quote * self.virtual_tokens) // (self.virtual_quote + quote_amount)
         tokens = min(tokens, self.real_tokens)
@@ -119,3 +129,49 @@ class Curve:
         )  # fmt: skip
         self.trades.append(trade)
         return trade
+
+
+ROUTER = "RoUTer1111111111111111111111111111111111111"  # a bot or aggregator that CPIs into pump
+
+
+@dataclass
+class TradeTx:
+    """One transaction on the fake chain holding trades (a wallet's buy, a router's bundle...)."""
+
+    signature: str
+    block_time: int
+    trades: list[Trade]
+    emit: str = "both"  # "both", "inner" (logs truncated), "logs" (no self-CPI copy)
+    router: bool = False  # the trades come through another program's CPI
+    completes: list[bytes] = field(default_factory=list)  # CompleteEvent payloads after the trades
+    kind: str = "trades"
+    version: int = 0
+
+    def log_lines(self) -> list[str]:
+        from tokens.sources.chain.addresses import PUMP_PROGRAM
+
+        depth, lines = 1, ["Program ComputeBudget111111111111111111111111111111 invoke [1]",
+                           "Program ComputeBudget111111111111111111111111111111 success"]  # fmt: skip
+        if self.router:
+            lines += [f"Program {ROUTER} invoke [1]", "Program log: Instruction: Route"]
+            depth = 2
+        for payload in [t.payload() for t in self.trades] + self.completes:
+            lines += [
+                f"Program {PUMP_PROGRAM} invoke [{depth}]",
+                "Program log: Instruction: Buy",
+                "Program data: " + base64.b64encode(payload).decode(),
+                f"Program {PUMP_PROGRAM} invoke [{depth + 1}]",
+                f"Program {PUMP_PROGRAM} consumed 2003 of 150000 compute units",
+                f"Program {PUMP_PROGRAM} success",
+                f"Program {PUMP_PROGRAM} success",
+            ]
+        if self.router:
+            lines.append(f"Program {ROUTER} success")
+        if self.emit == "inner":
+            lines = [*lines[:3], "Log truncated"]
+        return lines
+
+    def inner_payloads(self) -> list[bytes]:
+        if self.emit == "logs":
+            return []
+        return [t.payload() for t in self.trades] + self.completes

@@ -5,7 +5,8 @@ it. Its first start loads the last FOLLOW_BACKFILL_MINUTES so a new board is not
 start continues from the previous feed's tail position (its last signature on the chain, its newest
 launch time on the web API), so a restart leaves no gap. A person's Stop ends the feed; an upstream
 failure restarts it after a pause. A feed whose process died or stopped renewing its lease, on any
-host, is taken over by the next feed that starts.
+host, is taken over by the next feed that starts. The feed also runs the trade stream
+(tokens/trades), so every reader's trade figures move with it.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from tokens.runs.tasks import take_over
 from tokens.runs.watch import watch_runs
 from tokens.sources.base import TAIL_PHASE
 from tokens.sources.clients import resolve_upstream
+from tokens.trades.service import follow_trades
 
 logger = logging.getLogger(__name__)
 RESTART_WAIT = (5.0, 300.0)  # seconds: first pause after a failure, and the longest
@@ -41,10 +43,13 @@ async def follow_launches(*, restart_wait: tuple[float, float] = RESTART_WAIT) -
     wait, longest = restart_wait
     # The feed is always up: it also watches the other runs, and runs here those whose executor died.
     watcher = asyncio.create_task(watch_runs(take_over=take_over))
+    # And every reader's trade figures: the pump program's transactions, followed here only.
+    trades = asyncio.create_task(follow_trades())
     try:
         return await _follow(wait, longest)
     finally:
         watcher.cancel()
+        trades.cancel()
 
 
 async def _follow(wait: float, longest: float) -> LoadRun:

@@ -1,0 +1,220 @@
+"""The trade stream end to end: a fake pump program on real sockets (websocket notifications, the
+RPC's signatures and transactions), the feed's trade service, the database. Every figure is checked
+against a ledger this test keeps of the trades it sent."""
+
+import asyncio
+import time
+from collections import defaultdict
+from contextlib import asynccontextmanager
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.fakes.chain import Launch, key_for, signature_for
+from tests.fakes.trades import Curve, Trade, TradeTx, complete_event_payload
+from tests.helpers import queue_run, update_settings, wait_for
+from tokens.models import Holding, LoadRun, Token, TradeStream
+from tokens.models import Trade as StoredTrade
+from tokens.runs.loader import execute_run
+from tokens.runs.requests import request_cancel
+from tokens.sources.chain.addresses import USDC_MINT
+from tokens.sources.clients import chain_source, solana_rpc
+from tokens.trades.service import TradeService
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SOL_USD = 150.0
+SUPPLY = 10**15
+
+
+class Ledger:
+    """What the sent trades imply, computed here from the trades themselves."""
+
+    def __init__(self) -> None:
+        self.trades: list[Trade] = []
+
+    def add(self, *trades: Trade) -> None:
+        self.trades += trades
+
+    def of(self, mint: str) -> list[Trade]:
+        return [t for t in self.trades if t.mint == mint]
+
+    def held(self, mint: str) -> dict[str, int]:
+        held: dict[str, int] = defaultdict(int)
+        for t in self.of(mint):
+            held[t.user] += t.token_amount if t.is_buy else -t.token_amount
+        return held
+
+    def volume_usd(self, mint: str, *, usdc: bool = False) -> float:
+        total = sum(t.quote_amount for t in self.of(mint))
+        return round(total / 10**6 if usdc else total / 10**9 * SOL_USD, 2)
+
+    def net_usd(self, mint: str) -> float:
+        signed = sum(t.quote_amount if t.is_buy else -t.quote_amount for t in self.of(mint))
+        return round(signed / 10**9 * SOL_USD, 2)
+
+
+def pct(tokens: int) -> float:
+    return round(100 * tokens / SUPPLY, 4)
+
+
+def price(trade: Trade, *, decimals: int = 9) -> float:
+    return (trade.virtual_quote / 10**decimals) / (trade.virtual_tokens / 10**6)
+
+
+@asynccontextmanager
+async def trade_service(solana, *, max_gap: int = 2_000):
+    async with solana_rpc() as rpc:
+        service = TradeService(chain=chain_source(rpc), flush_seconds=0.2, max_gap=max_gap)
+        task = asyncio.create_task(service.run())
+        try:
+            yield service
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def launch_tail(solana):
+    await sync_to_async(update_settings)(tail_interval_seconds=1)
+    run = await sync_to_async(queue_run)(days=1, batch_size=10, follow=True, upstream="chain")
+    task = asyncio.create_task(execute_run(run_id=run.pk))
+    await wait_for(lambda: (LoadRun.objects.get(pk=run.pk).checkpoint or {}).get("phase") == "tail")
+    try:
+        yield
+    finally:
+        await sync_to_async(request_cancel)(run_id=run.pk)
+        await asyncio.wait_for(task, timeout=15)
+
+
+def wallet(name: str) -> str:
+    return key_for(f"wallet-{name}")
+
+
+def tx(label: str, trades: list[Trade], **options) -> TradeTx:
+    return TradeTx(signature=signature_for(f"trade-{label}"), block_time=trades[0].timestamp, trades=trades, **options)
+
+
+async def token(mint: str) -> Token:
+    return await Token.objects.aget(mint=mint)
+
+
+async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
+    solana.follow_program = True
+    async with launch_tail(solana), trade_service(solana) as service:
+        await wait_for(lambda: len(solana.subscribers) == 2)  # the launch tail and the trade stream
+        now = int(time.time())
+        coin, usdc = Launch(index=9_001, block_time=now), Launch(index=9_002, block_time=now, quote="USDC")
+        start = 300_000_000 + len(solana.entries)  # the slot the create lands in
+        ledger = Ledger()
+        # The create transactions' own first buys (the developer's), replayed on the test's curves.
+        curve = Curve(mint=coin.mint, creator=coin.creator)
+        quoted = Curve(mint=usdc.mint, creator=usdc.creator, virtual_quote=usdc.virtual_quote, quote_mint=USDC_MINT)
+        ledger.add(curve.buy(coin.creator, 10**9, at=now), quoted.buy(usdc.creator, 10**6, at=now))
+        bundled = curve.buy(wallet("bundler"), 2 * 10**9, at=now)
+        sniped = curve.buy(wallet("sniper"), 3 * 10**9, at=now)
+        routed = [curve.buy(wallet("a"), 5 * 10**8, at=now), curve.buy(wallet("b"), 7 * 10**8, at=now)]
+        routed.append(curve.sell(wallet("a"), routed[0].token_amount // 2, at=now))
+        routed[1].layout = "2024"  # a 129-byte event beside 2026's in one transaction
+        routed[2].layout = "sep2026"  # with trailing bytes past the newest layout
+        cut = curve.buy(wallet("c"), 4 * 10**8, at=now)
+        dev_sale = curve.sell(coin.creator, (10**15 - curve.real_tokens) // 50, at=now)
+        usdc_buy = quoted.buy(wallet("d"), 25 * 10**6, at=now)
+        ghost = Curve(mint=key_for("ghost-mint"), creator=wallet("ghost")).buy(wallet("e"), 10**8, at=now)
+        ledger.add(bundled, sniped, *routed, cut, dev_sale, usdc_buy, ghost)
+        # The chain's curve accounts say what the trades did (the details stage reads them too).
+        solana.set_curve(coin.bonding_curve, curve.account())
+        solana.set_curve(usdc.bonding_curve, quoted.account())
+
+        solana.add(coin, usdc)
+        assert solana.slot_of(coin.signature) == start
+        solana.add_trades(tx("bundle", [bundled]), slot=start)  # in the create's slot
+        solana.add_trades(tx("snipe", [sniped]), slot=start + 2)
+        solana.add_trades(tx("routed", routed, router=True), slot=start + 10)
+        solana.add_trades(tx("cut", [cut], emit="inner"), slot=start + 11)  # logs truncated
+        solana.add_trades(tx("dev-sale", [dev_sale]), slot=start + 12)
+        solana.add_trades(tx("usdc", [usdc_buy]), slot=start + 13)
+        solana.add_trades(tx("ghost", [ghost]), slot=start + 14)  # a coin the board does not hold
+
+        expected_rows = len(ledger.trades)
+        await wait_for(lambda: StoredTrade.objects.count() == expected_rows)
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, sells_5m=2, dev_sold_at__isnull=False).exists())
+        await wait_for(lambda: Token.objects.filter(mint=usdc.mint, buys_5m=2).exists())
+
+    stored = await token(coin.mint)
+    held = ledger.held(coin.mint)
+    assert (stored.buys_5m, stored.sells_5m, stored.traders_5m) == (6, 2, 6)
+    assert stored.volume_5m_usd == ledger.volume_usd(coin.mint) == stored.volume_1h_usd == stored.volume_24h_usd
+    assert stored.net_flow_5m_usd == pytest.approx(ledger.net_usd(coin.mint), abs=0.02)
+    assert stored.dev_holding_pct == pct(held[coin.creator])
+    assert stored.dev_sold_pct == pct(dev_sale.token_amount) and stored.dev_sold_at.timestamp() == now
+    assert stored.snipers_pct == pct(held[wallet("sniper")])
+    assert stored.bundled_pct == pct(held[wallet("bundler")])
+    assert stored.top10_pct == pct(sum(sorted((v for v in held.values() if v > 0), reverse=True)[:10]))
+    first_price = (30 * 10**9 / 10**9) / (1_073_000_000_000_000 / 10**6)
+    assert stored.price_change_5m == pytest.approx(100 * (price(dev_sale) / first_price - 1), rel=1e-6)
+    assert stored.usd_market_cap == pytest.approx(price(dev_sale) * 10**9 * SOL_USD, rel=1e-9)
+    caps = [price(t) * 10**9 * SOL_USD for t in ledger.of(coin.mint)]
+    assert stored.ath_usd_market_cap == pytest.approx(max(caps), rel=1e-9)
+    assert stored.trades_since == stored.created_at and stored.create_slot == start
+    assert stored.last_trade_at.timestamp() == now
+
+    quoted_token = await token(usdc.mint)
+    assert quoted_token.volume_5m_usd == ledger.volume_usd(usdc.mint, usdc=True)
+    assert quoted_token.usd_market_cap == pytest.approx(price(usdc_buy, decimals=6) * 10**9, rel=1e-9)
+    assert quoted_token.dev_holding_pct == pct(ledger.held(usdc.mint)[usdc.creator])
+
+    # Each trade once, though most came both as logs and inner instructions; the cut one was
+    # fetched whole; the unknown coin's trade is kept for when its launch arrives.
+    assert await StoredTrade.objects.filter(mint=ghost.mint).acount() == 1
+    assert solana.asked.get(signature_for("trade-cut")) == 1
+    assert not await Token.objects.filter(mint=ghost.mint).aexists()
+    assert await Holding.objects.filter(mint=coin.mint, role=Holding.Role.SNIPER).acount() == 1
+    assert service.invalid == 0
+
+
+async def test_a_dropped_websocket_is_filled_and_a_gap_too_long_is_recorded(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    coin = Launch(index=9_100, block_time=now)
+    curve = Curve(mint=coin.mint, creator=coin.creator)
+    curve.buy(coin.creator, 10**9, at=now)
+    async with launch_tail(solana), trade_service(solana, max_gap=5):
+        await wait_for(lambda: len(solana.subscribers) == 2)
+        solana.add(coin)
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+        solana.drop_websockets()
+        missed = [tx(f"missed-{i}", [curve.buy(wallet(f"m{i}"), 10**8, at=now)]) for i in range(3)]
+        solana.add_trades(*missed)  # while disconnected: only the gap fill brings them
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=4).exists())
+        assert (await TradeStream.objects.aget(pk=1)).gaps == 0
+
+    # Stopped; meanwhile more than the gap budget (5 transactions) happens.
+    later = [tx(f"later-{i}", [curve.buy(wallet(f"l{i}"), 10**8, at=now + 1)]) for i in range(8)]
+    solana.add_trades(*later, notify=False)
+    async with trade_service(solana, max_gap=5):
+        await wait_for(lambda: TradeStream.objects.filter(gaps=1).exists())
+        await wait_for(lambda: StoredTrade.objects.filter(mint=coin.mint).count() == 1 + 3 + 5)
+    state = await TradeStream.objects.aget(pk=1)
+    assert "more than 5 transactions" in state.last_gap
+    stored = await token(coin.mint)
+    assert stored.trades_since == state.covered_since  # its figures now say what they cover
+    assert stored.trades_since.timestamp() == now + 1
+
+
+async def test_a_graduation_marks_the_coin_graduated_when_it_happens(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    coin = Launch(index=9_200, block_time=now)
+    curve = Curve(mint=coin.mint, creator=coin.creator)
+    curve.buy(coin.creator, 10**9, at=now)
+    async with launch_tail(solana), trade_service(solana):
+        await wait_for(lambda: len(solana.subscribers) == 2)
+        solana.add(coin)
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+        last = curve.buy(wallet("whale"), 85 * 10**9, at=now)
+        done = complete_event_payload(user=wallet("whale"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                      timestamp=now)  # fmt: skip
+        solana.add_trades(tx("graduation", [last], completes=[done]))
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, complete=True).exists())
+    stored = await token(coin.mint)
+    assert stored.bonding_progress == 100.0 and stored.buys_5m == 2

@@ -1,0 +1,144 @@
+"""From decoded pump transactions to the rows the ledger writes: pure, no database.
+
+A trade's amounts are checked here (every byte is a stranger's): amounts that do not fit a BIGINT
+column, reserves of zero, or a mint that is no address make the trade invalid, counted, never stored.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tokens.sources.chain.addresses import USDC_MINT
+from tokens.sources.chain.curve import SOL_DECIMALS, TOKEN_DECIMALS, USDC_DECIMALS, CurveState
+from tokens.sources.chain.events import CreateEvent, DecodedTransaction
+from tokens.sources.chain.trades import TradeEvent
+
+MAX_BIGINT = 2**63 - 1
+STANDARD_SUPPLY = 1_000_000_000 * 10**TOKEN_DECIMALS  # every pump coin but Mayhem's
+MAYHEM_SUPPLY = 2 * STANDARD_SUPPLY
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    signature: str
+    position: int
+    slot: int | None
+    mint: str
+    trader: str
+    is_buy: bool
+    token_amount: int
+    quote_amount: int
+    quote: str  # SOL or USDC
+    traded_at: datetime
+    curve: CurveState  # after the trade
+    mayhem: bool
+    creator: str | None
+
+    @property
+    def quote_units(self) -> float:
+        return self.quote_amount / 10 ** _decimals(self.quote)
+
+    @property
+    def price(self) -> float:
+        """Quote per token after the trade."""
+        return _price(self.curve.virtual_quote_reserves, self.curve.virtual_token_reserves, self.quote)
+
+    @property
+    def price_before(self) -> float:
+        """Quote per token just before the trade: the reserves less what the trade moved."""
+        sign = 1 if self.is_buy else -1
+        quote = self.curve.virtual_quote_reserves - sign * self.quote_amount
+        tokens = self.curve.virtual_token_reserves + sign * self.token_amount
+        return _price(quote, tokens, self.quote) if quote > 0 and tokens > 0 else self.price
+
+    def usd(self, quote_units: float, sol_usd: float | None) -> float | None:
+        if self.quote == "USDC":
+            return quote_units
+        return None if sol_usd is None else quote_units * sol_usd
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSeen:
+    """A create the stream saw: who develops the coin, and from which slot its snipers count."""
+
+    mint: str
+    slot: int | None
+    developers: frozenset[str]
+    created_at: datetime | None
+    supply: int | None
+
+
+@dataclass
+class StreamRows:
+    trades: list[TradeRow] = field(default_factory=list)
+    launches: list[LaunchSeen] = field(default_factory=list)
+    completed: dict[str, datetime] = field(default_factory=dict)  # mint -> when it graduated
+    invalid: list[str] = field(default_factory=list)
+
+
+def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
+    rows = StreamRows()
+    for tx in decoded:
+        if tx.failed:
+            continue
+        rows.invalid += tx.invalid_events
+        block_time = _moment(tx.block_time)
+        for event in tx.events:
+            rows.launches.append(_launch(event, tx, block_time))
+        for position, event in enumerate(tx.trades):
+            reason = _refusal(event)
+            if reason:
+                rows.invalid.append(f"{tx.signature}: trade {position}: {reason}")
+                continue
+            rows.trades.append(_row(event, tx, position, _moment(event.timestamp) or block_time or now))
+        for event in tx.completes:
+            rows.completed[event.mint] = _moment(event.timestamp) or block_time or now
+    return rows
+
+
+def _row(event: TradeEvent, tx: DecodedTransaction, position: int, at: datetime) -> TradeRow:
+    quote = "USDC" if event.quote_mint == USDC_MINT else "SOL"
+    curve = CurveState(
+        virtual_token_reserves=event.virtual_token_reserves, virtual_quote_reserves=event.virtual_quote,
+        real_token_reserves=event.real_token_reserves, real_quote_reserves=event.real_quote,
+        token_total_supply=MAYHEM_SUPPLY if event.mayhem_mode else STANDARD_SUPPLY, complete=False,
+        quote_mint=event.quote_mint,
+    )  # fmt: skip
+    return TradeRow(
+        signature=tx.signature, position=position, slot=tx.slot, mint=event.mint, trader=event.user,
+        is_buy=event.is_buy, token_amount=event.token_amount, quote_amount=event.amount_in_quote, quote=quote,
+        traded_at=at, curve=curve, mayhem=bool(event.mayhem_mode), creator=event.creator,
+    )  # fmt: skip
+
+
+def _refusal(event: TradeEvent) -> str:
+    if event.quote_mint not in (None, USDC_MINT):
+        return f"quoted in {event.quote_mint}, which the board does not price"
+    amounts = (event.token_amount, event.amount_in_quote, event.virtual_quote, event.virtual_token_reserves,
+               event.real_token_reserves)  # fmt: skip
+    if any(amount > MAX_BIGINT for amount in amounts):
+        return "an amount larger than any supply"
+    if event.virtual_quote <= 0 or event.virtual_token_reserves <= 0:
+        return "reserves of zero price nothing"
+    return ""
+
+
+def _launch(event: CreateEvent, tx: DecodedTransaction, block_time: datetime | None) -> LaunchSeen:
+    developers = frozenset(wallet for wallet in (event.user, event.creator) if wallet)
+    return LaunchSeen(
+        mint=event.mint, slot=tx.slot, developers=developers,
+        created_at=_moment(event.timestamp) or block_time, supply=event.token_total_supply,
+    )  # fmt: skip
+
+
+def _price(quote: int, tokens: int, quote_name: str) -> float:
+    return (quote / 10 ** _decimals(quote_name)) / (tokens / 10**TOKEN_DECIMALS)
+
+
+def _decimals(quote: str) -> int:
+    return USDC_DECIMALS if quote == "USDC" else SOL_DECIMALS
+
+
+def _moment(seconds: int | None) -> datetime | None:
+    if seconds is None or not 0 < seconds < 253_402_300_799:  # within years 1970-9999
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)

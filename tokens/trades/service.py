@@ -1,0 +1,191 @@
+"""The trade stream, run by the feed: the pump program's transactions in, trades stored and figures
+moved in one transaction every TRADE_FLUSH_SECONDS, one update message per flush out (so a page hears
+trade figures move at most once a flush, however many trades arrive), old trades and candles pruned
+in small chunks.
+
+Supervised like every loop of the feed: a failed turn (the database away, a bug) is said once,
+retried with backoff, and costs the trades of that turn only when they cannot be written at all.
+"""
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+
+from tokens.live.messages import broadcast, update_message
+from tokens.live.outage import Outage
+from tokens.models import Candle, Holding, Token, Trade, TradeStream
+from tokens.sources.chain.events import DecodedTransaction
+from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream
+from tokens.sources.chain.source import ChainSource
+from tokens.sources.clients import chain_source, solana_rpc
+from tokens.sources.rpc import RpcError
+from tokens.trades.ledger import record, refresh_windows, stale_windows
+from tokens.trades.rows import LaunchSeen, rows_of
+
+logger = logging.getLogger(__name__)
+LAUNCHES_REMEMBERED = 20_000  # creates the stream saw, for developer/bundle/sniper roles
+WAITING_SECONDS = 120.0  # a coin traded before its launch is stored is looked for this long
+WINDOW_REFRESH_SECONDS = 15.0
+PRUNE_SECONDS = 60.0
+PRUNE_CHUNK = 5_000
+
+
+class TradeService:
+    def __init__(
+        self, *, chain: ChainSource, flush_seconds: float | None = None, max_gap: int | None = None,
+        clock=time.time,
+    ) -> None:  # fmt: skip
+        self.chain = chain
+        self.flush_seconds = settings.TRADE_FLUSH_SECONDS if flush_seconds is None else flush_seconds
+        self.max_gap = settings.TRADE_GAP_MAX_TRANSACTIONS if max_gap is None else max_gap
+        self.clock = clock
+        self.launches: OrderedDict[str, LaunchSeen] = OrderedDict()
+        self.waiting: dict[str, float] = {}
+        self.pending: list[DecodedTransaction] = []
+        self.health = Outage("the trade stream", log=logger)
+        self.flushes = 0
+        self.trades_stored = 0
+        self.invalid = 0
+
+    async def run(self) -> None:
+        """Forever (cancel to stop)."""
+        while True:
+            try:
+                await self._follow()
+            except NoWebsocket as exc:
+                logger.warning("trades are not followed: %s", exc)
+                return
+            except Exception as exc:
+                await asyncio.sleep(self.health.failed(exc))
+
+    async def _follow(self) -> None:
+        state = await sync_to_async(_stream_state)(now=self._now())
+        stream = ProgramStream(
+            source=self.chain, last=state.last_signature or None, last_seen=state.last_seen_at, max_gap=self.max_gap,
+            idle_seconds=min(0.25, self.flush_seconds), clock=self.clock,
+        )  # fmt: skip
+        covered = state.covered_since
+        flushed_at = windows_at = pruned_at = time.monotonic()
+        async for batch in stream.batches():
+            if batch.gap is not None:
+                covered = await sync_to_async(record_gap)(batch.gap)
+            self.pending += batch.decoded
+            if time.monotonic() - flushed_at >= self.flush_seconds:
+                await self.flush(last=stream.last, covered=covered)
+                flushed_at = time.monotonic()
+                self.health.ok()
+            if time.monotonic() - windows_at >= WINDOW_REFRESH_SECONDS:
+                await self._refresh_windows()
+                windows_at = time.monotonic()
+            if time.monotonic() - pruned_at >= PRUNE_SECONDS:
+                await sync_to_async(prune)(now=self._now())
+                pruned_at = time.monotonic()
+
+    async def flush(self, *, last: str | None, covered: datetime) -> None:
+        decoded, self.pending = self.pending, []
+        now = self._now()
+        rows = rows_of(decoded, now=now)
+        for seen in rows.launches:
+            self.launches[seen.mint] = seen
+            while len(self.launches) > LAUNCHES_REMEMBERED:
+                self.launches.popitem(last=False)
+        self.invalid += len(rows.invalid)
+        for reason in rows.invalid[:1]:
+            logger.info("trade stream: %s (%d refused so far)", reason, self.invalid)
+        self.waiting = {m: t for m, t in self.waiting.items() if time.monotonic() - t < WAITING_SECONDS}
+        if not (rows.trades or rows.launches or rows.completed or self.waiting):
+            await sync_to_async(_save_position)(last=last, now=now, stored=0)
+            return
+        sol_usd = await self._sol_usd()
+        flushed = await sync_to_async(record)(
+            rows, launches=self.launches, sol_usd=sol_usd, now=now, covered_since=covered, retry=set(self.waiting)
+        )
+        for mint in flushed.waiting:
+            self.waiting.setdefault(mint, time.monotonic())
+        for mint in [m for m in self.waiting if m not in flushed.waiting]:
+            del self.waiting[mint]
+        await sync_to_async(_save_position)(last=last, now=now, stored=flushed.stored)
+        self.flushes += 1
+        self.trades_stored += flushed.stored
+        if flushed.update is not None:
+            await broadcast(update_message(flushed.update))
+
+    async def _refresh_windows(self) -> None:
+        mints = await sync_to_async(stale_windows)(now=self._now())
+        if mints:
+            update = await sync_to_async(refresh_windows)(mints, now=self._now())
+            if update is not None:
+                await broadcast(update_message(update))
+
+    async def _sol_usd(self) -> float | None:
+        try:
+            _, price = await self.chain.current_states([])
+        except (RpcError, Exception) as exc:  # USD figures stay unknown; the trades are stored
+            logger.debug("SOL/USD price unavailable: %s", exc)
+            return None
+        return price
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=UTC)
+
+
+def _stream_state(*, now: datetime) -> TradeStream:
+    state, _ = TradeStream.objects.get_or_create(pk=1, defaults={"covered_since": now})
+    if state.covered_since is None or not state.last_signature:
+        state.covered_since = now  # nothing to fill a gap from: the stream covers what happens from now
+        state.save(update_fields=["covered_since"])
+    return state
+
+
+def _save_position(*, last: str | None, now: datetime, stored: int) -> None:
+    changes = {"last_seen_at": now, "trades": F("trades") + stored}
+    if last:
+        changes["last_signature"] = last
+    TradeStream.objects.filter(pk=1).update(**changes)
+
+
+def record_gap(gap: Gap) -> datetime:
+    """A gap too long to fill: every coin's trade figures now cover the trades from its end on."""
+    with transaction.atomic():
+        state = TradeStream.objects.select_for_update().get(pk=1)
+        state.covered_since = gap.until
+        state.gaps += 1
+        since = "an unknown time" if gap.since is None else f"{gap.since:%Y-%m-%d %H:%M:%S}"
+        state.last_gap = f"{since} to {gap.until:%Y-%m-%d %H:%M:%S} UTC: {gap.reason}"[:300]
+        state.save(update_fields=["covered_since", "gaps", "last_gap"])
+        Token.objects.filter(trades_since__lt=gap.until).update(trades_since=gap.until)
+    logger.warning("trade stream: a gap (%s); trade figures now cover trades since %s", gap.reason, gap.until)
+    return gap.until
+
+
+def prune(*, now: datetime) -> int:
+    """Trades and candles past their retention, a chunk at a time (no long lock); holdings of coins
+    nobody traded within the trade retention."""
+    trade_cutoff = now - timedelta(hours=settings.TRADE_RETENTION_HOURS)
+    candle_cutoff = now - timedelta(days=settings.CANDLE_RETENTION_DAYS)
+    removed = 0
+    for model, cutoff in ((Trade, Q(traded_at__lt=trade_cutoff)), (Candle, Q(minute__lt=candle_cutoff))):
+        ids = list(model.objects.filter(cutoff).values_list("id", flat=True)[:PRUNE_CHUNK])
+        if ids:
+            removed += model.objects.filter(id__in=ids).delete()[0]
+    quiet = Token.objects.filter(last_trade_at__lt=trade_cutoff).values_list("mint", flat=True)[:PRUNE_CHUNK]
+    removed += Holding.objects.filter(mint__in=list(quiet)).delete()[0]
+    return removed
+
+
+async def follow_trades() -> None:
+    """The feed's trade stream, with its own RPC client (its own budget, apart from the launches')."""
+    if not settings.FOLLOW_TRADES or not settings.SOLANA_RPC_URL:
+        logger.info("trades are not followed (%s)", "FOLLOW_TRADES is off" if settings.SOLANA_RPC_URL else "no RPC")
+        return
+    async with AsyncExitStack() as stack:
+        rpc = await stack.enter_async_context(solana_rpc())
+        await TradeService(chain=chain_source(rpc)).run()
