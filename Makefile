@@ -7,7 +7,7 @@ PORT ?= 8000
 # The embedded default runs with DEBUG on unless you say otherwise (DEBUG=false needs SECRET_KEY).
 export DEBUG ?= true
 
-.PHONY: install run test test-embedded test-production services lint admin load bench clean
+.PHONY: vendor install run test test-embedded test-production services lint admin load bench clean
 # The production pass of the suite: PostgreSQL (trust auth) and Redis on their standard local ports.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pumpfun
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
@@ -67,6 +67,12 @@ bench: install services
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/recovery_bench.py
 	$(BIN)/python bench/hostile_bench.py
+
+# Front-end libraries, pinned in package.json and package-lock.json, copied into the static files
+# (committed, so neither `make run` nor CI needs npm).
+vendor:
+	npm ci --no-audit --no-fund
+	cp node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js node_modules/lightweight-charts/LICENSE tokens/static/vendor/lightweight-charts/
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -71,3 +71,21 @@ def allow_writes(name: str, *, table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+def record_trades(*txs, sol_usd: float | None = 150.0, first_slot: int = 300_000_000):
+    """Trade transactions of the fake chain, decoded and written by the product's own ledger (as the
+    stream would, without the websocket); the flush's result."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.fakes.chain import trade_transaction_json
+    from tokens.sources.chain.events import decode_transaction
+    from tokens.trades.ledger import record
+    from tokens.trades.rows import rows_of
+
+    decoded = [decode_transaction(trade_transaction_json(tx, slot=first_slot + i)) for i, tx in enumerate(txs)]
+    now = timezone.now()
+    rows = rows_of(decoded, now=now)
+    return record(rows, launches={}, sol_usd=sol_usd, now=now, covered_since=now - timedelta(hours=2))

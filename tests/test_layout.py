@@ -1,4 +1,4 @@
-"""The house: `tokens/` is a handful of rooms (sources, store, details, live, runs, board) whose imports
+"""The house: `tokens/` is a handful of rooms (sources, store, details, trades, live, runs, board) whose imports
 run one way, with no cycle anywhere; the contracts are in pyproject.toml ([tool.importlinter])."""
 
 import subprocess
@@ -20,4 +20,6 @@ def test_tokens_holds_rooms_not_a_flat_list_of_modules():
     # Django's own entry points, the models and their helpers; everything else lives in a room.
     assert top == ["admin", "age_filters", "apps", "bot_settings", "checks", "liveness", "models"]
     rooms = sorted(path.name for path in (ROOT / "tokens").iterdir() if (path / "__init__.py").exists())
-    assert rooms == ["board", "details", "live", "management", "migrations", "runs", "sources", "store", "templatetags"]
+    assert rooms == [
+        "board", "details", "live", "management", "migrations", "runs", "sources", "store", "templatetags", "trades",
+    ]  # fmt: skip

@@ -17,9 +17,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.fakes.chain import Launch, history
+from tests.fakes.chain import Launch, history, key_for, signature_for
 from tests.fakes.coins import make_coin, now_ms
-from tests.helpers import run_load
+from tests.fakes.trades import Curve, TradeTx
+from tests.helpers import record_trades, run_load
 from tests.live import serve_app, server_env
 from tokens.board import openapi, urls
 from tokens.board.throttle import reset as reset_limits
@@ -43,6 +44,15 @@ def loaded_board(pumpfun, solana):
     pumpfun.coins = coins
     asyncio.run(run_load(days=1, batch_size=4, source="recent", upstream="chain"))
     asyncio.run(run_load(days=1, batch_size=5, source="recent", upstream="api"))
+    # Trades of two chain coins, as the stream stores them.
+    at = int(now_ms() / 1000) - 90
+    for launch in history(2):
+        curve = Curve(mint=launch.mint, creator=launch.creator)
+        trades = [curve.buy(key_for(f"w{i}"), (i + 1) * 10**8, at=at + 30 * i) for i in range(4)]
+        trades.append(curve.sell(key_for("w0"), trades[0].token_amount, at=at + 150))
+        record_trades(
+            *(TradeTx(signature_for(f"t-{launch.index}-{i}"), t.timestamp, [t]) for i, t in enumerate(trades))
+        )
 
 
 def schema_for(path: str, status: int, media: str) -> dict[str, Any]:
@@ -101,6 +111,21 @@ def test_real_answers_fit_the_description(loaded_board, admin_client):
     assert client.get(f"/api/tokens/{'1' * 44}/").status_code == 404
     assert_fits(client.get(f"/api/tokens/{'1' * 44}/"), detail)
     assert_fits(client.get("/api/tokens/not%00a%20mint/"), detail)
+
+    traded = history(2)[0].mint
+    trades_path, candles_path = "/api/tokens/{mint}/trades/", "/api/tokens/{mint}/candles/"
+    first = assert_fits(client.get(f"/api/tokens/{traded}/trades/", {"limit": 3}), trades_path)
+    assert [t["side"] for t in first["trades"]] == ["sell", "buy", "buy"] and first["next_cursor"]
+    rest = assert_fits(client.get(f"/api/tokens/{traded}/trades/", {"cursor": first["next_cursor"]}), trades_path)
+    assert len(rest["trades"]) == 2 and rest["next_cursor"] is None  # five trades, each once
+    candles = assert_fits(client.get(f"/api/tokens/{traded}/candles/", {"interval": "1m"}), candles_path)
+    assert sum(c["buys"] + c["sells"] for c in candles["candles"]) == 5
+    assert [c["time"] for c in candles["candles"]] == sorted(c["time"] for c in candles["candles"])
+    for path, bad in ((trades_path, {"cursor": "nonsense"}), (candles_path, {"interval": "5m"})):
+        assert assert_fits(client.get(path.replace("{mint}", traded), bad), path)["error"]
+    assert_fits(client.get(f"/api/tokens/{'1' * 44}/trades/"), trades_path)
+    sorted_by_volume = assert_fits(client.get(tokens, {"sort": "-volume_5m", "min_buys_5m": "1"}), tokens)
+    assert len(sorted_by_volume["tokens"]) == 2 and sorted_by_volume["tokens"][0]["volume_5m_usd"] > 0
 
     runs = assert_fits(client.get("/api/runs/"), "/api/runs/")["runs"]
     assert {run["upstream"] for run in runs} == {"chain", "api"}
@@ -175,4 +200,4 @@ def test_a_fuzzer_finds_no_server_error_and_no_answer_outside_the_schema(loaded_
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "Missing test data" not in result.stdout, result.stdout[-3000:]
     tested = re.search(r"Tested: (\d+)", result.stdout)
-    assert tested and int(tested.group(1)) == 5, result.stdout[-3000:]
+    assert tested and int(tested.group(1)) == 7, result.stdout[-3000:]

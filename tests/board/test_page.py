@@ -81,7 +81,7 @@ def test_the_live_row_template_is_the_same_partial(pumpfun):
     row = page.split('<tbody id="token-rows">')[1].split("</tbody>")[0]
     fields = re.findall(r'data-(?:field|link)="(\w+)"', template)
     assert fields == re.findall(r'data-(?:field|link)="(\w+)"', row)
-    assert len(fields) == 14
+    assert len(fields) == 18
 
 
 def test_a_source_has_one_name_on_the_form_and_in_the_run_history(pumpfun, admin_client):

@@ -4,12 +4,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from tokens.live.messages import TRADE_FIELDS, trade_figures
 from tokens.models import Token
 
 COLUMNS = (
     "mint", "symbol", "name", "created_at", "usd_market_cap", "market_cap_sol", "bonding_progress",
     "complete", "holders", "reply_count", "creator", "twitter", "telegram", "website", "image_uri",
-    "sources", "details_updated_at",
+    "sources", "details_updated_at", *TRADE_FIELDS,
 )  # fmt: skip
 # A cell a spreadsheet would run as a formula: names and links are chosen by whoever launched the coin.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -27,6 +28,7 @@ def _cells(token: Token) -> list[str]:
         "sources": " ".join(token.sources),
         "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else "",
         "complete": "true" if token.complete else "false",
+        **trade_figures(token),
     }
     cells = []
     for column in COLUMNS:

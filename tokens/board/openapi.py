@@ -38,6 +38,8 @@ def description() -> dict[str, Any]:
             "/api/tokens/": {"get": _tokens_operation()},
             "/api/changes/": {"get": _changes_operation()},
             "/api/tokens/{mint}/": {"get": _token_operation()},
+            "/api/tokens/{mint}/trades/": {"get": _trades_operation()},
+            "/api/tokens/{mint}/candles/": {"get": _candles_operation()},
             "/api/runs/": {"get": _runs_operation()},
             "/api/runs/{run_id}/": {"get": _run_operation()},
             "/api/openapi.json": {"get": _self_operation()},
@@ -47,6 +49,8 @@ def description() -> dict[str, Any]:
                 "Token": _token_schema(),
                 "TokenPage": _token_page_schema(),
                 "CatchUp": _catch_up_schema(),
+                "TradePage": _trade_page_schema(),
+                "Candles": _candles_schema(),
                 "Run": _run_schema(),
                 "RunList": _closed({"runs": {"type": "array", "items": _ref("Run")}}),
                 "Progress": _progress_schema(),
@@ -85,6 +89,15 @@ def _tokens_operation() -> dict[str, Any]:
             _query("max_age", {"type": "string", "pattern": "^[0-9]{1,5}[mhd]$"}, "Age at most: 30m, 6h, 7d; not 0"),
             _query("since", {"type": "string"}, "Launched at or after: ISO 8601, or milliseconds since the epoch"),
             _query("until", {"type": "string"}, "Launched before: ISO 8601, or milliseconds since the epoch"),
+            _query("min_volume_5m", _decimal(), "Traded in the last 5 minutes at least this many USD"),
+            _query(
+                "min_buys_5m", {"type": "string", "pattern": "^[0-9]{1,12}$"}, "At least this many buys in 5 minutes"
+            ),
+            _query("max_dev_pct", _decimal(), "The developer holds at most this % of supply (0-100)"),
+            _query("dev_sold", _yes_no(), "The developer sold (as the stream saw) or not"),
+            _query("max_top10_pct", _decimal(), "The 10 largest holders hold at most this % (0-100)"),
+            _query("max_snipers_pct", _decimal(), "Snipers hold at most this % (0-100)"),
+            _query("max_bundled_pct", _decimal(), "Bundled buyers hold at most this % (0-100)"),
             _query("sort", {"type": "string", "enum": _sorts()}, "Sort column; a leading - sorts descending"),
             _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_API_LIMIT}, f"Rows ({PAGE_SIZE})"),
             _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Rows to skip"),
@@ -150,6 +163,103 @@ def _token_operation() -> dict[str, Any]:
             "429": {"$ref": "#/components/responses/TooManyRequests"},
         },
     }
+
+
+def _mint_parameter() -> dict[str, Any]:
+    return {"name": "mint", "in": "path", "required": True, "schema": {"type": "string", "pattern": MINT_PATTERN}}
+
+
+def _trades_operation() -> dict[str, Any]:
+    return {
+        "operationId": "listTrades",
+        "summary": "The token's trades the stream saw, newest first (kept TRADE_RETENTION_HOURS)",
+        "parameters": [
+            _mint_parameter(),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Trades (50)"),
+            _query(
+                "cursor",
+                {"type": "string", "pattern": "^[0-9]{1,18}[.][0-9]{1,19}$"},
+                "`next_cursor` of the page before",
+            ),
+        ],
+        "responses": {
+            "200": _json_response("A page of trades", "TradePage"),
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "404": _json_response("No stored token has that mint", "Error"),
+            "429": {"$ref": "#/components/responses/TooManyRequests"},
+        },
+    }
+
+
+def _candles_operation() -> dict[str, Any]:
+    return {
+        "operationId": "listCandles",
+        "summary": "The token's 1-minute candles, oldest first (kept CANDLE_RETENTION_DAYS)",
+        "parameters": [
+            _mint_parameter(),
+            _query("interval", {"type": "string", "enum": ["1m"]}, "Candle length; 1m is the one kept"),
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": 1440}, "The newest this many (360)"),
+        ],
+        "responses": {
+            "200": _json_response("The candles", "Candles"),
+            "400": {"$ref": "#/components/responses/BadRequest"},
+            "404": _json_response("No stored token has that mint", "Error"),
+            "429": {"$ref": "#/components/responses/TooManyRequests"},
+        },
+    }
+
+
+def _trade_page_schema() -> dict[str, Any]:
+    quote = {"type": "string", "enum": ["SOL", "USDC"], "description": "What the coin is priced in"}
+    trade = _closed(
+        {
+            "signature": {"type": "string", "description": "The transaction"},
+            "position": {"type": "integer", "minimum": 0, "description": "The trade's place among its transaction's"},
+            "time": {"type": "string", "format": "date-time"},
+            "side": {"type": "string", "enum": ["buy", "sell"]},
+            "trader": {"type": "string", "description": "The wallet that traded"},
+            "token_amount": {"type": "number", "minimum": 0, "description": "Tokens (6 decimals applied)"},
+            "quote_amount": {"type": "number", "minimum": 0, "description": "SOL or USDC paid or received"},
+            "usd_value": _nullable("number", "In USD at the trade (null without a SOL/USD price)"),
+            "price": {"type": "number", "description": "Quote per token after the trade"},
+            "usd_market_cap": _nullable("number", "Market cap after the trade, USD"),
+        }
+    )
+    return _closed(
+        {
+            "mint": {"type": "string", "pattern": MINT_PATTERN},
+            "quote": quote,
+            "trades_since": _nullable("string", "Trades are complete from this moment on", format="date-time"),
+            "next_cursor": _nullable("string", "Give as `cursor` for older trades; null on the last page"),
+            "trades": {"type": "array", "items": trade},
+        }
+    )
+
+
+def _candles_schema() -> dict[str, Any]:
+    price = {"type": "number", "description": "Quote per token"}
+    candle = _closed(
+        {
+            "time": {"type": "integer", "description": "The minute's start, seconds since the epoch"},
+            "open": price,
+            "high": price,
+            "low": price,
+            "close": price,
+            "volume_usd": _nullable("number", "Traded in the minute, USD"),
+            "volume_quote": {"type": "number", "minimum": 0, "description": "Traded in the minute, in the quote"},
+            "buys": {"type": "integer", "minimum": 0},
+            "sells": {"type": "integer", "minimum": 0},
+        }
+    )
+    return _closed(
+        {
+            "mint": {"type": "string", "pattern": MINT_PATTERN},
+            "interval": {"type": "string", "enum": ["1m"]},
+            "quote": {"type": "string", "enum": ["SOL", "USDC"]},
+            "trades_since": _nullable("string", "Candles are complete from this moment on", format="date-time"),
+            "candles": {"type": "array", "items": candle},
+        }
+    )
 
 
 def _runs_operation() -> dict[str, Any]:
@@ -227,8 +337,37 @@ def _token_schema() -> dict[str, Any]:
             "signature": {"type": "string", "description": "The launch transaction, when read from the chain"},
             "first_seen_by": {"type": "string", "description": "The launch source that delivered it first"},
             "details_updated_at": _nullable("string", "When a detail last changed", format="date-time"),
+            **_trade_figures_schema(),
         }
     )
+
+
+def _trade_figures_schema() -> dict[str, Any]:
+    """The trade stream's figures: each null while unknown; `trades_since` says what they cover."""
+    usd, count, percent = "number", "integer", "number"
+    return {
+        "volume_5m_usd": _nullable(usd, "Traded in the last 5 minutes, USD (the trades since `trades_since`)"),
+        "volume_1h_usd": _nullable(usd, "Traded in the last hour, USD"),
+        "volume_24h_usd": _nullable(usd, "Traded in the last 24 hours, USD"),
+        "net_flow_5m_usd": _nullable(usd, "Bought minus sold in the last 5 minutes, USD"),
+        "buys_5m": _nullable(count, "Buys in the last 5 minutes", minimum=0),
+        "sells_5m": _nullable(count, "Sells in the last 5 minutes", minimum=0),
+        "traders_5m": _nullable(count, "Distinct wallets trading in the last 5 minutes", minimum=0),
+        "price_change_5m": _nullable(percent, "Price change over 5 minutes, %; null when the stream did not "
+                                     "see the whole window"),
+        "price_change_1h": _nullable(percent, "Price change over 1 hour, %"),
+        "ath_usd_market_cap": _nullable(usd, "Highest market cap after a trade the stream saw, USD"),
+        "last_trade_at": _nullable("string", "The newest trade the stream saw", format="date-time"),
+        "dev_holding_pct": _nullable(percent, "The developer's holding, % of supply (coins whose whole trading "
+                                     "life the stream saw)"),
+        "dev_sold_at": _nullable("string", "The developer's first sale the stream saw", format="date-time"),
+        "dev_sold_pct": _nullable(percent, "What the developer sold, % of supply"),
+        "snipers_pct": _nullable(percent, "Held by wallets that bought in the 2 slots after the create, %"),
+        "bundled_pct": _nullable(percent, "Held by wallets that bought in the create's slot, developer apart, %"),
+        "top10_pct": _nullable(percent, "Held by the 10 largest holders, % (curve and pool accounts excluded)"),
+        "trades_since": _nullable("string", "The trade figures cover the trades from this moment on; at "
+                                  "`created_timestamp` the coin's whole life", format="date-time"),
+    }  # fmt: skip
 
 
 def _token_page_schema() -> dict[str, Any]:

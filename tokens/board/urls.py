@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tokens.board import api, views
+from tokens.board import api, trades_api, views
 
 app_name = "tokens"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/changes/", api.changes, name="api-changes"),
     path("api/tokens/", api.tokens, name="api-tokens"),
     path("api/tokens/<str:mint>/", api.token_detail, name="api-token"),
+    path("api/tokens/<str:mint>/trades/", trades_api.trades, name="api-token-trades"),
+    path("api/tokens/<str:mint>/candles/", trades_api.candles, name="api-token-candles"),
     path("api/runs/", api.runs, name="api-runs"),
     path("api/runs/<int:run_id>/", api.run_detail, name="api-run"),
 ]

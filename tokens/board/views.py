@@ -30,6 +30,7 @@ from tokens.sources.clients import configured_upstreams
 from tokens.store.batches import current_cursor
 from tokens.store.board_query import (
     ABOUT_TO_GRADUATE,
+    TRADE_BOUNDS,
     BoardQuery,
     QueryError,
     cursor_for,
@@ -42,6 +43,7 @@ from tokens.store.selectors import BOARD_ROWS, board_tokens, recent_runs, saved_
 STAGE_CHOICES = (("", "All"), ("new", "New"), ("graduating", "About to graduate"), ("graduated", "Graduated"))
 AGE_CHOICES = (("", "any"), ("5m", "≤ 5 min"), ("30m", "≤ 30 min"), ("1h", "≤ 1 h"), ("6h", "≤ 6 h"), ("1d", "≤ 1 day"),
                ("7d", "≤ 7 days"))  # fmt: skip
+DEV_SOLD_CHOICES = (("", "any"), ("no", "not sold"), ("yes", "sold"))
 
 
 @require_GET
@@ -67,6 +69,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "query_error": query_error,
         "stage_choices": STAGE_CHOICES,
         "age_choices": AGE_CHOICES,
+        "dev_sold_choices": DEV_SOLD_CHOICES,
         "runs": runs,
         "latest_run": runs[0] if runs else None,
         "sources": Source.choices,
@@ -91,6 +94,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "stored": stored_count,
             "view": query.given,
             "about_to_graduate": ABOUT_TO_GRADUATE,
+            "trade_bounds": {name: list(rule) for name, rule in TRADE_BOUNDS.items()},
         },
     }
     return render(request, "tokens/board.html", context)

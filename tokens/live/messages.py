@@ -51,19 +51,37 @@ def token_payload(token: Token) -> dict[str, Any]:
         "signature": token.signature,
         "first_seen_by": token.first_seen_by,
         "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else None,
+        **trade_figures(token),
     }
+
+
+# Figures from the trade stream (tokens/trades); null when unknown. `trades_since` says what the
+# trade figures cover.
+TRADE_FIELDS = (
+    "volume_5m_usd", "volume_1h_usd", "volume_24h_usd", "net_flow_5m_usd", "buys_5m", "sells_5m", "traders_5m",
+    "price_change_5m", "price_change_1h", "ath_usd_market_cap", "last_trade_at", "dev_holding_pct", "dev_sold_at",
+    "dev_sold_pct", "snipers_pct", "bundled_pct", "top10_pct", "trades_since",
+)  # fmt: skip
+_MOMENTS = ("last_trade_at", "dev_sold_at", "trades_since")
+
+
+def trade_figures(token: Token) -> dict[str, Any]:
+    figures = {name: getattr(token, name) for name in TRADE_FIELDS}
+    for name in _MOMENTS:
+        figures[name] = figures[name].isoformat() if figures[name] is not None else None
+    return figures
 
 
 # What a board row shows. Batches carry only these: each batch goes to every connected page, and
 # descriptions alone can be 2 kB a token. The API serves the full `token_payload`.
 BOARD_FIELDS = (
     "mint", "name", "symbol", "image_uri", "created_timestamp", "usd_market_cap", "holders", "reply_count",
-    "bonding_progress", "complete", "twitter", "telegram", "website", "sources", "pending",
+    "bonding_progress", "complete", "twitter", "telegram", "website", "sources", "pending", *TRADE_FIELDS,
 )  # fmt: skip
 # Token fields a detail update may carry; the board knows them by the same names.
 UPDATE_FIELDS = frozenset(
     ("market_cap_sol", "usd_market_cap", "holders", "bonding_progress", "complete", "liquidity_sol", "quote",
-     "image_uri", "description", "twitter", "telegram", "website", "pending")
+     "image_uri", "description", "twitter", "telegram", "website", "pending", *TRADE_FIELDS)
 )  # fmt: skip
 
 

@@ -29,6 +29,22 @@ SORTS = {
     "bonding_progress": "bonding_progress",
     "reply_count": "reply_count",
     "symbol": "symbol",
+    "volume_5m": "volume_5m_usd",
+    "buys_5m": "buys_5m",
+    "sells_5m": "sells_5m",
+    "price_change_5m": "price_change_5m",
+    "dev_holding_pct": "dev_holding_pct",
+    "top10_pct": "top10_pct",
+    "snipers_pct": "snipers_pct",
+}
+# Trade-figure bounds: parameter -> (column, lookup). A percentage is of the supply (0-100).
+TRADE_BOUNDS = {
+    "min_volume_5m": ("volume_5m_usd", "gte"),
+    "min_buys_5m": ("buys_5m", "gte"),
+    "max_dev_pct": ("dev_holding_pct", "lte"),
+    "max_top10_pct": ("top10_pct", "lte"),
+    "max_snipers_pct": ("snipers_pct", "lte"),
+    "max_bundled_pct": ("bundled_pct", "lte"),
 }
 DEFAULT_SORT = "-created"
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -36,7 +52,7 @@ MAX_TEXT = 100
 MAX_CURSOR = 1000  # characters; the longest cursor_for writes (a 50-character symbol, escaped) is ~900
 PARAMETERS = (
     "q", "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_progress", "stage", "complete",
-    "socials", "max_age", "since", "until", "sort",
+    "socials", "max_age", "since", "until", "sort", *TRADE_BOUNDS, "dev_sold",
 )  # fmt: skip
 
 _NUMBER = re.compile(r"[0-9]{1,15}(\.[0-9]{1,6})?", re.ASCII)
@@ -64,6 +80,8 @@ class BoardQuery:
     since: datetime | None = None
     until: datetime | None = None
     sort: str = DEFAULT_SORT
+    trade_bounds: dict[str, float] = field(default_factory=dict)  # TRADE_BOUNDS name -> value
+    dev_sold: bool | None = None
     given: dict[str, str] = field(default_factory=dict)  # the parameters as the reader wrote them
 
     @property
@@ -105,8 +123,22 @@ def parse_query(params: Any) -> BoardQuery:
         since=_moment(given, "since"),
         until=_moment(given, "until"),
         sort=sort,
+        trade_bounds=_trade_bounds(given),
+        dev_sold=_boolean(given, "dev_sold"),
         given=given,
     )
+
+
+def _trade_bounds(given: dict[str, str]) -> dict[str, float]:
+    bounds = {}
+    for name in TRADE_BOUNDS:
+        value = _whole(given, name) if name == "min_buys_5m" else _number(given, name)
+        if value is None:
+            continue
+        if name.endswith("_pct") and value > 100:
+            raise QueryError(f"{name} is a percentage from 0 to 100, got {given[name]!r}")
+        bounds[name] = value
+    return bounds
 
 
 def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | None = None) -> QuerySet[Token]:
@@ -138,6 +170,11 @@ def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | No
         conditions &= Q(created_at__gte=query.since)
     if query.until is not None:
         conditions &= Q(created_at__lt=query.until)
+    for name, value in query.trade_bounds.items():
+        column, lookup = TRADE_BOUNDS[name]
+        conditions &= Q(**{f"{column}__{lookup}": value})
+    if query.dev_sold is not None:
+        conditions &= Q(dev_sold_at__isnull=not query.dev_sold)
     return queryset.filter(conditions)
 
 

@@ -43,6 +43,42 @@ def percent(value: float | None) -> str:
 
 
 @register.filter
+def share(value: float | None) -> str:
+    """A share of supply: one decimal below 10 %, whole above."""
+    if not _is_number(value):
+        return "—"
+    return f"{value:.1f}%" if value < 10 else f"{value:.0f}%"
+
+
+@register.filter
+def signed_percent(value: float | None) -> str:
+    if not _is_number(value):
+        return "—"
+    return f"{value:+.1f}%" if abs(value) < 100 else f"{value:+.0f}%"
+
+
+@register.filter
+def sign(value: float | None) -> str:
+    return "up" if _is_number(value) and value > 0 else "down" if _is_number(value) and value < 0 else "flat"
+
+
+@register.filter
+def buys_sells(token) -> str:
+    if token is None or not _is_number(token.buys_5m) or not _is_number(token.sells_5m):
+        return "—"
+    return f"{token.buys_5m}/{token.sells_5m}"
+
+
+@register.filter
+def dev_share(token) -> str:
+    """The developer's holding, and "sold" once the stream saw them sell."""
+    if token is None:
+        return "—"
+    held = share(token.dev_holding_pct)
+    return f"{held} sold" if token.dev_sold_at is not None else held
+
+
+@register.filter
 def count_or_dash(value: int | None) -> str:
     return f"{value:,}" if _is_number(value) else "—"
 

@@ -83,6 +83,15 @@
   }
 
   const percent = (v) => (typeof v === "number" && isFinite(v) ? v.toFixed(0) + "%" : "—");
+  // A share of supply: one decimal below 10 %, whole above (tokens/templatetags/board.py `share`).
+  const share = (v) => (typeof v === "number" && isFinite(v) ? (v < 10 ? v.toFixed(1) : v.toFixed(0)) + "%" : "—");
+  function signedPercent(v) {
+    if (typeof v !== "number" || !isFinite(v)) return "—";
+    return (v >= 0 ? "+" : "") + (Math.abs(v) < 100 ? v.toFixed(1) : v.toFixed(0)) + "%";
+  }
+  const sign = (v) => (v > 0 ? "up" : v < 0 ? "down" : "flat");
+  const buysSells = (t) => (known(t.buys_5m) && known(t.sells_5m) ? t.buys_5m + "/" + t.sells_5m : "—");
+  const devShare = (t) => share(t.dev_holding_pct) + (t.dev_sold_at ? " sold" : "");
   const countOrDash = (v) => (typeof v === "number" && isFinite(v) ? v.toLocaleString("en-US") : "—");
   const shortMint = (mint) => (mint.length > 10 ? mint.slice(0, 4) + "…" + mint.slice(-4) : mint);
 
@@ -136,17 +145,17 @@
     setText(row, "bonding_progress", token.complete ? "graduated" : percent(token.bonding_progress));
     row.classList.toggle("pending", token.pending === true);
     setText(row, "holders", countOrDash(token.holders));
-    setText(row, "reply_count", countOrDash(token.reply_count));
+    setText(row, "volume_5m_usd", compactUsd(token.volume_5m_usd));
+    setText(row, "buys_sells_5m", buysSells(token));
+    const change = row.querySelector('[data-field="price_change_5m"]');
+    change.textContent = signedPercent(token.price_change_5m);
+    if (known(token.price_change_5m)) change.dataset.sign = sign(token.price_change_5m);
+    else delete change.dataset.sign;
+    setText(row, "dev_holding_pct", devShare(token));
+    setText(row, "top10_pct", share(token.top10_pct));
+    setText(row, "snipers_pct", share(token.snipers_pct));
     for (const name of ["twitter", "telegram", "website"]) {
       setLink(row.querySelector('[data-link="' + name + '"]'), httpUrl(token[name]));
-    }
-    const badges = row.querySelector('[data-field="sources"]');
-    badges.replaceChildren();
-    for (const source of token.sources || []) {
-      const badge = document.createElement("span");
-      badge.className = "badge badge-" + (source === "trending" ? "trending" : "recent");
-      badge.textContent = source;
-      badges.appendChild(badge);
     }
   }
 
@@ -166,9 +175,12 @@
     return row;
   }
 
+  // Sort names (tokens/store/board_query.py SORTS) -> the token field they order by.
+  const SORT_FIELDS = {created: "created_timestamp", volume_5m: "volume_5m_usd"};
+
   function sortValue(token, key) {
     if (key === "symbol") return (token.symbol || "").toLowerCase();
-    const value = key === "created" ? token.created_timestamp : token[key];
+    const value = token[SORT_FIELDS[key] || key];
     return typeof value === "number" && isFinite(value) ? value : null;
   }
 
@@ -203,6 +215,15 @@
       const span = Number(view.max_age.slice(0, -1)) * AGE_UNITS[view.max_age.slice(-1)];
       if (token.created_timestamp < Date.now() - span) return false;
     }
+    for (const [name, [field, lookup]] of Object.entries(config.trade_bounds)) {
+      if (!view[name]) continue;
+      const value = token[field];
+      const bound = Number(view[name]);
+      if (!known(value) || (lookup === "gte" ? value < bound : value > bound)) return false; // unknown never passes
+    }
+    const devSold = (view.dev_sold || "").toLowerCase();
+    if (["1", "true", "yes"].includes(devSold) && !token.dev_sold_at) return false;
+    if (["0", "false", "no"].includes(devSold) && token.dev_sold_at) return false;
     return true;
   }
 
@@ -350,7 +371,11 @@
   // The cells a detail update can change, by the token field that changed.
   const CELLS = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
     complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website"};
-  const SORTED_BY = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress"};
+  const SORTED_BY = {
+    usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
+    volume_5m_usd: "volume_5m", buys_5m: "buys_5m", sells_5m: "sells_5m", price_change_5m: "price_change_5m",
+    dev_holding_pct: "dev_holding_pct", top10_pct: "top10_pct", snipers_pct: "snipers_pct",
+  };
 
   function applyUpdate(rows, removed) {
     // Each row comes whole, with the names of the fields that changed: a row already here is
@@ -374,6 +399,7 @@
         continue;
       }
       Object.assign(token, change);
+      if (change.mint === drawerMint) drawerTraded(token);
       if (!matchesView(token)) {
         forget(change.mint); // a detail took it out of this reader's view
         gone.push(change.mint);
@@ -590,7 +616,7 @@
 
   // ---- The reader's view: filters, sort, presets, the URL and the CSV link ----
   const VIEW_NAMES = ["q", "stage", "max_age", "min_usd_market_cap", "max_usd_market_cap", "min_holders",
-    "min_progress", "socials", "sort"];
+    "min_progress", "socials", ...Object.keys(config.trade_bounds), "dev_sold", "sort"];
   const NUMBER = /^[0-9]{1,15}(\.[0-9]{1,6})?$/;
   const WHOLE = /^[0-9]{1,12}$/;
 
@@ -614,10 +640,14 @@
       if (value) next[name] = value;
     }
     next.sort = view.sort || "-created";
-    for (const name of ["min_usd_market_cap", "max_usd_market_cap", "min_progress"]) {
+    const numbers = ["min_usd_market_cap", "max_usd_market_cap", "min_progress", ...Object.keys(config.trade_bounds)];
+    for (const name of numbers.filter((n) => n !== "min_buys_5m")) {
       if (next[name] && !NUMBER.test(next[name])) return [null, name.replace(/_/g, " ") + " must be a number like 25000 (digits 0-9)"];
+      if (name.endsWith("_pct") && next[name] && Number(next[name]) > 100) return [null, name.replace(/_/g, " ") + " is a percentage from 0 to 100"];
     }
-    if (next.min_holders && !WHOLE.test(next.min_holders)) return [null, "min holders must be a whole number (digits 0-9)"];
+    for (const name of ["min_holders", "min_buys_5m"]) {
+      if (next[name] && !WHOLE.test(next[name])) return [null, name.replace(/_/g, " ") + " must be a whole number (digits 0-9)"];
+    }
     if (next.min_progress && Number(next.min_progress) > 100) return [null, "bonding progress is a percentage from 0 to 100"];
     if (next.min_usd_market_cap && next.max_usd_market_cap && Number(next.min_usd_market_cap) > Number(next.max_usd_market_cap)) {
       return [null, "the minimum market cap is above the maximum"];
@@ -843,10 +873,116 @@
     $("drawer-holders").textContent = countOrDash(token.holders);
     $("drawer-replies").textContent = countOrDash(token.reply_count);
     $("drawer-updated").textContent = token.details_updated_at ? utcTime(token.details_updated_at) + " UTC" : "—";
+    fillTradeFacts(token);
     setDrawerLink("drawer-pumpfun", "https://pump.fun/coin/" + encodeURIComponent(token.mint));
     setDrawerLink("drawer-solscan", "https://solscan.io/token/" + encodeURIComponent(token.mint));
     setDrawerLink("drawer-tx", token.signature ? "https://solscan.io/tx/" + encodeURIComponent(token.signature) : null);
     for (const name of ["twitter", "telegram", "website"]) setDrawerLink("drawer-" + name, httpUrl(token[name]));
+  }
+
+  function fillTradeFacts(token) {
+    $("drawer-volume").textContent = "5m " + compactUsd(token.volume_5m_usd) + " · 1h " + compactUsd(token.volume_1h_usd) +
+      " · 24h " + compactUsd(token.volume_24h_usd);
+    $("drawer-activity").textContent = known(token.buys_5m)
+      ? token.buys_5m + " buys, " + token.sells_5m + " sells, " + token.traders_5m + " traders, net " + compactUsd(token.net_flow_5m_usd)
+      : "—";
+    $("drawer-change").textContent = "5m " + signedPercent(token.price_change_5m) + " · 1h " + signedPercent(token.price_change_1h);
+    $("drawer-ath").textContent = compactUsd(token.ath_usd_market_cap);
+    let dev = known(token.dev_holding_pct) ? share(token.dev_holding_pct) + " of supply" : "unknown";
+    if (token.dev_sold_at) dev += "; sold " + share(token.dev_sold_pct) + " from " + utcTime(token.dev_sold_at) + " UTC";
+    $("drawer-dev").textContent = dev;
+    $("drawer-concentration").textContent = "top 10 " + share(token.top10_pct) + " · snipers " + share(token.snipers_pct) +
+      " · bundled " + share(token.bundled_pct);
+    let coverage = "no trade seen yet";
+    if (token.trades_since) {
+      const whole = Date.parse(token.trades_since) <= token.created_timestamp;
+      coverage = whole ? "every trade since the launch" : "trades since " + utcTime(token.trades_since) + " UTC (developer, snipers, bundled and top 10 need the launch)";
+    }
+    $("drawer-coverage").textContent = coverage;
+  }
+
+  // The drawer's chart: 1-minute candles from the API, drawn by TradingView's lightweight-charts
+  // (served from this app's static files; absent, the chart says so and the trades still show).
+  let chart = null;
+  let candleSeries = null;
+
+  function drawCandles(answer) {
+    const note = $("drawer-chart-note");
+    const box = $("drawer-chart");
+    const charts = window.LightweightCharts;
+    if (!charts) {
+      note.textContent = "The chart library did not load.";
+      return;
+    }
+    if (!chart) {
+      chart = charts.createChart(box, {height: 220, layout: {background: {color: "transparent"}, textColor: "#9aa4b2"},
+        grid: {vertLines: {visible: false}, horzLines: {color: "rgba(128,128,128,0.15)"}},
+        timeScale: {timeVisible: true, secondsVisible: false}, autoSize: true});
+      candleSeries = chart.addSeries(charts.CandlestickSeries, {priceFormat: {type: "price", precision: 10, minMove: 1e-10}});
+    }
+    const candles = answer.candles.map((c) => ({time: c.time, open: c.open, high: c.high, low: c.low, close: c.close}));
+    candleSeries.setData(candles);
+    chart.timeScale().fitContent();
+    note.textContent = candles.length ? "Price in " + answer.quote + " per token, 1-minute candles" : "No trade seen yet: no candles.";
+    window.boardChartCandles = candles.length;
+  }
+
+  function fillTrades(answer) {
+    $("drawer-quote-head").textContent = answer.quote;
+    const body = $("drawer-trade-rows");
+    body.replaceChildren();
+    for (const trade of answer.trades) {
+      const row = document.createElement("tr");
+      const cells = [utcTime(trade.time), trade.side, trade.quote_amount.toFixed(4), compactUsd(trade.usd_value)];
+      for (const text of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.appendChild(cell);
+      }
+      row.children[1].className = "side-" + (trade.side === "buy" ? "buy" : "sell");
+      row.children[2].className = row.children[3].className = "col-num";
+      const trader = document.createElement("td");
+      const link = document.createElement("a");
+      link.textContent = shortMint(trade.trader);
+      link.title = trade.trader;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.href = "https://solscan.io/account/" + encodeURIComponent(trade.trader);
+      trader.appendChild(link);
+      row.appendChild(trader);
+      body.appendChild(row);
+    }
+    window.boardDrawerTrades = answer.trades.length;
+  }
+
+  let tradingReloadTimer = null;
+
+  function drawerTraded(token) {
+    // The open drawer follows its token: figures at once, chart and trades at most every 2 s.
+    fillTradeFacts(token);
+    if (tradingReloadTimer === null) {
+      tradingReloadTimer = setTimeout(() => {
+        tradingReloadTimer = null;
+        if (drawerMint) loadTrading(drawerMint);
+      }, 2000);
+    }
+  }
+
+  async function loadTrading(mint) {
+    const base = config.api_tokens + encodeURIComponent(mint);
+    try {
+      const [trades, candles] = await Promise.all([
+        fetch(base + "/trades/?limit=30", {headers: {"Accept": "application/json"}}),
+        fetch(base + "/candles/?interval=1m", {headers: {"Accept": "application/json"}}),
+      ]);
+      if (!trades.ok || !candles.ok) throw new Error("HTTP " + (trades.ok ? candles.status : trades.status));
+      const [tradeAnswer, candleAnswer] = [await trades.json(), await candles.json()];
+      if (drawerMint !== mint) return;
+      fillTrades(tradeAnswer);
+      drawCandles(candleAnswer);
+    } catch (error) {
+      $("drawer-chart-note").textContent = "Could not load the trades: " + error.message;
+    }
   }
 
   async function openDrawer(mint) {
@@ -856,6 +992,8 @@
     $("drawer-error").hidden = true;
     fillDrawer(token); // what the row knows, at once; the whole token follows
     if (!drawer.open) drawer.showModal();
+    $("drawer-trade-rows").replaceChildren();
+    loadTrading(mint);
     try {
       const response = await fetch(config.api_tokens + encodeURIComponent(mint) + "/", {headers: {"Accept": "application/json"}});
       if (!response.ok) throw new Error("HTTP " + response.status);
