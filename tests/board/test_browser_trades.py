@@ -1,0 +1,98 @@
+"""Trades on the page, in a real browser: `make run`'s server (the feed inside the web process)
+follows a fake pump program over a real websocket; a view sorted by volume re-sorts as trades
+arrive, a developer-sold filter drops a row when its developer sells, the drawer charts the candles.
+
+Saves artifacts/board-trades.png and artifacts/drawer-chart.png.
+"""
+
+import time
+
+import pytest
+
+from tests.board.test_browser import ARTIFACTS, board_mints, browser, local_context  # noqa: F401
+from tests.fakes.chain import FakeSolana, Launch, key_for, signature_for
+from tests.fakes.trades import Curve, TradeTx
+from tests.live import serve_app, server_env
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def chain():
+    fake = FakeSolana().start()
+    fake.follow_program = True
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def trading_server(tmp_path, chain):
+    env = server_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'trades.sqlite3'}", STATIC_ROOT=str(tmp_path / "static"),
+        SOLANA_RPC_URL=chain.url + "/?api-key=test", SOLANA_WS_URL=chain.ws_url, FOLLOW_LAUNCHES="web",
+        FOLLOW_BACKFILL_MINUTES="30", TRADE_FLUSH_SECONDS="0.3", FETCH_METADATA="false", COUNT_HOLDERS="false",
+    )  # fmt: skip
+    with serve_app(env) as host:
+        yield host
+
+
+def open_board(browser, host: str, query: str = ""):
+    context = local_context(browser, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"the page's script failed: {error}"))
+    page.goto(f"http://{host}/{query}")
+    page.wait_for_function("window.boardConnected === true")
+    return context, page
+
+
+def test_volume_sort_dev_sold_filter_and_the_chart_follow_the_trades(browser, chain, trading_server):
+    deadline = time.monotonic() + 30
+    while len(chain.subscribers) < 2:  # the launch tail and the trade stream, both listening
+        assert time.monotonic() < deadline, "the feed did not subscribe"
+        time.sleep(0.05)
+    now = int(time.time())
+    coins = [Launch(index=700 + i, block_time=now - 60 * (i + 1)) for i in range(3)]
+    chain.add(*coins)  # the stream sees each create and its developer's first buy
+    curves = {coin.mint: Curve(mint=coin.mint, creator=coin.creator) for coin in coins}
+    for coin in coins:
+        curves[coin.mint].buy(coin.creator, 10**9, at=coin.block_time)  # the create's own first buy
+    by_volume_context, by_volume = open_board(browser, trading_server, "?sort=-volume_5m")
+    by_volume.wait_for_function("window.boardRowCount === 3", timeout=30_000)
+    not_sold_context, not_sold = open_board(browser, trading_server, "?dev_sold=no")
+    not_sold.wait_for_function("window.boardRowCount === 3", timeout=30_000)
+
+    def trade(label: str, coin: Launch, wallet: str, sol: float, *, sell: bool = False) -> None:
+        curve, at = curves[coin.mint], int(time.time())
+        made = (
+            curve.sell(wallet, curve.trades[0].token_amount // 2, at=at)
+            if sell
+            else curve.buy(wallet, int(sol * 10**9), at=at)
+        )
+        chain.add_trades(TradeTx(signature=signature_for(f"browser-{label}"), block_time=at, trades=[made]))
+
+    trade("one", coins[2], key_for("whale-1"), 2.0)
+    by_volume.wait_for_function(f"document.querySelector('#token-rows tr').dataset.mint === '{coins[2].mint}'",
+                                timeout=20_000)  # fmt: skip
+    trade("two", coins[1], key_for("whale-2"), 5.0)
+    by_volume.wait_for_function(f"document.querySelector('#token-rows tr').dataset.mint === '{coins[1].mint}'",
+                                timeout=20_000)  # fmt: skip
+    assert board_mints(by_volume)[:2] == [coins[1].mint, coins[2].mint]  # re-sorted live, no reload
+    volume = by_volume.inner_text(f"#token-{coins[1].mint} [data-field='volume_5m_usd']")
+    assert volume == "$900"  # the developer's 1 SOL in the create (the stream saw it) and 5 SOL, at $150
+    assert by_volume.inner_text(f"#token-{coins[1].mint} [data-field='buys_sells_5m']") == "2/0"
+    by_volume.screenshot(path=str(ARTIFACTS / "board-trades.png"))
+
+    trade("dev-sells", coins[0], coins[0].creator, 0, sell=True)  # the developer sells half
+    not_sold.wait_for_function("window.boardRowCount === 2", timeout=20_000)
+    assert coins[0].mint not in board_mints(not_sold)
+    dev_cell = f"#token-{coins[0].mint} [data-field='dev_holding_pct']"
+    by_volume.wait_for_function(f"document.querySelector(\"{dev_cell}\").textContent.endsWith('sold')")
+
+    by_volume.click(f"#token-{coins[1].mint} .token-name")
+    by_volume.wait_for_function("(window.boardChartCandles || 0) >= 1", timeout=20_000)
+    assert by_volume.evaluate("window.boardDrawerTrades") == 2
+    assert by_volume.locator("#drawer-chart canvas").count() >= 1
+    assert "buy" in by_volume.inner_text("#drawer-trade-rows")
+    by_volume.screenshot(path=str(ARTIFACTS / "drawer-chart.png"))
+    by_volume_context.close()
+    not_sold_context.close()
