@@ -644,10 +644,11 @@ class FakeSolana(FakeDas):
                 subscriber.connection.send(frame)
 
     def drop_websockets(self) -> None:
+        """Every subscriber's connection lost, as a network drop loses it: no closing handshake."""
         with self.lock:
             subscribers, self.subscribers = list(self.subscribers), []
         for subscriber in subscribers:
-            subscriber.connection.close()
+            subscriber.connection.close_socket()
 
 
 @dataclass

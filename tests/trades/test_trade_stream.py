@@ -7,12 +7,15 @@ import time
 from collections import defaultdict
 from contextlib import asynccontextmanager
 
+import orjson
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
 from tests.fakes.chain import Launch, key_for, signature_for
 from tests.fakes.trades import Curve, Trade, TradeTx, complete_event_payload
-from tests.helpers import queue_run, update_settings, wait_for
+from tests.helpers import queue_run, run_load, update_settings, wait_for
+from tokens.live.messages import BOARD_GROUP
 from tokens.models import Holding, LoadRun, Token, TradeStream
 from tokens.models import Trade as StoredTrade
 from tokens.runs.loader import execute_run
@@ -62,9 +65,9 @@ def price(trade: Trade, *, decimals: int = 9) -> float:
 
 
 @asynccontextmanager
-async def trade_service(solana, *, max_gap: int = 2_000):
+async def trade_service(solana, *, max_gap: int = 2_000, flush_seconds: float = 0.2):
     async with solana_rpc() as rpc:
-        service = TradeService(chain=chain_source(rpc), flush_seconds=0.2, max_gap=max_gap)
+        service = TradeService(chain=chain_source(rpc), flush_seconds=flush_seconds, max_gap=max_gap)
         task = asyncio.create_task(service.run())
         try:
             yield service
@@ -218,3 +221,57 @@ async def test_a_graduation_marks_the_coin_graduated_when_it_happens(solana):
         await wait_for(lambda: Token.objects.filter(mint=coin.mint, complete=True).exists())
     stored = await token(coin.mint)
     assert stored.bonding_progress == 100.0 and stored.buys_5m == 2
+
+
+async def test_a_trade_before_its_launch_counts_once_the_launch_is_stored(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    early = Launch(index=9_300, block_time=now - 5)
+    curve = Curve(mint=early.mint, creator=early.creator)
+    curve.buy(early.creator, 10**9, at=now - 5)
+    async with trade_service(solana):
+        await wait_for(lambda: len(solana.subscribers) == 1)
+        first = curve.buy(wallet("early-bird"), 2 * 10**9, at=now)
+        solana.add_trades(tx("early", [first]))  # the stream sees the trade; no launch of it is stored
+        await wait_for(lambda: StoredTrade.objects.filter(mint=early.mint).exists())
+        solana.add(early, notify=False)
+        solana.set_curve(early.bonding_curve, curve.account())  # the chain's account agrees with the trade
+        await run_load(days=1, batch_size=10, upstream="chain")  # now it is
+        await wait_for(lambda: Token.objects.filter(mint=early.mint, buys_5m=1, last_trade_at__isnull=False).exists())
+    stored = await token(early.mint)
+    assert stored.usd_market_cap == pytest.approx(price(first) * 10**9 * SOL_USD, rel=1e-9)
+    assert stored.volume_5m_usd == round(2 * SOL_USD, 2)
+
+
+async def test_a_burst_of_2000_trades_in_a_second_is_stored_once_and_pages_hear_it_once_a_second(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    coins = [Launch(index=9_400 + i, block_time=now - 60) for i in range(20)]
+    solana.add(*coins, notify=False)
+    await run_load(days=1, batch_size=20, upstream="chain")
+    layer = get_channel_layer()
+    page = await layer.new_channel()
+    await layer.group_add(BOARD_GROUP, page)
+    curves = [Curve(mint=coin.mint, creator=coin.creator) for coin in coins]
+    for coin, curve in zip(coins, curves, strict=True):
+        curve.buy(coin.creator, 10**9, at=coin.block_time)
+    async with trade_service(solana, flush_seconds=1.0) as service:
+        await wait_for(lambda: len(solana.subscribers) == 1)
+        started = time.monotonic()
+        burst = [tx(f"burst-{n}", [curves[n % 20].buy(wallet(f"burst-{n}"), 10**7, at=now)]) for n in range(2_000)]
+        solana.add_trades(*burst)
+        sent = time.monotonic() - started
+        await wait_for(lambda: StoredTrade.objects.count() == 2_000, timeout=60)
+        await wait_for(lambda: Token.objects.filter(buys_5m=100).count() == 20, timeout=30)
+        elapsed = time.monotonic() - started
+        updates = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(page), timeout=0.05)
+            except TimeoutError:
+                break
+            updates += orjson.loads(message["text"])["type"] == "update"
+    assert sent < 5  # the fake sent the burst quickly: the stream, not the sender, sets the pace
+    # One message per flush, and flushes at least a second apart: at most one a second per page.
+    assert 1 <= updates <= service.flushes <= elapsed / 1.0 + 1
+    assert service.trades_stored == 2_000 and service.invalid == 0

@@ -173,30 +173,31 @@ def batch_message(
     }
 
 
-def update_message(update: Any) -> dict[str, Any]:
-    """Details that arrived after their rows (holders, metadata, market caps), every token of one
-    commit in one message: each token's board row whole (a token that starts to match a page's view
-    can join it there and then), the detail fields that changed, and their names in `changed`.
+def update_message(update: Any, *, whole: bool = True) -> dict[str, Any]:
+    """Details that arrived after their rows (holders, metadata, market caps, trade figures), every
+    token of one commit in one message, with the names of the fields that changed in `changed`.
     `cursor` is in the same sequence as the batches', so a page that missed it catches up by the API
-    like a batch; `stored` is the board's count when the commit took tokens off it (else null)."""
+    like a batch; `stored` is the board's count when the commit took tokens off it (else null).
+
+    `whole` rows carry the token's whole board row, so a token that starts to match a page's view
+    can join it there and then (the details stage: a few tokens a commit). The trade stream's rows
+    carry the changed fields only (hundreds of tokens a second): a page that holds the token updates
+    it; a page whose view it may now enter asks the API for its view again."""
     return {
         "type": "update",
         "cursor": update.cursor,
-        "tokens": [_updated_row(row.token, row.changed) for row in update.rows],
+        "tokens": [_updated_row(row.token, row.changed, whole=whole) for row in update.rows],
         "removed": update.removed,
         "stored": update.stored,
         "sent_at": time.time(),
     }
 
 
-def _updated_row(token: Token, changed: tuple[str, ...]) -> dict[str, Any]:
+def _updated_row(token: Token, changed: tuple[str, ...], *, whole: bool) -> dict[str, Any]:
     full = token_payload(token)
     shown = [name for name in changed if name in UPDATE_FIELDS]
-    return {
-        **{name: full[name] for name in BOARD_FIELDS},
-        **{name: full[name] for name in shown},
-        "changed": shown,
-    }
+    row = {name: full[name] for name in BOARD_FIELDS} if whole else {"mint": token.mint}
+    return {**row, **{name: full[name] for name in shown}, "changed": shown}
 
 
 def retry_message(*, run_id: int, text: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 
 from tokens.details.queue import DetailUpdate, apply_details
 from tokens.details.stage import state_fields
@@ -196,7 +196,10 @@ def _token_fields(
             # stream's coverage on.
             since = token.created_at if seen is not None else max(covered, token.created_at)
             fields["trades_since"] = since
-        fields.update(_latest(by_mint.get(mint, []), token, sol_usd=sol_usd))
+        if mint in by_mint:
+            fields.update(_latest(by_mint[mint], token, sol_usd=sol_usd))
+        elif token.last_trade_at is None:
+            fields.update(_stored_latest(mint, sol_usd=sol_usd))  # traded before its launch was stored
         fields.update(_developer_sales(by_mint.get(mint, []), token, seen))
         if mint in rows.completed:
             fields.update({"complete": True, "bonding_progress": 100.0})
@@ -226,6 +229,18 @@ def _latest(trades: list[TradeRow], token: Token, *, sol_usd: float | None) -> d
         **fields, "last_trade_at": last.traded_at,
         "ath_usd_market_cap": max([*caps, token.ath_usd_market_cap or 0.0]) if caps else token.ath_usd_market_cap,
     }  # fmt: skip
+
+
+def _stored_latest(mint: str, *, sol_usd: float | None) -> dict[str, Any]:
+    """A coin's market cap from its newest stored trade (the trades came before the coin did)."""
+    last = Trade.objects.filter(mint=mint).order_by("-traded_at", "-id").first()
+    if last is None:
+        return {}
+    highest = Trade.objects.filter(mint=mint).aggregate(cap=Max("usd_market_cap"))["cap"]
+    fields: dict[str, Any] = {"last_trade_at": last.traded_at, "ath_usd_market_cap": highest}
+    if last.usd_market_cap is not None:
+        fields["usd_market_cap"] = last.usd_market_cap
+    return fields
 
 
 def _developer_sales(trades: list[TradeRow], token: Token, seen: LaunchSeen | None) -> dict[str, Any]:

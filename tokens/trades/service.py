@@ -116,14 +116,14 @@ class TradeService:
         self.flushes += 1
         self.trades_stored += flushed.stored
         if flushed.update is not None:
-            await broadcast(update_message(flushed.update))
+            await broadcast(update_message(flushed.update, whole=False))
 
     async def _refresh_windows(self) -> None:
         mints = await sync_to_async(stale_windows)(now=self._now())
         if mints:
             update = await sync_to_async(refresh_windows)(mints, now=self._now())
             if update is not None:
-                await broadcast(update_message(update))
+                await broadcast(update_message(update, whole=False))
 
     async def _sol_usd(self) -> float | None:
         try:

@@ -378,9 +378,11 @@
   };
 
   function applyUpdate(rows, removed) {
-    // Each row comes whole, with the names of the fields that changed: a row already here is
-    // updated in place; one that now matches the view (its market cap or holder count arrived)
-    // joins it, as a batch's rows do (held back while paused, like them).
+    // Each row comes with the names of the fields that changed: a row already here is updated in
+    // place. A whole row (the details stage's) that now matches the view (its market cap or holder
+    // count arrived) joins it, as a batch's rows do (held back while paused, like them); the trade
+    // stream's rows carry the changed fields only, and one of a token the page does not hold may
+    // move it into a sorted or filtered view: the page asks for its view again (every 2 s at most).
     let resort = false;
     const joined = [];
     const gone = [...(removed || [])];
@@ -393,6 +395,10 @@
       const change = Object.assign({}, row);
       delete change.changed;
       const token = tokens.get(change.mint);
+      if (!token && !("created_timestamp" in change)) {
+        if (!viewIsNewest()) refreshViewSoon();
+        continue;
+      }
       if (!token) {
         if (matchesView(change)) joined.push(change);
         else gone.push(change.mint); // a held row of it must not come back on Resume
@@ -673,6 +679,28 @@
   }
 
   let viewRequest = 0;
+  let refreshTimer = null;
+
+  function viewIsNewest() {
+    // The newest launches, unfiltered: batches bring every row such a view can gain.
+    return sortKey === "created" && sortDescending && VIEW_NAMES.every((name) => name === "sort" || !view[name]);
+  }
+
+  function refreshViewSoon() {
+    if (refreshTimer !== null || paused) return;
+    refreshTimer = window.setTimeout(async function () {
+      refreshTimer = null;
+      const asked = viewRequest;
+      try {
+        const data = await fetchTokens({limit: String(rowCap)});
+        if (asked !== viewRequest || paused) return; // the view changed meanwhile: its own load answers
+        applyChanges(data.tokens, []);
+        window.boardViewRefreshed = (window.boardViewRefreshed || 0) + 1;
+      } catch (error) {
+        // The next trade asks again.
+      }
+    }, 2000);
+  }
 
   async function changeView(next) {
     view = next;
