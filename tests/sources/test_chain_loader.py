@@ -61,6 +61,9 @@ async def test_a_chain_load_stores_every_launch_of_the_window_once_with_exact_fa
     assert token.twitter.startswith("https://x.com/") and token.website == ""
     fresh = rows[launches[-1].mint]
     assert fresh.market_cap_sol == pytest.approx(27.96, abs=0.01) and fresh.bonding_progress == 0.0
+    # The developer's 1 SOL in the create transaction took 1.073e15 times (1 - 30/31) tokens; nobody else bought.
+    assert token.dev_holding_pct == round(100 * (1_073_000_000_000_000 - 30 * 1_073_000_000_000_000 // 31) / 10**15, 4)
+    assert token.bundled_pct == 0.0 and token.trades_since is None  # trade figures start with the stream
 
 
 async def test_batches_and_calls_per_launch(solana):

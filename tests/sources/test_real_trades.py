@@ -10,6 +10,7 @@ import pytest
 from tests.real_samples import ZERO_KEY, load, raw, records, transaction_of
 from tokens.sources.chain.addresses import USDC_MINT
 from tokens.sources.chain.events import decode_logs, decode_transaction
+from tokens.sources.chain.launches import launch_records
 from tokens.sources.chain.trades import (
     COMPLETE_EVENT_DISCRIMINATOR,
     MIGRATION_EVENT_DISCRIMINATOR,
@@ -201,3 +202,26 @@ def test_each_trade_once_from_logs_alone_inner_instructions_alone_or_both(relati
 def test_real_log_recordings_give_their_trade(relative, mint, is_buy):
     [trade] = decode_logs("sig", load(relative)["log_messages"]).trades
     assert (trade.mint, trade.is_buy) == (mint, is_buy)
+
+
+@pytest.mark.parametrize(
+    ("relative", "dev_percent"),
+    [
+        ("chainstack/create_tx_getTransaction_jsonParsed_2024-08-20__dcd8475.json", 3.7952),  # 37951768488745
+        ("chainstack/create_tx_getTransaction_slot435946190__a33f4fd.json", 9.6449),  # 96449438144093
+        ("nyanbot/getTransaction_base64_iurqm3R8__ff9a1df7.json", 2.787),  # 27870134831168
+    ],
+)
+def test_a_backfilled_launch_knows_its_developer_first_buy_from_the_create_transaction(relative, dev_percent):
+    [launch] = launch_records(decode_transaction(transaction_of(relative)))
+    assert launch.dev_percent_at_launch == pytest.approx(dev_percent, abs=1e-4)
+    assert launch.bundled_percent_at_launch == 0.0  # nobody else bought in these transactions
+
+
+def test_the_block_extract_developer_buy_is_the_launch_figure():
+    block = load("nyanbot/block_326027759_pump_txs_extract__ff9a1df7.json")
+    launches = []
+    for tx in block["transactions"]:
+        launches += launch_records(decode_transaction({**tx, "slot": block["slot"], "blockTime": block["blockTime"]}))
+    [launch] = launches
+    assert launch.dev_percent_at_launch == round(100 * 103421686746987 / 10**15, 4)

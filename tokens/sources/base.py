@@ -67,6 +67,10 @@ class Launch:
     progress_known: bool = False
     quote: Any = None
     initial_real_token_reserves: Any = None
+    # From the create transaction (the chain): what its developer's and its other wallets' first
+    # buys took, in percent of supply.
+    dev_percent_at_launch: Any = None
+    bundled_percent_at_launch: Any = None
 
     @classmethod
     def from_coin(cls, coin: Any, *, upstream: str, list_name: str = RECENT, position: dict | None = None) -> "Launch":

@@ -31,8 +31,11 @@ _UPDATED_FIELDS = [
     "created_at", "market_cap_sol", "initial_real_token_reserves",
     "usd_market_cap", "liquidity_sol", "holders", "reply_count", "bonding_progress", "complete",
     "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters", "pending",
-    "rejection_reason", "last_seen_at", "last_run",
+    "rejection_reason", "last_seen_at", "last_run", "dev_holding_pct", "bundled_pct",
 ]  # fmt: skip
+# Figures the trade stream's ledger computes: a launch stored again keeps them (its create
+# transaction's first buys only fill them while they are unknown).
+_LEDGER_FIELDS = ("dev_holding_pct", "bundled_pct")
 
 # The fields each detail fills. A token stored again while a detail is on its way keeps what was
 # stored before for those fields (a fresher market cap, a known holder count) rather than erase it.
@@ -79,7 +82,7 @@ def store_batch(
         known = {
             row["mint"]: row
             for row in Token.objects.filter(mint__in=[r.mint for r in records]).values(
-                "mint", *READ_AT.values(), *_KEPT_FIELDS
+                "mint", *READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS
             )
         }
         kept = {
@@ -271,4 +274,5 @@ def _row(
         first_seen_by=record.seen_by,
         last_seen_at=now,
         last_run_id=run_id,
+        **{name: known[name] if known.get(name) is not None else getattr(record, name) for name in _LEDGER_FIELDS},
     )

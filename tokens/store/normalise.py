@@ -70,6 +70,8 @@ class TokenRecord:
     awaiting: tuple[str, ...] = ()  # the details to fetch after the token is stored
     metadata_refused: bool = False  # it names a metadata document by a link that cannot be used
     seen_by: str = ""  # the launch source that delivered this record
+    dev_holding_pct: float | None = None  # at launch (the create transaction), until the stream knows better
+    bundled_pct: float | None = None
 
     @property
     def created_ms(self) -> int:
@@ -116,7 +118,14 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         quote=raw.quote if raw.quote in ("SOL", "USDC") else "",
         initial_real_token_reserves=_whole(raw.initial_real_token_reserves),
         seen_by=raw.upstream[:20] if isinstance(raw.upstream, str) else "",
+        dev_holding_pct=_percent(raw.dev_percent_at_launch),
+        bundled_pct=_percent(raw.bundled_percent_at_launch),
     )
+
+
+def _percent(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok and 0 <= value <= 100 else None
 
 
 def _whole(value: Any) -> int | None:

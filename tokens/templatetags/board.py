@@ -79,6 +79,12 @@ def dev_share(token) -> str:
 
 
 @register.filter
+def whole_life(token) -> bool:
+    """The trade stream saw the coin's whole life: its figures cover every trade."""
+    return token is not None and token.trades_since is not None and token.trades_since <= token.created_at
+
+
+@register.filter
 def count_or_dash(value: int | None) -> str:
     return f"{value:,}" if _is_number(value) else "—"
 

@@ -15,6 +15,7 @@ CHAIN = "chain"
 # Every curve before May 2025 (events without reserves) started with these real tokens; newer
 # events carry their own, which is what is used for them.
 LEGACY_INITIAL_REAL_TOKEN_RESERVES = 793_100_000_000_000
+STANDARD_SUPPLY = 10**15  # every pump coin's (6 decimals) but Mayhem's, whose events carry theirs
 
 
 def launch_records(decoded: DecodedTransaction, *, source: str = RECENT) -> list[Launch]:
@@ -53,7 +54,28 @@ def _launch(event: CreateEvent, decoded: DecodedTransaction) -> Launch:
         quote="USDC" if event.quote_mint == USDC_MINT else "SOL",
         progress=None,
         progress_known=True,
+        **_first_buys(event, decoded),
     )
+
+
+def _first_buys(event: CreateEvent, decoded: DecodedTransaction) -> dict[str, float]:
+    """The developer's (the deploying `user` and the `creator`) and the other wallets' buys in the
+    create transaction itself, in percent of supply: what a bundled launch took at once."""
+    supply = event.token_total_supply or STANDARD_SUPPLY
+    developers = {event.user, event.creator}
+    dev = bundled = 0
+    for trade in decoded.trades:
+        if trade.mint != event.mint:
+            continue
+        amount = trade.token_amount if trade.is_buy else -trade.token_amount
+        if trade.user in developers:
+            dev += amount
+        else:
+            bundled += amount
+    return {
+        "dev_percent_at_launch": round(100 * max(dev, 0) / supply, 4),
+        "bundled_percent_at_launch": round(100 * max(bundled, 0) / supply, 4),
+    }
 
 
 @dataclass(frozen=True, slots=True)

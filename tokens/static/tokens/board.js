@@ -92,6 +92,8 @@
   const sign = (v) => (v > 0 ? "up" : v < 0 ? "down" : "flat");
   const buysSells = (t) => (known(t.buys_5m) && known(t.sells_5m) ? t.buys_5m + "/" + t.sells_5m : "—");
   const devShare = (t) => share(t.dev_holding_pct) + (t.dev_sold_at ? " sold" : "");
+  // The stream saw the coin's whole life (its figures cover every trade), tokens/templatetags `whole_life`.
+  const wholeLife = (t) => Boolean(t.trades_since) && Date.parse(t.trades_since) <= t.created_timestamp;
   const countOrDash = (v) => (typeof v === "number" && isFinite(v) ? v.toLocaleString("en-US") : "—");
   const shortMint = (mint) => (mint.length > 10 ? mint.slice(0, 4) + "…" + mint.slice(-4) : mint);
 
@@ -152,6 +154,9 @@
     if (known(token.price_change_5m)) change.dataset.sign = sign(token.price_change_5m);
     else delete change.dataset.sign;
     setText(row, "dev_holding_pct", devShare(token));
+    const dev = row.querySelector('[data-field="dev_holding_pct"]');
+    if (known(token.dev_holding_pct) && !wholeLife(token)) dev.title = "at launch: its create transaction's buys";
+    else dev.removeAttribute("title");
     setText(row, "top10_pct", share(token.top10_pct));
     setText(row, "snipers_pct", share(token.snipers_pct));
     for (const name of ["twitter", "telegram", "website"]) {
@@ -916,11 +921,12 @@
       : "—";
     $("drawer-change").textContent = "5m " + signedPercent(token.price_change_5m) + " · 1h " + signedPercent(token.price_change_1h);
     $("drawer-ath").textContent = compactUsd(token.ath_usd_market_cap);
-    let dev = known(token.dev_holding_pct) ? share(token.dev_holding_pct) + " of supply" : "unknown";
+    const atLaunch = wholeLife(token) ? "" : " at launch (its create transaction)";
+    let dev = known(token.dev_holding_pct) ? share(token.dev_holding_pct) + " of supply" + atLaunch : "unknown";
     if (token.dev_sold_at) dev += "; sold " + share(token.dev_sold_pct) + " from " + utcTime(token.dev_sold_at) + " UTC";
     $("drawer-dev").textContent = dev;
     $("drawer-concentration").textContent = "top 10 " + share(token.top10_pct) + " · snipers " + share(token.snipers_pct) +
-      " · bundled " + share(token.bundled_pct);
+      " · bundled " + share(token.bundled_pct) + (known(token.bundled_pct) ? atLaunch : "");
     let coverage = "no trade seen yet";
     if (token.trades_since) {
       const whole = Date.parse(token.trades_since) <= token.created_timestamp;
