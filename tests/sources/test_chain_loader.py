@@ -53,7 +53,7 @@ async def test_a_chain_load_stores_every_launch_of_the_window_once_with_exact_fa
     assert token.market_cap_sol == pytest.approx(111.84, abs=0.01)
     assert token.usd_market_cap == pytest.approx(111.84 * 150, rel=1e-3)
     assert token.bonding_progress == pytest.approx(67.65, abs=0.01)  # 1 - 256.6 / 793.1
-    assert token.holders == 2  # distinct owners with a balance
+    assert token.holders == 2 and token.top10_pct == 100.0  # distinct owners with a balance; all of it in 2
     assert token.quote == "SOL"
     # Metadata from the (fake) gateway: the description and the image on the gateway, hostile links dropped.
     assert token.description.startswith("About Qm")

@@ -60,3 +60,20 @@ async def test_a_refusal_is_a_lookup_error_at_once(rpc):
             await counter.count(mint_for(5))
     assert len(rpc.calls) == 0  # the refusal came before the fake's handler: one request, not retried
     assert rpc.requests_seen == 1
+
+
+async def test_the_same_walk_gives_the_top_ten_owners_share_without_the_curve(rpc):
+    mint = mint_for(6)
+    # The curve's account holds most of the supply; twelve owners hold 1..12, one of them in two accounts.
+    rpc.accounts_by_mint[mint] = [("curve", 800), *((f"owner{n}", n) for n in range(1, 13)), ("owner12", 10)]
+    async with HolderCounter(rpc_url=rpc.url) as counter:
+        found = await counter.survey(mint, not_holders={"curve"})
+    everything = 800 + sum(range(1, 13)) + 10
+    assert found.holders == 12
+    assert found.top10_pct == round(100 * (22 + sum(range(3, 12))) / everything, 4)  # owner12 holds 22
+
+
+async def test_a_mint_without_tokens_has_no_top_ten_share(rpc):
+    async with HolderCounter(rpc_url=rpc.url) as counter:
+        found = await counter.survey(mint_for(7))
+    assert (found.holders, found.top10_pct) == (0, None)

@@ -135,11 +135,15 @@ class DetailStage:
 
     async def _holders(self, mints: list[str]) -> list[DetailResult]:
         assert self.holders is not None
-        tokens = await sync_to_async(_holder_subjects)(mints)
+        not_holders, whole_life = await sync_to_async(_holder_subjects)(mints)
 
         async def one(mint: str) -> DetailResult:
             try:
-                return DetailResult(mint, {"holders": await self.holders.count(mint, not_holders=tokens.get(mint, ()))})
+                found = await self.holders.survey(mint, not_holders=not_holders.get(mint, ()))
+                fields: dict[str, Any] = {"holders": found.holders}
+                if mint not in whole_life:  # the stream's ledger keeps those live, trade by trade
+                    fields["top10_pct"] = found.top10_pct
+                return DetailResult(mint, fields)
             except HolderLookupError as exc:
                 logger.warning("holder count unavailable: %s", exc)
                 return DetailResult(mint, None, str(exc))
@@ -257,11 +261,13 @@ def _live_curves(count: int) -> dict[str, tuple[str, int | None]]:
     }
 
 
-def _holder_subjects(mints: list[str]) -> dict[str, frozenset[str]]:
-    """Per mint, the owners whose accounts are not holders: its bonding curve, its canonical pool
-    (after graduation, the pool's vault holds the liquidity), Mayhem's vault."""
-    rows = Token.objects.filter(mint__in=mints).values_list("mint", "bonding_curve", "quote")
-    return {mint: _not_holders(mint, curve, quote) for mint, curve, quote in rows}
+def _holder_subjects(mints: list[str]) -> tuple[dict[str, frozenset[str]], set[str]]:
+    """Per mint, the owners that are not holders: the bonding curve (its token account holds the
+    unsold supply), the canonical pool (after graduation, the pool's vault holds the liquidity),
+    Mayhem's vault; and the mints whose whole trading life the trade stream saw."""
+    rows = Token.objects.filter(mint__in=mints).values_list("mint", "bonding_curve", "quote", "create_slot")
+    not_holders = {mint: _not_holders(mint, curve, quote) for mint, curve, quote, _ in rows}
+    return not_holders, {mint for mint, _, _, slot in rows if slot is not None}
 
 
 def _not_holders(mint: str, curve: str, quote: str) -> frozenset[str]:

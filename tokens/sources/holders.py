@@ -1,14 +1,20 @@
-"""Holder counts from a DAS JSON-RPC provider (`getTokenAccounts`).
+"""Holder counts and the top-10 holders' share from a DAS JSON-RPC provider (`getTokenAccounts`).
 
 Holders are distinct owners with a non-zero balance: one owner can hold several accounts, and
 accounts stay behind with a zero balance after a sale. Accounts that are not traders are not
 holders, as pump.fun lists them apart: the bonding curve's own token account (it holds most of the
 supply until graduation), the canonical pool's vault after it, Mayhem's vault; the caller names their
 owners. Errors never mention the RPC URL, which often carries an API key.
+
+The same walk gives the top 10 holders' share: by owner (not by account, as `getTokenLargestAccounts`
+would give them, curve and pool included), of everything the coin's accounts hold (its supply less
+what was burned).
 """
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from tokens.sources.resilience import RetryPolicy
@@ -17,6 +23,13 @@ from tokens.sources.rpc import RpcCallError, RpcError, SolanaRpc
 PAGE_LIMIT = 1000
 DEFAULT_CONCURRENCY = 8
 MAX_PAGES = 10_000  # a provider that never stops handing out cursors must not hang a run
+TOP = 10
+
+
+@dataclass(frozen=True)
+class HolderSurvey:
+    holders: int  # distinct owners with a balance, the non-holders aside
+    top10_pct: float | None  # what the 10 largest of them hold, % of all the accounts hold (None: nothing)
 
 
 class HolderLookupError(Exception):
@@ -53,16 +66,21 @@ class HolderCounter:
 
     async def count(self, mint: str, *, not_holders: Collection[str] = ()) -> int:
         """Distinct owners with a balance, the owners in `not_holders` aside."""
+        return (await self.survey(mint, not_holders=not_holders)).holders
+
+    async def survey(self, mint: str, *, not_holders: Collection[str] = ()) -> HolderSurvey:
+        """Every token account of the mint, read once: the holder count and the top-10 share."""
         async with self._slots:
-            owners: set[str] = set()
+            balances: dict[str, int] = defaultdict(int)
             cursor: str | None = None
             for _ in range(MAX_PAGES):
                 result = await self._token_accounts(mint, cursor)
                 accounts = result.get("token_accounts") or []
-                owners.update(_owners_with_balance(accounts, mint))
+                for owner, amount in _balances(accounts, mint):
+                    balances[owner] += amount
                 cursor = result.get("cursor")
                 if not accounts or not cursor:
-                    return len(owners.difference(not_holders))
+                    return _survey(balances, not_holders=set(not_holders))
             raise HolderLookupError(f"{mint}: more than {MAX_PAGES} pages of token accounts")
 
     async def _token_accounts(self, mint: str, cursor: str | None) -> dict[str, Any]:
@@ -80,8 +98,8 @@ class HolderCounter:
         return result
 
 
-def _owners_with_balance(accounts: list[Any], mint: str) -> set[str]:
-    owners = set()
+def _balances(accounts: list[Any], mint: str) -> list[tuple[str, int]]:
+    found = []
     for account in accounts:
         if not isinstance(account, dict):
             raise HolderLookupError(f"{mint}: token account is not an object")
@@ -89,8 +107,15 @@ def _owners_with_balance(accounts: list[Any], mint: str) -> set[str]:
         if not isinstance(owner, str) or amount is None:
             raise HolderLookupError(f"{mint}: token account without an owner or a numeric amount")
         if amount > 0:
-            owners.add(owner)
-    return owners
+            found.append((owner, amount))
+    return found
+
+
+def _survey(balances: dict[str, int], *, not_holders: set[str]) -> HolderSurvey:
+    held = sorted((amount for owner, amount in balances.items() if owner not in not_holders), reverse=True)
+    everything = sum(balances.values())
+    top = round(100 * sum(held[:TOP]) / everything, 4) if everything else None
+    return HolderSurvey(holders=len(held), top10_pct=top)
 
 
 def _amount(value: Any) -> int | None:
