@@ -11,7 +11,7 @@ import pytest
 
 from tests.board.test_browser import ARTIFACTS, board_mints, browser, local_context  # noqa: F401
 from tests.fakes.chain import FakeSolana, Launch, key_for, signature_for
-from tests.fakes.trades import Curve, TradeTx
+from tests.fakes.trades import Curve, TradeTx, complete_event_payload
 from tests.live import serve_app, server_env
 
 pytestmark = pytest.mark.browser
@@ -96,3 +96,43 @@ def test_volume_sort_dev_sold_filter_and_the_chart_follow_the_trades(browser, ch
     by_volume.screenshot(path=str(ARTIFACTS / "drawer-chart.png"))
     by_volume_context.close()
     not_sold_context.close()
+
+
+def test_pulse_lanes_follow_stages_and_their_own_filters(browser, chain, trading_server):
+    deadline = time.monotonic() + 30
+    while len(chain.subscribers) < 2:
+        assert time.monotonic() < deadline, "the feed did not subscribe"
+        time.sleep(0.05)
+    now = int(time.time())
+    new, rising, done = (Launch(index=800 + i, block_time=now - 30 * (i + 1)) for i in range(3))
+    chain.add(new, rising, done)
+    curves = {coin.mint: Curve(mint=coin.mint, creator=coin.creator) for coin in (new, rising, done)}
+    for coin in (new, rising, done):
+        curves[coin.mint].buy(coin.creator, 10**9, at=coin.block_time)
+    context, page = open_board(browser, trading_server, "?layout=pulse&new.max_dev_pct=50")
+    page.wait_for_function("document.querySelectorAll('[data-lane=new] .card').length === 3", timeout=30_000)
+    assert page.locator("#token-table").is_hidden()
+
+    at = int(time.time())
+    big = curves[rising.mint].buy(key_for("whale-r"), 50 * 10**9, at=at)  # past 80 % of the curve
+    chain.add_trades(TradeTx(signature=signature_for("pulse-rising"), block_time=at, trades=[big]))
+    page.wait_for_function(f"document.querySelector('[data-lane=graduating] #card-{rising.mint}') !== null",
+                           timeout=20_000)  # fmt: skip
+    last = curves[done.mint].buy(key_for("whale-d"), 85 * 10**9, at=at)
+    finish = complete_event_payload(user=key_for("whale-d"), mint=done.mint, bonding_curve=done.bonding_curve,
+                                    timestamp=at)  # fmt: skip
+    chain.add_trades(TradeTx(signature=signature_for("pulse-done"), block_time=at, trades=[last], completes=[finish]))
+    page.wait_for_function(f"document.querySelector('[data-lane=graduated] #card-{done.mint}') !== null",
+                           timeout=20_000)  # fmt: skip
+    lane_of = page.evaluate(
+        "[...document.querySelectorAll('.lane')].map(l => [l.dataset.lane, l.querySelectorAll('.card').length])"
+    )
+    assert lane_of == [["new", 1], ["graduating", 1], ["graduated", 1]]
+    # The New lane's own filter: a developer holding more than 3 % leaves it (each bought 1 SOL: 3.5 %).
+    page.fill("[data-lane=new] input[name=max_dev_pct]", "3")
+    page.wait_for_function("document.querySelectorAll('[data-lane=new] .card').length === 0", timeout=10_000)
+    assert "new.max_dev_pct=3" in page.url and "layout=pulse" in page.url
+    page.click(f"#card-{done.mint} .token-name")
+    page.wait_for_function("(window.boardChartCandles || 0) >= 1", timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "pulse.png"))
+    context.close()

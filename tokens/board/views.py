@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
-from tokens.live.messages import run_payload, token_payload
+from tokens.live.messages import is_following, run_payload, token_payload
 from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.runs.dispatch import dispatch_run
 from tokens.runs.requests import (
@@ -44,6 +44,12 @@ STAGE_CHOICES = (("", "All"), ("new", "New"), ("graduating", "About to graduate"
 AGE_CHOICES = (("", "any"), ("5m", "≤ 5 min"), ("30m", "≤ 30 min"), ("1h", "≤ 1 h"), ("6h", "≤ 6 h"), ("1d", "≤ 1 day"),
                ("7d", "≤ 7 days"))  # fmt: skip
 DEV_SOLD_CHOICES = (("", "any"), ("no", "not sold"), ("yes", "sold"))
+# Pulse: three live lanes, each its own view of the board (a stage, an order, its own filters, given
+# in the URL as <lane>.<filter>, e.g. new.max_dev_pct=10).
+LANES = (("new", "New", "-created"), ("graduating", "About to graduate", "-bonding_progress"),
+         ("graduated", "Graduated", "-created"))  # fmt: skip
+LANE_FILTERS = ("min_volume_5m", "max_dev_pct", "max_top10_pct")
+LANE_CARDS = 30
 
 
 @require_GET
@@ -59,6 +65,7 @@ def board(request: HttpRequest) -> HttpResponse:
     more = len(rows) > BOARD_ROWS
     rows = rows[:BOARD_ROWS]
     stored_count = board_tokens().count()
+    layout = "pulse" if request.GET.get("layout") == "pulse" else "table"
     stored = BotSettings.get_solo()
     runs = recent_runs()
     batch_size, config_error = _batch_size_or_error(stored)
@@ -70,6 +77,11 @@ def board(request: HttpRequest) -> HttpResponse:
         "stage_choices": STAGE_CHOICES,
         "age_choices": AGE_CHOICES,
         "dev_sold_choices": DEV_SOLD_CHOICES,
+        "layout": layout,
+        "lanes": _lanes(request.GET, render=layout == "pulse"),
+        # The first screen holds tokens: with no load running (the feed following is not one) the run
+        # panel is one status line, unfolded on demand.
+        "run_folded": not runs or not runs[0].is_active or is_following(runs[0]),
         "runs": runs,
         "latest_run": runs[0] if runs else None,
         "sources": Source.choices,
@@ -95,9 +107,29 @@ def board(request: HttpRequest) -> HttpResponse:
             "view": query.given,
             "about_to_graduate": ABOUT_TO_GRADUATE,
             "trade_bounds": {name: list(rule) for name, rule in TRADE_BOUNDS.items()},
+            "layout": layout,
+            "lane_cards": LANE_CARDS,
+            "lane_filters": LANE_FILTERS,
         },
     }
     return render(request, "tokens/board.html", context)
+
+
+def _lanes(params, *, render: bool) -> list[dict[str, Any]]:
+    """Each lane's view and, when the page opens on Pulse, its first cards (the same query the page's
+    script asks the API for when a reader switches to Pulse)."""
+    lanes = []
+    for key, label, sort in LANES:
+        given = {name: params.get(f"{key}.{name}", "") for name in LANE_FILTERS if params.get(f"{key}.{name}")}
+        tokens: list = []
+        if render:
+            try:
+                query = parse_query({**given, "stage": key, "sort": sort})
+                tokens = list(ordered(filtered(board_tokens(), query), query)[:LANE_CARDS])
+            except QueryError:
+                given = {}  # a lane filter the board cannot use: the lane shows everything (the script says so)
+        lanes.append({"key": key, "label": label, "sort": sort, "given": given, "tokens": tokens})
+    return lanes
 
 
 def staff_action(view):

@@ -93,7 +93,7 @@ def board_token_payload(token: Token) -> dict[str, Any]:
 def progress_payload(run: LoadRun) -> dict[str, Any]:
     processed = run.fetched
     total = run.estimated_total
-    if run.status == LoadRun.Status.SUCCEEDED or _following(run):
+    if run.status == LoadRun.Status.SUCCEEDED or is_following(run):
         percent = 100.0  # a following run's backfill is complete
     elif total:
         percent = round(min(99.0, 100 * processed / total), 1)
@@ -137,7 +137,7 @@ def run_payload(run: LoadRun) -> dict[str, Any]:
         "degraded": run.degraded,  # a background stage of its process that is down now
         "resumable": run.is_resumable,
         "follow": run.follow,
-        "following": _following(run),
+        "following": is_following(run),
         "resumes": run.resumes,
         "first_seen": run.first_seen,  # launches each source delivered first
         "duration_seconds": _duration(run),
@@ -151,7 +151,8 @@ def _duration(run: LoadRun) -> int | None:
     return int(((run.finished_at or timezone.now()) - run.started_at).total_seconds())
 
 
-def _following(run: LoadRun) -> bool:
+def is_following(run: LoadRun) -> bool:
+    """The run has loaded its window and now follows new launches."""
     return run.follow and run.status == LoadRun.Status.RUNNING and (run.checkpoint or {}).get("phase") == "tail"
 
 

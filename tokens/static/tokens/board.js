@@ -108,7 +108,9 @@
   }
 
   function setText(row, field, text) {
-    row.querySelector('[data-field="' + field + '"]').textContent = text;
+    // A card (Pulse) shows some of a row's fields: the ones it lacks are skipped.
+    const element = row.querySelector('[data-field="' + field + '"]');
+    if (element) element.textContent = text;
   }
 
   function setLink(anchor, url) {
@@ -122,7 +124,7 @@
   }
 
   function fillRow(row, token) {
-    row.id = "token-" + token.mint;
+    row.id = (row.classList.contains("card") ? "card-" : "token-") + token.mint;
     row.dataset.mint = token.mint;
     row.dataset.created = String(token.created_timestamp);
     setText(row, "symbol", token.symbol || "");
@@ -137,11 +139,13 @@
       image.hidden = true;
     }
     const mintLink = row.querySelector('[data-field="mint"]');
-    mintLink.href = "https://pump.fun/coin/" + encodeURIComponent(token.mint);
-    mintLink.title = token.mint + " on pump.fun";
-    mintLink.textContent = shortMint(token.mint);
-    row.querySelector(".copy").dataset.copy = token.mint;
-    row.querySelector('[data-link="solscan"]').href = "https://solscan.io/token/" + encodeURIComponent(token.mint);
+    if (mintLink) {
+      mintLink.href = "https://pump.fun/coin/" + encodeURIComponent(token.mint);
+      mintLink.title = token.mint + " on pump.fun";
+      mintLink.textContent = shortMint(token.mint);
+      row.querySelector(".copy").dataset.copy = token.mint;
+      row.querySelector('[data-link="solscan"]').href = "https://solscan.io/token/" + encodeURIComponent(token.mint);
+    }
     setText(row, "age", age(token.created_timestamp));
     setText(row, "usd_market_cap", compactUsd(token.usd_market_cap));
     setText(row, "bonding_progress", token.complete ? "graduated" : percent(token.bonding_progress));
@@ -150,9 +154,11 @@
     setText(row, "volume_5m_usd", compactUsd(token.volume_5m_usd));
     setText(row, "buys_sells_5m", buysSells(token));
     const change = row.querySelector('[data-field="price_change_5m"]');
-    change.textContent = signedPercent(token.price_change_5m);
-    if (known(token.price_change_5m)) change.dataset.sign = sign(token.price_change_5m);
-    else delete change.dataset.sign;
+    if (change) {
+      change.textContent = signedPercent(token.price_change_5m);
+      if (known(token.price_change_5m)) change.dataset.sign = sign(token.price_change_5m);
+      else delete change.dataset.sign;
+    }
     setText(row, "dev_holding_pct", devShare(token));
     const dev = row.querySelector('[data-field="dev_holding_pct"]');
     if (known(token.dev_holding_pct) && !wholeLife(token)) dev.title = "at launch: its create transaction's buys";
@@ -370,12 +376,32 @@
     }
     if (resumeButton) resumeButton.hidden = !message.resumable;
     showProgress(message.status, message.progress);
+    if (!panelOpened) foldPanel(!ACTIVE.has(message.status) || following);
     render();
   }
 
+  // With no load running the run panel is one line (the first screen holds tokens); More opens it.
+  const runPanel = $("run-panel");
+  const runMore = $("run-more");
+  let panelOpened = false;
+
+  function foldPanel(folded) {
+    runPanel.classList.toggle("folded", folded);
+    runMore.setAttribute("aria-expanded", String(!folded));
+    runMore.textContent = folded ? "More" : "Less";
+  }
+
+  runMore.addEventListener("click", function () {
+    const open = runPanel.classList.contains("folded");
+    panelOpened = open;
+    foldPanel(!open);
+  });
+
   // The cells a detail update can change, by the token field that changed.
   const CELLS = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
-    complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website"};
+    complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website",
+    volume_5m_usd: "volume_5m_usd", buys_5m: "buys_sells_5m", sells_5m: "buys_sells_5m", price_change_5m: "price_change_5m",
+    dev_holding_pct: "dev_holding_pct", top10_pct: "top10_pct", snipers_pct: "snipers_pct"};
   const SORTED_BY = {
     usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
     volume_5m_usd: "volume_5m", buys_5m: "buys_5m", sells_5m: "sells_5m", price_change_5m: "price_change_5m",
@@ -523,6 +549,7 @@
   function handle(message) {
     if (message.type === "update") {
       applyUpdate(message.tokens, message.removed);
+      pulseReceive(message.tokens, message.removed);
       showStored(message.stored, message.cursor);
       followCursor(message.cursor);
     } else if (message.type === "rejudged") {
@@ -532,6 +559,7 @@
       showRetry(message);
     } else if (message.type === "batch") {
       receiveTokens(message.tokens, message.removed);
+      pulseReceive(message.tokens, message.removed);
       showStored(message.stored, message.cursor);
       followCursor(message.cursor);
       // The panel follows one run: batches of another (the always-on feed beside a load) only add rows.
@@ -643,6 +671,16 @@
     return params;
   }
 
+  function pageQuery() {
+    // The view, and Pulse's own state (the API takes the view only).
+    const params = viewQuery();
+    if (layout === "pulse") params.set("layout", "pulse");
+    for (const key of LANE_KEYS) {
+      for (const [name, value] of Object.entries(laneFilters(lanes[key]))) params.set(key + "." + name, value);
+    }
+    return params;
+  }
+
   function readForm() {
     const data = new FormData(viewForm);
     const next = {};
@@ -677,7 +715,8 @@
 
   function showView() {
     const query = viewQuery().toString();
-    history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+    const page = pageQuery().toString();
+    history.replaceState(null, "", window.location.pathname + (page ? "?" + page : ""));
     csvLink.href = config.api_tokens + "?format=csv" + (query ? "&" + query : "");
     updateSortHeaders();
     presetDelete.hidden = !presetSelect.value;
@@ -869,6 +908,177 @@
     }
   });
 
+  // ---- Pulse: three live lanes (New, About to graduate, Graduated), each its own view -----------
+  // A lane is a stage, an order and its own filters (in the URL as <lane>.<filter>); its cards are
+  // the API's answer for that view, kept live by the same messages as the table.
+  const pulse = $("pulse");
+  const tableView = $("table-view");
+  const cardTemplate = $("token-card-template");
+  const LANE_KEYS = ["new", "graduating", "graduated"];
+  const lanes = {};
+  for (const element of pulse.querySelectorAll(".lane")) {
+    lanes[element.dataset.lane] = {element, sort: element.dataset.sort, tokens: new Map(), cards: new Map(),
+      list: element.querySelector(".lane-cards"), count: element.querySelector(".lane-count"),
+      form: element.querySelector(".lane-filters"), filters: {}};
+  }
+  let layout = config.layout;
+  let laneReloadTimer = null;
+
+  function stageOf(token) {
+    if (token.complete) return "graduated";
+    return known(token.bonding_progress) && token.bonding_progress >= config.about_to_graduate ? "graduating" : "new";
+  }
+
+  function laneFilters(lane) {
+    const filters = {};
+    for (const name of config.lane_filters) {
+      const value = (lane.form.elements[name].value || "").trim();
+      if (value && NUMBER.test(value)) filters[name] = value;
+    }
+    return filters;
+  }
+
+  function inLane(key, token) {
+    if (stageOf(token) !== key) return false;
+    for (const [name, value] of Object.entries(lanes[key].filters)) {
+      const [field, lookup] = config.trade_bounds[name];
+      const figure = token[field];
+      if (!known(figure) || (lookup === "gte" ? figure < Number(value) : figure > Number(value))) return false;
+    }
+    return true;
+  }
+
+  function cardFor(lane, token) {
+    let card = lane.cards.get(token.mint);
+    if (!card) {
+      card = cardTemplate.content.firstElementChild.cloneNode(true);
+      const image = card.querySelector('[data-field="image_uri"]');
+      image.addEventListener("error", () => {
+        deadImages.add(image.src);
+        image.hidden = true;
+      });
+      lane.cards.set(token.mint, card);
+    }
+    fillRow(card, token);
+    return card;
+  }
+
+  function renderLane(key) {
+    const lane = lanes[key];
+    const [field, descending] = [lane.sort.replace(/^-/, ""), lane.sort.startsWith("-")];
+    const value = (t) => (field === "created" ? t.created_timestamp : t[field]);
+    const shown = [...lane.tokens.values()].sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      if (x === y || (!known(x) && !known(y))) return a.mint < b.mint ? -1 : 1;
+      if (!known(x)) return 1;
+      if (!known(y)) return -1;
+      return (x < y ? -1 : 1) * (descending ? -1 : 1);
+    }).slice(0, config.lane_cards);
+    const keep = new Set(shown.map((t) => t.mint));
+    for (const mint of [...lane.tokens.keys()]) {
+      if (!keep.has(mint)) {
+        lane.tokens.delete(mint);
+        lane.cards.delete(mint);
+      }
+    }
+    lane.list.replaceChildren(...shown.map((token) => cardFor(lane, token)));
+    lane.count.textContent = String(shown.length);
+  }
+
+  async function loadLane(key) {
+    const lane = lanes[key];
+    lane.filters = laneFilters(lane);
+    const params = new URLSearchParams(Object.assign({stage: key, sort: lane.sort, limit: String(config.lane_cards)}, lane.filters));
+    const response = await fetch(config.api_tokens + "?" + params.toString(), {headers: {"Accept": "application/json"}});
+    if (!response.ok) return;
+    const data = await response.json();
+    lane.tokens = new Map(data.tokens.map((token) => [token.mint, token]));
+    renderLane(key);
+    window.boardLanesLoaded = (window.boardLanesLoaded || 0) + 1;
+  }
+
+  function loadLanes() {
+    return Promise.all(LANE_KEYS.map(loadLane));
+  }
+
+  function laneToken(mint) {
+    for (const key of LANE_KEYS) if (lanes[key].tokens.has(mint)) return lanes[key].tokens.get(mint);
+    return null;
+  }
+
+  function pulseReceive(rows, removed) {
+    // A batch's or an update's rows: each token to the lane its stage and figures put it in.
+    if (layout !== "pulse") return;
+    const touched = new Set();
+    for (const mint of removed || []) {
+      for (const key of LANE_KEYS) if (lanes[key].tokens.delete(mint)) touched.add(key);
+    }
+    let unknown = false;
+    for (const row of rows) {
+      const held = laneToken(row.mint);
+      if (!held && !("created_timestamp" in row)) {
+        unknown = true; // a partial update of a token no lane shows: it may enter one
+        continue;
+      }
+      const token = Object.assign({}, held || {}, row);
+      delete token.changed;
+      for (const key of LANE_KEYS) {
+        const lane = lanes[key];
+        if (inLane(key, token)) {
+          lane.tokens.set(token.mint, token);
+          touched.add(key);
+        } else if (lane.tokens.delete(token.mint)) {
+          touched.add(key);
+        }
+      }
+    }
+    for (const key of touched) renderLane(key);
+    if (unknown && laneReloadTimer === null) {
+      laneReloadTimer = window.setTimeout(() => {
+        laneReloadTimer = null;
+        if (layout === "pulse") loadLanes();
+      }, 3000);
+    }
+  }
+
+  function showLayout(next) {
+    layout = next;
+    pulse.hidden = layout !== "pulse";
+    tableView.hidden = layout === "pulse";
+    for (const button of document.querySelectorAll("[data-layout]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.layout === layout));
+    }
+    showView();
+    if (layout === "pulse") loadLanes();
+  }
+
+  for (const button of document.querySelectorAll("[data-layout]")) {
+    button.addEventListener("click", () => showLayout(button.dataset.layout));
+  }
+  for (const key of LANE_KEYS) {
+    const lane = lanes[key];
+    lane.filters = laneFilters(lane);
+    for (const card of lane.list.children) lane.cards.set(card.dataset.mint, card);
+    lane.form.addEventListener("submit", (event) => event.preventDefault());
+    let timer = null;
+    lane.form.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        showView();
+        loadLane(key);
+      }, 250);
+    });
+    lane.list.addEventListener("click", function (event) {
+      if (event.target.closest("a")) return;
+      const card = event.target.closest(".card");
+      if (card) openDrawer(card.dataset.mint);
+    });
+    lane.list.addEventListener("keydown", function (event) {
+      const card = event.target.closest(".card");
+      if (card && event.key === "Enter") openDrawer(card.dataset.mint);
+    });
+  }
+
   // ---- The token drawer: a click on a row (not on its links) or Enter on it ----
   const drawer = $("token-drawer");
   let drawerMint = null;
@@ -1020,7 +1230,7 @@
   }
 
   async function openDrawer(mint) {
-    const token = tokens.get(mint);
+    const token = tokens.get(mint) || laneToken(mint);
     if (!token) return;
     drawerMint = mint;
     $("drawer-error").hidden = true;
@@ -1032,7 +1242,7 @@
       const response = await fetch(config.api_tokens + encodeURIComponent(mint) + "/", {headers: {"Accept": "application/json"}});
       if (!response.ok) throw new Error("HTTP " + response.status);
       const whole = await response.json();
-      if (drawerMint === mint) fillDrawer(Object.assign({}, whole, tokens.get(mint) || {}, {description: whole.description, creator: whole.creator, signature: whole.signature, details_updated_at: whole.details_updated_at}));
+      if (drawerMint === mint) fillDrawer(Object.assign({}, whole, tokens.get(mint) || laneToken(mint) || {}, {description: whole.description, creator: whole.creator, signature: whole.signature, details_updated_at: whole.details_updated_at}));
       window.boardDrawerLoaded = mint;
     } catch (error) {
       $("drawer-error").textContent = "Could not load the whole token: " + error.message;
@@ -1113,5 +1323,6 @@
   showView();
   render();
   if (config.latest_run) showRun(Object.assign({type: "run"}, config.latest_run));
+  if (layout === "pulse") loadLanes(); // the server drew the first cards; their data comes with the lanes
   connect();
 })();
