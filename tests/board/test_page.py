@@ -99,4 +99,11 @@ def test_the_page_says_which_upstreams_are_configured_without_secrets(settings):
     footer = page[page.index('<footer class="upstreams') :]
     assert "<code>PUMPFUN_API_URL</code> http://127.0.0.1:9" in footer
     assert "<code>SOLANA_RPC_URL</code> https://rpc.example/***" in footer
+    assert "<code>trades</code> followed by the feed over the websocket" in footer  # wss:// from the https URL
     assert "very-secret" not in page
+
+
+def test_the_page_says_trades_need_a_websocket(settings):
+    settings.SOLANA_RPC_URL = ""
+    footer = Client().get("/").content.decode().split('<footer class="upstreams')[1]
+    assert "<code>trades</code> not followed: trades need an RPC with a websocket" in footer

@@ -10,10 +10,12 @@ tokens every `live_refresh_seconds`, so market caps and graduations keep moving 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tokens.details.queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
@@ -246,13 +248,19 @@ def _curves_of(mints: list[str]) -> dict[str, tuple[str, int | None]]:
     }
 
 
+TRADED_RECENTLY = timedelta(seconds=30)
+
+
 def _live_curves(count: int) -> dict[str, tuple[str, int | None]]:
-    """The newest tokens on the board that are still on their curve (and so can still graduate)."""
+    """The newest tokens on the board that are still on their curve (and so can still graduate),
+    but for those the trade stream priced a moment ago: their last trade says more than a re-read."""
     if count <= 0:
         return {}
+    recently_traded = Q(last_trade_at__gte=timezone.now() - TRADED_RECENTLY)
     rows = (
         Token.objects.filter(passed_filters=True, complete=False)
         .exclude(bonding_curve="")
+        .exclude(recently_traded)
         .order_by("-created_at")[:count]
     )
     return {

@@ -97,4 +97,14 @@ def configured_upstreams() -> list[tuple[str, str]]:
         ("SOLANA_WS_URL", redact_url(ws) if ws else "not set (the tail polls)"),
         ("IPFS_GATEWAY", settings.IPFS_GATEWAY),
         ("automatic choice", "chain" if settings.SOLANA_RPC_URL else "web API"),
+        ("trades", _trades_followed(ws)),
     ]
+
+
+def _trades_followed(ws: str) -> str:
+    """Whether the feed follows trades, and what it would need."""
+    if not settings.FOLLOW_TRADES:
+        return "not followed (FOLLOW_TRADES is off)"
+    if not settings.SOLANA_RPC_URL or not ws:
+        return "not followed: trades need an RPC with a websocket (SOLANA_RPC_URL, SOLANA_WS_URL)"
+    return "followed by the feed over the websocket"

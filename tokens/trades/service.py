@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 LAUNCHES_REMEMBERED = 20_000  # creates the stream saw, for developer/bundle/sniper roles
 WAITING_SECONDS = 120.0  # a coin traded before its launch is stored is looked for this long
 WINDOW_REFRESH_SECONDS = 15.0
-PRUNE_SECONDS = 60.0
+PRUNE_SECONDS = 10.0
 PRUNE_CHUNK = 5_000
 
 
@@ -166,18 +166,24 @@ def record_gap(gap: Gap) -> datetime:
     return gap.until
 
 
-def prune(*, now: datetime) -> int:
-    """Trades and candles past their retention, a chunk at a time (no long lock); holdings of coins
-    nobody traded within the trade retention."""
+def prune(*, now: datetime, budget_seconds: float = 1.0) -> int:
+    """Trades and candles past their retention, a chunk a transaction (no long lock), until none is
+    left or the time budget is spent; holdings of coins nobody traded within the trade retention."""
     trade_cutoff = now - timedelta(hours=settings.TRADE_RETENTION_HOURS)
     candle_cutoff = now - timedelta(days=settings.CANDLE_RETENTION_DAYS)
-    removed = 0
-    for model, cutoff in ((Trade, Q(traded_at__lt=trade_cutoff)), (Candle, Q(minute__lt=candle_cutoff))):
-        ids = list(model.objects.filter(cutoff).values_list("id", flat=True)[:PRUNE_CHUNK])
-        if ids:
-            removed += model.objects.filter(id__in=ids).delete()[0]
-    quiet = Token.objects.filter(last_trade_at__lt=trade_cutoff).values_list("mint", flat=True)[:PRUNE_CHUNK]
-    removed += Holding.objects.filter(mint__in=list(quiet)).delete()[0]
+    quiet = Token.objects.filter(last_trade_at__lt=trade_cutoff).values("mint")
+    started, removed = time.monotonic(), 0
+    for model, old in (
+        (Trade, Q(traded_at__lt=trade_cutoff)),
+        (Candle, Q(minute__lt=candle_cutoff)),
+        (Holding, Q(mint__in=quiet)),
+    ):
+        while time.monotonic() - started < budget_seconds:
+            ids = list(model.objects.filter(old).values_list("id", flat=True)[:PRUNE_CHUNK])
+            if ids:
+                removed += model.objects.filter(id__in=ids).delete()[0]
+            if len(ids) < PRUNE_CHUNK:
+                break
     return removed
 
 
