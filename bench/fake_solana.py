@@ -7,15 +7,20 @@ prints `READY <http url> <ws url>` once it listens.
 """
 
 import argparse
+import contextlib
+import json
 import sys
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.chain import FakeSolana, Launch, curve_account
+from tests.fakes.chain import FakeSolana, Launch, curve_account, key_for, signature_for
 from tests.fakes.http import Reply
 from tests.fakes.metadata import FakeGateway
+from tests.fakes.trades import Curve, TradeTx
+from tokens.sources.chain.addresses import PUMP_PROGRAM
 
 # What launchers have written into `uri`: ports out of range, broken IPv6 literals, other schemes,
 # hosts longer than DNS allows, links to the server's own network, IPFS-looking paths that are not.
@@ -37,13 +42,65 @@ HOSTILE_URIS = [
 
 
 class BenchSolana(FakeSolana):
+    """Beside the ledger: `POST /bench/trades` {"coins": [[mint, creator], ...], "rate", "seconds"}
+    sends that many trades a second to the program's subscribers (logs notifications, kept in no
+    ledger, so a million of them cost this process nothing); `GET /bench/sent` hands over (and
+    forgets) when each was sent and of which coin."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.sent: list[tuple[float, str]] = []
+        self.sending = False
+        self.trade_number = 0
+        self.curves: dict[str, Curve] = {}
+
     def handle(self, method, path, query, body, headers) -> Reply:
         if method == "GET" and path == "/stats":
             with self.lock:
                 calls = dict(self.method_calls)
                 posts = self.http_posts
             return Reply(200, {"calls": calls, "http_requests": posts, "launches": self.launch_count})
+        if method == "POST" and path == "/bench/trades":
+            order = json.loads(body)
+            self.sending = True
+            threading.Thread(target=self._send_trades, args=(order,), daemon=True).start()
+            return Reply(202, {"started": True})
+        if method == "GET" and path == "/bench/sent":
+            with self.lock:
+                sent, self.sent = self.sent, []
+            return Reply(200, {"sent": sent, "sending": self.sending})
         return super().handle(method, path, query, body, headers)
+
+    def _send_trades(self, order: dict) -> None:
+        coins, rate, seconds = order["coins"], float(order["rate"]), float(order["seconds"])
+        for mint, creator in coins:
+            self.curves.setdefault(mint, Curve(mint=mint, creator=creator))
+        started, tick = time.monotonic(), 0.01
+        due = 0.0
+        while time.monotonic() - started < seconds:
+            due += rate * tick
+            while due >= 1:
+                due -= 1
+                self._send_one(coins[self.trade_number % len(coins)][0])
+            time.sleep(max(0.0, started + tick * (1 + round((time.monotonic() - started) / tick)) - time.monotonic()))
+        self.sending = False
+
+    def _send_one(self, mint: str) -> None:
+        self.trade_number += 1
+        number, curve, now = self.trade_number, self.curves[mint], int(time.time())
+        wallet = key_for(f"bench-wallet-{number % 5_000}")
+        trade = curve.sell(wallet, 10**9, at=now) if number % 4 == 0 else curve.buy(wallet, 10**7, at=now)
+        tx = TradeTx(signature=signature_for(f"bench-trade-{number}"), block_time=now, trades=[trade])
+        frame = json.dumps({"jsonrpc": "2.0", "method": "logsNotification", "params": {
+            "result": {"context": {"slot": 400_000_000 + number // 50},
+                       "value": {"signature": tx.signature, "err": None, "logs": tx.log_lines()}},
+            "subscription": 1}})  # fmt: skip
+        with self.lock:
+            subscribers = [s for s in self.subscribers if s.mentions == PUMP_PROGRAM]
+            self.sent.append((time.time(), mint))
+        for subscriber in subscribers:
+            with contextlib.suppress(Exception):  # a subscriber that left
+                subscriber.connection.send(frame)
 
 
 def main() -> None:
@@ -59,6 +116,7 @@ def main() -> None:
     args = parser.parse_args()
 
     server = BenchSolana(latency=args.latency)
+    server.follow_program = True
     server.allowed_calls_per_second = args.rate
     server.offer_transactions_for_address = args.gtfa
     now = int(time.time())
