@@ -84,8 +84,10 @@ def record_trades(*txs, sol_usd: float | None = 150.0, first_slot: int = 300_000
     from tokens.sources.chain.events import decode_transaction
     from tokens.trades.ledger import record
     from tokens.trades.rows import rows_of
+    from tokens.trades.windows import RollingWindows
 
     decoded = [decode_transaction(trade_transaction_json(tx, slot=first_slot + i)) for i, tx in enumerate(txs)]
     now = timezone.now()
     rows = rows_of(decoded, now=now)
-    return record(rows, launches={}, sol_usd=sol_usd, now=now, covered_since=now - timedelta(hours=2))
+    windows = RollingWindows()
+    return record(rows, launches={}, windows=windows, sol_usd=sol_usd, now=now, covered_since=now - timedelta(hours=2))

@@ -138,16 +138,18 @@ def _count_finished(kind: str, finished: list[tuple[DetailTask, DetailResult | N
 
 
 def apply_details(
-    found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime, kind: str
-) -> DetailUpdate | None:
+    found: dict[str, dict[str, Any]], *, judged: set[str], now: datetime, kind: str,
+    tokens: dict[str, Token] | None = None,
+) -> DetailUpdate | None:  # fmt: skip
     """Write the fields that changed (and when this kind of detail was read, for every token in
     `found`), judge again the pending tokens among `judged`, and give the changed tokens the next
     board cursor. Call inside a transaction; it takes the board lock first (again, when its caller
-    holds it already)."""
+    holds it already). `tokens`: the rows, read by the caller in this transaction after the lock."""
     lock_board()
     _mark_read(kind, list(found), now=now)
     mints = set(found) | judged
-    tokens = Token.objects.in_bulk(list(mints), field_name="mint")
+    if tokens is None or not mints <= set(tokens):
+        tokens = Token.objects.in_bulk(list(mints), field_name="mint")
     changes: dict[str, dict[str, Any]] = {}
     for mint, values in found.items():
         token = tokens.get(mint)

@@ -10,20 +10,22 @@ its launch is stored (`pending_mints`).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Max
+from django.db import connection, transaction
+from django.db.models import Max, Sum
 
 from tokens.details.queue import DetailUpdate, apply_details
 from tokens.details.stage import state_fields
 from tokens.models import Candle, Holding, Token, Trade
 from tokens.store.batches import lock_board
 from tokens.store.filters import STATE
-from tokens.trades.figures import holding_figures, window_figures
+from tokens.trades.figures import holding_figures
 from tokens.trades.rows import STANDARD_SUPPLY, LaunchSeen, StreamRows, TradeRow
+from tokens.trades.windows import RollingWindows, Seen
 
 SNIPER_SLOTS = 2  # wallets that buy within this many slots after the create's
 
@@ -36,44 +38,82 @@ class Flushed:
 
 
 def record(
-    rows: StreamRows, *, launches: dict[str, LaunchSeen], sol_usd: float | None, now: datetime,
-    covered_since: datetime, retry: set[str] = frozenset(),
+    rows: StreamRows, *, launches: dict[str, LaunchSeen], windows: RollingWindows, sol_usd: float | None,
+    now: datetime, covered_since: datetime, retry: set[str] = frozenset(), refresh: Iterable[str] = (),
+    day: Iterable[str] = (),
 ) -> Flushed:  # fmt: skip
     """Store a flush of the stream and the figures of every token it touched (and of `retry`: coins
-    traded before their token was stored)."""
+    traded before their token was stored). The windows learn the new trades once they are stored.
+
+    Windows also move without trades (5-minute figures of a coin quiet for 6 minutes are zero): the
+    coins in `refresh` get theirs again, and those in `day` their 24-hour volume summed again from
+    their candles, in the same commit, so that pages hear one message a flush."""
     with transaction.atomic():
         lock_board()
         new = _new_trades(rows.trades)
-        mints = sorted({t.mint for t in new} | {seen.mint for seen in rows.launches} | set(rows.completed) | set(retry))
+        windows.add(_seen(t, sol_usd) for t in new)
+        touched = {t.mint for t in new} | {seen.mint for seen in rows.launches} | set(rows.completed) | set(retry)
+        mints = sorted(touched | set(refresh) | set(day))
         tokens = Token.objects.in_bulk(mints, field_name="mint")
         _store_trades(new, sol_usd=sol_usd)
         _store_candles(new, sol_usd=sol_usd)
         _store_holdings(new, created=rows.launches, launches=launches, tokens=tokens)
+        traded = {mint: token for mint, token in tokens.items() if mint in touched}
         found = _token_fields(
-            new, rows, tokens=tokens, launches=launches, sol_usd=sol_usd, now=now, covered=covered_since
-        )
-        update = apply_details(found, judged=set(), now=now, kind=STATE) if found else None
-    waiting = {mint for mint in mints if mint not in tokens}
+            new, rows, tokens=traded, launches=launches, windows=windows, sol_usd=sol_usd, now=now,
+            covered=covered_since,
+        )  # fmt: skip
+        for mint, token in tokens.items():
+            if mint not in found:
+                since = _covered_from(token.trades_since, token.created_at)
+                found[mint] = windows.figures(mint, now=now, covered_from=since)
+        for mint, volume in _day_volumes([m for m in day if m in tokens], now=now).items():
+            found[mint]["volume_24h_usd"] = volume
+        update = apply_details(found, judged=set(), now=now, kind=STATE, tokens=tokens) if found else None
+    waiting = {mint for mint in touched if mint not in tokens}
     return Flushed(update=update, stored=len(new), waiting=waiting)
 
 
-def refresh_windows(mints: list[str], *, now: datetime) -> DetailUpdate | None:
-    """Windows move without trades: 5-minute figures of a coin quiet for 6 minutes are zero."""
-    with transaction.atomic():
-        lock_board()
-        rows = Token.objects.filter(mint__in=mints).values_list("mint", "trades_since", "created_at")
-        covered = {mint: since for mint, since, _ in rows}
-        created = {mint: at for mint, _, at in rows}
-        found = window_figures(list(covered), now=now, covered=covered, created=created)
-        return apply_details(found, judged=set(), now=now, kind=STATE) if found else None
+def stale_days(*, now: datetime, checked: dict[str, float], limit: int = 200) -> list[str]:
+    """Coins traded within a day whose 24-hour volume was not summed from candles for a minute."""
+    traded = Token.objects.filter(last_trade_at__gte=now - timedelta(hours=25)).order_by("figures_at")
+    cutoff = now.timestamp() - 60
+    return [m for m in traded.values_list("mint", flat=True)[: limit * 5] if checked.get(m, 0) < cutoff][:limit]
 
 
-def stale_windows(*, now: datetime, limit: int = 500) -> list[str]:
-    """Coins whose windows may have moved since their figures were computed, longest waiting first."""
-    quiet = Token.objects.filter(
-        last_trade_at__gte=now - timedelta(hours=25), figures_at__lt=now - timedelta(seconds=30)
+def load_windows(windows: RollingWindows, *, now: datetime) -> int:
+    """The last hour of stored trades back into memory (after a restart); how many."""
+    count = 0
+    rows = Trade.objects.filter(traded_at__gte=now - timedelta(hours=1)).order_by("id")
+    fields = ("mint", "traded_at", "usd_value", "is_buy", "trader", "price_before", "price")
+    for mint, at, usd, is_buy, trader, before, price in rows.values_list(*fields).iterator(chunk_size=10_000):
+        windows.add([Seen(mint, at.timestamp(), usd, is_buy, trader, before, price)])
+        count += 1
+    return count
+
+
+def _day_volumes(mints: list[str], *, now: datetime) -> dict[str, float]:
+    sums = dict(
+        Candle.objects.filter(mint__in=mints, minute__gte=now - timedelta(hours=24))
+        .values("mint")
+        .annotate(volume=Sum("volume_usd"))
+        .values_list("mint", "volume")
     )
-    return list(quiet.order_by("figures_at").values_list("mint", flat=True)[:limit])
+    return {mint: round(sums.get(mint) or 0.0, 2) for mint in mints}
+
+
+def _covered_from(since: datetime | None, created: datetime) -> datetime | None:
+    """Since when every trade of the coin was seen: its whole life when the stream saw its create."""
+    if since is not None and since <= created:
+        return datetime.min.replace(tzinfo=UTC)
+    return since
+
+
+def _seen(trade: TradeRow, sol_usd: float | None) -> Seen:
+    return Seen(
+        mint=trade.mint, at=trade.traded_at.timestamp(), usd=trade.usd(trade.quote_units, sol_usd),
+        is_buy=trade.is_buy, wallet=trade.trader, price_before=trade.price_before, price=trade.price,
+    )  # fmt: skip
 
 
 def _new_trades(trades: list[TradeRow]) -> list[TradeRow]:
@@ -89,51 +129,66 @@ def _new_trades(trades: list[TradeRow]) -> list[TradeRow]:
 
 
 def _store_trades(trades: list[TradeRow], *, sol_usd: float | None) -> None:
-    Trade.objects.bulk_create([_trade(t, sol_usd) for t in trades], batch_size=500)
+    """One executemany for the flush (the ORM's bulk_create built a model per row, which cost more
+    than the insert)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        [t.signature, t.position, t.mint, t.trader, t.is_buy, t.token_amount, t.quote_amount, t.price,
+         t.price_before, t.usd(t.quote_units, sol_usd), _usd_cap(t, sol_usd), t.slot, adapt(t.traded_at)]
+        for t in trades
+    ]  # fmt: skip
+    _insert(Trade, _TRADE_COLUMNS, rows)
 
 
-def _trade(t: TradeRow, sol_usd: float | None) -> Trade:
-    return Trade(
-        signature=t.signature, position=t.position, mint=t.mint, trader=t.trader, is_buy=t.is_buy,
-        token_amount=t.token_amount, quote_amount=t.quote_amount, price=t.price, price_before=t.price_before,
-        usd_value=t.usd(t.quote_units, sol_usd), usd_market_cap=_usd_cap(t, sol_usd), slot=t.slot,
-        traded_at=t.traded_at,
-    )  # fmt: skip
+_TRADE_COLUMNS = (
+    "signature", "position", "mint", "trader", "is_buy", "token_amount", "quote_amount", "price", "price_before",
+    "usd_value", "usd_market_cap", "slot", "traded_at",
+)  # fmt: skip
+_CANDLE_COLUMNS = ("mint", "minute", "open", "high", "low", "close", "volume_usd", "volume_quote", "buys", "sells")
+# A minute already stored takes the flush's trades in (SQLite and PostgreSQL both read this).
+_CANDLE_MERGE = (
+    "high = CASE WHEN excluded.high > {t}.high THEN excluded.high ELSE {t}.high END, "
+    "low = CASE WHEN excluded.low < {t}.low THEN excluded.low ELSE {t}.low END, "
+    "close = excluded.close, "
+    "volume_usd = CASE WHEN {t}.volume_usd IS NULL AND excluded.volume_usd IS NULL THEN NULL "
+    "ELSE COALESCE({t}.volume_usd, 0) + COALESCE(excluded.volume_usd, 0) END, "
+    "volume_quote = {t}.volume_quote + excluded.volume_quote, "
+    "buys = {t}.buys + excluded.buys, sells = {t}.sells + excluded.sells"
+)
 
 
 def _store_candles(trades: list[TradeRow], *, sol_usd: float | None) -> None:
+    """The flush's trades as 1-minute candles, merged into the stored minutes by one upsert."""
     by_key: dict[tuple[str, datetime], list[TradeRow]] = defaultdict(list)
     for trade in trades:
         by_key[(trade.mint, trade.traded_at.replace(second=0, microsecond=0))].append(trade)
-    if not by_key:
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    for (mint, minute), group in by_key.items():
+        group.sort(key=lambda t: (t.traded_at, t.slot or 0, t.position))
+        prices = [t.price for t in group]
+        usd = [value for t in group if (value := t.usd(t.quote_units, sol_usd)) is not None]
+        rows.append([
+            mint, adapt(minute), group[0].price_before, max([*prices, group[0].price_before]),
+            min([*prices, group[0].price_before]), prices[-1], sum(usd) if usd else None,
+            sum(t.quote_units for t in group), sum(t.is_buy for t in group), sum(not t.is_buy for t in group),
+        ])  # fmt: skip
+    table = connection.ops.quote_name(Candle._meta.db_table)
+    _insert(Candle, _CANDLE_COLUMNS, rows, conflict=("mint", "minute"), merge=_CANDLE_MERGE.format(t=table))
+
+
+def _insert(model, columns, rows, *, conflict: tuple[str, ...] = (), merge: str = "") -> None:
+    if not rows:
         return
-    minutes = {minute for _, minute in by_key}
-    existing = {
-        (c.mint, c.minute): c
-        for c in Candle.objects.filter(mint__in={m for m, _ in by_key}, minute__in=minutes)
-    }  # fmt: skip
-    created, changed = [], []
-    for key, group in by_key.items():
-        group.sort(key=lambda t: (t.traded_at, t.slot or 0))
-        candle = existing.get(key)
-        if candle is None:
-            first = group[0].price_before
-            candle = Candle(mint=key[0], minute=key[1], open=first, high=first, low=first, close=first)
-            created.append(candle)
-        else:
-            changed.append(candle)
-        for trade in group:
-            candle.high, candle.low = max(candle.high, trade.price), min(candle.low, trade.price)
-            candle.close = trade.price
-            candle.volume_quote += trade.quote_units
-            usd = trade.usd(trade.quote_units, sol_usd)
-            if usd is not None:
-                candle.volume_usd = (candle.volume_usd or 0.0) + usd
-            candle.buys += trade.is_buy
-            candle.sells += not trade.is_buy
-    Candle.objects.bulk_create(created, batch_size=500)
-    fields = ["high", "low", "close", "volume_quote", "volume_usd", "buys", "sells"]
-    Candle.objects.bulk_update(changed, fields, batch_size=500)
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {merge}"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _store_holdings(
@@ -150,18 +205,15 @@ def _store_holdings(
             deltas.setdefault((seen.mint, wallet), 0)
     if not deltas:
         return
-    mints, wallets = {m for m, _ in deltas}, {w for _, w in deltas}
-    existing = {(h.mint, h.wallet): h for h in Holding.objects.filter(mint__in=mints, wallet__in=wallets)}
-    created = []
-    for key, delta in deltas.items():
-        holding = existing.get(key)
-        if holding is not None:
-            if delta:
-                Holding.objects.filter(pk=holding.pk).update(tokens=F("tokens") + delta)
-            continue
-        role = _role(key[1], first.get(key), launches.get(key[0]), tokens.get(key[0]))
-        created.append(Holding(mint=key[0], wallet=key[1], tokens=delta, role=role))
-    Holding.objects.bulk_create(created, batch_size=500)
+    rows = []
+    for (mint, wallet), delta in deltas.items():
+        role = _role(wallet, first.get((mint, wallet)), launches.get(mint), tokens.get(mint))
+        rows.append([mint, wallet, delta, int(role)])
+    # One upsert for the flush: a new wallet gets its role (from its first trade the stream saw), a
+    # known one keeps the role it has and adds the flush's net tokens.
+    table = connection.ops.quote_name(Holding._meta.db_table)
+    merge = f"tokens = {table}.tokens + excluded.tokens"
+    _insert(Holding, ("mint", "wallet", "tokens", "role"), rows, conflict=("mint", "wallet"), merge=merge)
 
 
 def _role(wallet: str, trade: TradeRow | None, seen: LaunchSeen | None, token: Token | None) -> int:
@@ -179,7 +231,7 @@ def _role(wallet: str, trade: TradeRow | None, seen: LaunchSeen | None, token: T
 
 def _token_fields(
     new: list[TradeRow], rows: StreamRows, *, tokens: dict[str, Token], launches: dict[str, LaunchSeen],
-    sol_usd: float | None, now: datetime, covered: datetime,
+    windows: RollingWindows, sol_usd: float | None, now: datetime, covered: datetime,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     found: dict[str, dict[str, Any]] = defaultdict(dict)
     by_mint: dict[str, list[TradeRow]] = defaultdict(list)
@@ -203,10 +255,11 @@ def _token_fields(
         fields.update(_developer_sales(by_mint.get(mint, []), token, seen))
         if mint in rows.completed:
             fields.update({"complete": True, "bonding_progress": 100.0})
-    covered_by = {mint: found[mint].get("trades_since", tokens[mint].trades_since) for mint in tokens}
-    created = {mint: token.created_at for mint, token in tokens.items()}
-    for mint, values in window_figures(list(tokens), now=now, covered=covered_by, created=created).items():
-        found[mint].update(values)
+        since = fields.get("trades_since", token.trades_since)
+        fields.update(windows.figures(mint, now=now, covered_from=_covered_from(since, token.created_at)))
+        added = sum(usd for t in by_mint.get(mint, []) if (usd := t.usd(t.quote_units, sol_usd)) is not None)
+        if added:  # summed again from the candles now and then (refresh_windows)
+            fields["volume_24h_usd"] = round((token.volume_24h_usd or 0.0) + added, 2)
     whole_life = [m for m in tokens if launches.get(m) is not None or tokens[m].create_slot is not None]
     supply = {m: _supply(by_mint.get(m, []), launches.get(m)) for m in whole_life}
     for mint, values in holding_figures(whole_life, supply=supply).items():

@@ -27,8 +27,9 @@ from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream
 from tokens.sources.chain.source import ChainSource
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.sources.rpc import RpcError
-from tokens.trades.ledger import record, refresh_windows, stale_windows
+from tokens.trades.ledger import load_windows, record, stale_days
 from tokens.trades.rows import LaunchSeen, rows_of
+from tokens.trades.windows import RollingWindows
 
 logger = logging.getLogger(__name__)
 LAUNCHES_REMEMBERED = 20_000  # creates the stream saw, for developer/bundle/sniper roles
@@ -48,10 +49,13 @@ class TradeService:
         self.max_gap = settings.TRADE_GAP_MAX_TRANSACTIONS if max_gap is None else max_gap
         self.clock = clock
         self.launches: OrderedDict[str, LaunchSeen] = OrderedDict()
+        self.windows = RollingWindows()
+        self.day_checked: dict[str, float] = {}  # mint -> when its 24-hour volume was summed from candles
         self.waiting: dict[str, float] = {}
         self.pending: list[DecodedTransaction] = []
         self.health = Outage("the trade stream", log=logger)
         self.flushes = 0
+        self.broadcast_at = float("-inf")
         self.trades_stored = 0
         self.invalid = 0
 
@@ -68,29 +72,58 @@ class TradeService:
 
     async def _follow(self) -> None:
         state = await sync_to_async(_stream_state)(now=self._now())
+        self.windows = RollingWindows()
+        loaded = await sync_to_async(load_windows)(self.windows, now=self._now())
+        if loaded:
+            logger.info("trade stream: the last hour's %d trades back in memory", loaded)
         stream = ProgramStream(
             source=self.chain, last=state.last_signature or None, last_seen=state.last_seen_at, max_gap=self.max_gap,
             idle_seconds=min(0.25, self.flush_seconds), clock=self.clock,
         )  # fmt: skip
         covered = state.covered_since
+        # Writes run beside the stream: the next second's trades are decoded while this second's are
+        # stored. One write at a time, every flush_seconds at most (one update message a flush).
         flushed_at = windows_at = pruned_at = time.monotonic()
-        async for batch in stream.batches():
-            if batch.gap is not None:
-                covered = await sync_to_async(record_gap)(batch.gap)
-            self.pending += batch.decoded
-            if time.monotonic() - flushed_at >= self.flush_seconds:
-                await self.flush(last=stream.last, covered=covered)
-                flushed_at = time.monotonic()
-                self.health.ok()
-            if time.monotonic() - windows_at >= WINDOW_REFRESH_SECONDS:
-                await self._refresh_windows()
-                windows_at = time.monotonic()
-            if time.monotonic() - pruned_at >= PRUNE_SECONDS:
-                await sync_to_async(prune)(now=self._now())
-                pruned_at = time.monotonic()
+        writing: asyncio.Task | None = None
+        try:
+            async for batch in stream.batches():
+                if batch.gap is not None:
+                    covered = await sync_to_async(record_gap)(batch.gap)
+                self.pending += batch.decoded
+                if writing is not None and not writing.done():
+                    continue
+                if writing is not None:
+                    writing.result()  # a failed write ends this turn (run() retries with backoff)
+                    writing = None
+                clock = time.monotonic()
+                if clock - flushed_at < self.flush_seconds:
+                    continue
+                refresh, tidy = clock - windows_at >= WINDOW_REFRESH_SECONDS, clock - pruned_at >= PRUNE_SECONDS
+                flushed_at = clock
+                windows_at, pruned_at = (clock if refresh else windows_at), (clock if tidy else pruned_at)
+                turn = self._write(last=stream.last, covered=covered, refresh=refresh, tidy=tidy)
+                writing = asyncio.create_task(turn)
+        finally:
+            if writing is not None:
+                writing.cancel()
 
-    async def flush(self, *, last: str | None, covered: datetime) -> None:
+    async def _write(self, *, last: str | None, covered: datetime, refresh: bool, tidy: bool) -> None:
+        moved, day = await self._moved_windows() if refresh else ([], [])
+        await self.flush(last=last, covered=covered, refresh=moved, day=day)
+        self.health.ok()
+        if tidy:
+            await sync_to_async(prune)(now=self._now())
+
+    async def flush(self, *, last: str | None, covered: datetime, refresh=(), day=()) -> None:
         decoded, self.pending = self.pending, []
+        try:
+            await self._flush(decoded, last=last, covered=covered, refresh=refresh, day=day)
+        except BaseException:
+            self.pending = decoded + self.pending  # stored once they can be (a trade is stored once)
+            raise
+
+    async def _flush(self, decoded: list[DecodedTransaction], *, last: str | None, covered: datetime, refresh,
+                     day) -> None:  # fmt: skip
         now = self._now()
         rows = rows_of(decoded, now=now)
         for seen in rows.launches:
@@ -101,13 +134,14 @@ class TradeService:
         for reason in rows.invalid[:1]:
             logger.info("trade stream: %s (%d refused so far)", reason, self.invalid)
         self.waiting = {m: t for m, t in self.waiting.items() if time.monotonic() - t < WAITING_SECONDS}
-        if not (rows.trades or rows.launches or rows.completed or self.waiting):
+        if not (rows.trades or rows.launches or rows.completed or self.waiting or refresh or day):
             await sync_to_async(_save_position)(last=last, now=now, stored=0)
             return
         sol_usd = await self._sol_usd()
         flushed = await sync_to_async(record)(
-            rows, launches=self.launches, sol_usd=sol_usd, now=now, covered_since=covered, retry=set(self.waiting)
-        )
+            rows, launches=self.launches, windows=self.windows, sol_usd=sol_usd, now=now, covered_since=covered,
+            retry=set(self.waiting), refresh=refresh, day=day,
+        )  # fmt: skip
         for mint in flushed.waiting:
             self.waiting.setdefault(mint, time.monotonic())
         for mint in [m for m in self.waiting if m not in flushed.waiting]:
@@ -116,14 +150,22 @@ class TradeService:
         self.flushes += 1
         self.trades_stored += flushed.stored
         if flushed.update is not None:
+            # One message a flush_seconds at most, however long each write took.
+            await asyncio.sleep(max(0.0, self.broadcast_at + self.flush_seconds - time.monotonic()))
+            self.broadcast_at = time.monotonic()
             await broadcast(update_message(flushed.update, whole=False))
 
-    async def _refresh_windows(self) -> None:
-        mints = await sync_to_async(stale_windows)(now=self._now())
-        if mints:
-            update = await sync_to_async(refresh_windows)(mints, now=self._now())
-            if update is not None:
-                await broadcast(update_message(update, whole=False))
+    async def _moved_windows(self) -> tuple[list[str], list[str]]:
+        """The coins whose windows may have moved without trades (every coin traded within the hour,
+        and those that just left it), and a few whose 24-hour volume is due to be summed again."""
+        now = self._now()
+        gone = self.windows.prune(now=now)
+        day = await sync_to_async(stale_days)(now=now, checked=self.day_checked)
+        for mint in day:
+            self.day_checked[mint] = now.timestamp()
+        for mint in [m for m, at in self.day_checked.items() if at < now.timestamp() - 90_000]:
+            del self.day_checked[mint]
+        return [*self.windows.mints(), *gone], day
 
     async def _sol_usd(self) -> float | None:
         try:

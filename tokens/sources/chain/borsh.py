@@ -69,8 +69,51 @@ class Reader:
         return tuple((self.key(), struct.unpack("<H", self.take(2))[0]) for _ in range(count))
 
 
+# Fixed-size kinds and their struct codes (a key becomes base58, a flag is checked to be 0 or 1).
+_FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B"}
+_compiled: dict[Group, list[tuple[Any, ...]]] = {}
+
+
 def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
-    return {name: getattr(reader, kind)() for name, kind in fields}
+    """The fields in order. Runs of fixed-size fields are read with one precompiled struct (a trade
+    stream decodes thousands of events a second); strings and vectors by the reader."""
+    values: dict[str, Any] = {}
+    for segment in _compiled.get(fields) or _compile(fields):
+        if segment[0] == "var":
+            values[segment[1]] = getattr(reader, segment[2])()
+            continue
+        _, layout, names, kinds = segment
+        raw = layout.unpack(reader.take(layout.size))
+        for name, kind, value in zip(names, kinds, raw, strict=True):
+            if kind == "key":
+                value = str(Pubkey(value))
+            elif kind == "flag":
+                if value > 1:
+                    raise InvalidEvent(f"bool {name} is {value}")
+                value = value == 1
+            values[name] = value
+    return values
+
+
+def _compile(fields: Group) -> list[tuple[Any, ...]]:
+    segments: list[tuple[Any, ...]] = []
+    run: list[tuple[str, str]] = []
+
+    def close_run() -> None:
+        if run:
+            code = "<" + "".join(_FIXED[kind] for _, kind in run)
+            segments.append(("fixed", struct.Struct(code), [n for n, _ in run], [k for _, k in run]))
+            run.clear()
+
+    for name, kind in fields:
+        if kind in _FIXED:
+            run.append((name, kind))
+        else:
+            close_run()
+            segments.append(("var", name, kind))
+    close_run()
+    _compiled[fields] = segments
+    return segments
 
 
 def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
