@@ -201,12 +201,8 @@ def _write(changes: dict[str, dict[str, Any]], *, extra: dict[str, Any]) -> None
 def _mark_read(kind: str, mints: list[str], *, now: datetime) -> None:
     if not mints:
         return
-    column = connection.ops.quote_name(Token._meta.get_field(READ_AT[kind]).column)
-    table, mint = connection.ops.quote_name(Token._meta.db_table), connection.ops.quote_name("mint")
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET {column} = %s WHERE {mint} = %s", [[_db(READ_AT[kind], now), m] for m in mints]
-        )
+    # One statement (an UPDATE a mint cost PostgreSQL a round of its own each).
+    Token.objects.filter(mint__in=mints).update(**{READ_AT[kind]: now})
 
 
 def _db(name: str, value: Any) -> Any:

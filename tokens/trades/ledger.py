@@ -178,17 +178,31 @@ def _store_candles(trades: list[TradeRow], *, sol_usd: float | None) -> None:
 
 
 def _insert(model, columns, rows, *, conflict: tuple[str, ...] = (), merge: str = "") -> None:
+    """Rows in one go: PostgreSQL's COPY into the table (or, for an upsert with `conflict`, into a
+    temporary table merged with one INSERT ... SELECT), SQLite's executemany. psycopg's executemany
+    sends a statement a row, which cost more than the rows. Keys are unique within a call."""
     if not rows:
         return
     quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))})"
-    )
-    if conflict:
-        sql += f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {merge}"
+    table, names = quote(model._meta.db_table), ", ".join(quote(c) for c in columns)
+    upsert = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {merge}" if conflict else ""
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql":
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){upsert}", rows)
+            return
+        target = table
+        if conflict:
+            target = quote(f"incoming_{model._meta.db_table}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS AS "
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+        with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if conflict:
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}{upsert}")
 
 
 def _store_holdings(
