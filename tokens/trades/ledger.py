@@ -9,6 +9,7 @@ A trade of a coin the board does not hold yet is stored all the same: the coin's
 its launch is stored (`pending_mints`).
 """
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -112,7 +113,7 @@ def _covered_from(since: datetime | None, created: datetime) -> datetime | None:
 def _seen(trade: TradeRow, sol_usd: float | None) -> Seen:
     return Seen(
         mint=trade.mint, at=trade.traded_at.timestamp(), usd=trade.usd(trade.quote_units, sol_usd),
-        is_buy=trade.is_buy, wallet=trade.trader, price_before=trade.price_before, price=trade.price,
+        is_buy=trade.is_buy, wallet=sys.intern(trade.trader), price_before=trade.price_before, price=trade.price,
     )  # fmt: skip
 
 
