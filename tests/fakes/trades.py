@@ -95,6 +95,7 @@ class Curve:
     quote_mint: str | None = None
     layout: str = "may2026"
     mayhem: bool = False
+    supply: int = 10**15  # Mayhem coins: twice that
     trades: list[Trade] = field(default_factory=list)
 
     def account(self) -> bytes:
@@ -103,7 +104,7 @@ class Curve:
 
         return curve_account(
             virtual_tokens=self.virtual_tokens, virtual_quote=self.virtual_quote, real_tokens=self.real_tokens,
-            real_quote=self.real_quote, quote_mint=self.quote_mint,
+            real_quote=self.real_quote, quote_mint=self.quote_mint, supply=self.supply,
         )  # fmt: skip
 
     def buy(self, user: str, quote_amount: int, *, at: int) -> Trade:

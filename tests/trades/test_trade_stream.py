@@ -13,14 +13,14 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from tests.fakes.chain import Launch, key_for, signature_for
-from tests.fakes.trades import Curve, Trade, TradeTx, complete_event_payload
+from tests.fakes.trades import TRADE_LAYOUTS, Curve, Trade, TradeTx, complete_event_payload
 from tests.helpers import queue_run, run_load, update_settings, wait_for
 from tokens.live.messages import BOARD_GROUP
 from tokens.models import Holding, LoadRun, Token, TradeStream
 from tokens.models import Trade as StoredTrade
 from tokens.runs.loader import execute_run
 from tokens.runs.requests import request_cancel
-from tokens.sources.chain.addresses import USDC_MINT
+from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT, USDC_MINT
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.trades.service import TradeService
 
@@ -121,13 +121,21 @@ async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
         routed[2].layout = "sep2026"  # with trailing bytes past the newest layout
         cut = curve.buy(wallet("c"), 4 * 10**8, at=now)
         dev_sale = curve.sell(coin.creator, (10**15 - curve.real_tokens) // 50, at=now)
+        layouts = [curve.buy(wallet(f"layout-{name}"), 10**8, at=now) for name in TRADE_LAYOUTS]
+        for trade, name in zip(layouts, TRADE_LAYOUTS, strict=True):
+            trade.layout = name  # one transaction, every layout the program ever wrote
         usdc_buy = quoted.buy(wallet("d"), 25 * 10**6, at=now)
         ghost = Curve(mint=key_for("ghost-mint"), creator=wallet("ghost")).buy(wallet("e"), 10**8, at=now)
-        ledger.add(bundled, sniped, *routed, cut, dev_sale, usdc_buy, ghost)
+        mayhem = Launch(index=9_003, block_time=now, supply=2 * SUPPLY)
+        agent = Curve(mint=mayhem.mint, creator=mayhem.creator, mayhem=True, supply=2 * SUPPLY)
+        ledger.add(agent.buy(mayhem.creator, 10**9, at=now))  # its create's own first buy
+        agent_buy = agent.buy(MAYHEM_SOL_VAULT, 10**9, at=now)  # Mayhem's agent: no holder, no developer
+        ledger.add(bundled, sniped, *routed, *layouts, cut, dev_sale, usdc_buy, ghost, agent_buy)
         # The chain's curve accounts say what the trades did (the details stage reads them too).
         solana.set_curve(coin.bonding_curve, curve.account())
         solana.set_curve(usdc.bonding_curve, quoted.account())
 
+        solana.set_curve(mayhem.bonding_curve, agent.account())
         solana.add(coin, usdc)
         assert solana.slot_of(coin.signature) == start
         solana.add_trades(tx("bundle", [bundled]), slot=start)  # in the create's slot
@@ -137,15 +145,19 @@ async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
         solana.add_trades(tx("dev-sale", [dev_sale]), slot=start + 12)
         solana.add_trades(tx("usdc", [usdc_buy]), slot=start + 13)
         solana.add_trades(tx("ghost", [ghost]), slot=start + 14)  # a coin the board does not hold
+        solana.add_trades(tx("layouts", layouts, router=True), slot=start + 15)
+        solana.add(mayhem)
+        solana.add_trades(tx("mayhem", [agent_buy]), slot=start + 30)
 
         expected_rows = len(ledger.trades)
         await wait_for(lambda: StoredTrade.objects.count() == expected_rows)
         await wait_for(lambda: Token.objects.filter(mint=coin.mint, sells_5m=2, dev_sold_at__isnull=False).exists())
         await wait_for(lambda: Token.objects.filter(mint=usdc.mint, buys_5m=2).exists())
+        await wait_for(lambda: Token.objects.filter(mint=mayhem.mint, buys_5m=2).exists())
 
     stored = await token(coin.mint)
     held = ledger.held(coin.mint)
-    assert (stored.buys_5m, stored.sells_5m, stored.traders_5m) == (6, 2, 6)
+    assert (stored.buys_5m, stored.sells_5m, stored.traders_5m) == (6 + 8, 2, 6 + 8)
     assert stored.volume_5m_usd == ledger.volume_usd(coin.mint) == stored.volume_1h_usd == stored.volume_24h_usd
     assert stored.net_flow_5m_usd == pytest.approx(ledger.net_usd(coin.mint), abs=0.02)
     assert stored.dev_holding_pct == pct(held[coin.creator])
@@ -154,8 +166,9 @@ async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
     assert stored.bundled_pct == pct(held[wallet("bundler")])
     assert stored.top10_pct == pct(sum(sorted((v for v in held.values() if v > 0), reverse=True)[:10]))
     first_price = (30 * 10**9 / 10**9) / (1_073_000_000_000_000 / 10**6)
-    assert stored.price_change_5m == pytest.approx(100 * (price(dev_sale) / first_price - 1), rel=1e-6)
-    assert stored.usd_market_cap == pytest.approx(price(dev_sale) * 10**9 * SOL_USD, rel=1e-9)
+    last = layouts[-1]  # the coin's newest trade on the chain
+    assert stored.price_change_5m == pytest.approx(100 * (price(last) / first_price - 1), rel=1e-6)
+    assert stored.usd_market_cap == pytest.approx(price(last) * 10**9 * SOL_USD, rel=1e-9)
     caps = [price(t) * 10**9 * SOL_USD for t in ledger.of(coin.mint)]
     assert stored.ath_usd_market_cap == pytest.approx(max(caps), rel=1e-9)
     assert stored.trades_since == stored.created_at and stored.create_slot == start
@@ -165,6 +178,11 @@ async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
     assert quoted_token.volume_5m_usd == ledger.volume_usd(usdc.mint, usdc=True)
     assert quoted_token.usd_market_cap == pytest.approx(price(usdc_buy, decimals=6) * 10**9, rel=1e-9)
     assert quoted_token.dev_holding_pct == pct(ledger.held(usdc.mint)[usdc.creator])
+
+    # A Mayhem coin: two billion tokens, priced on them; its agent's vault is no holder.
+    mayhem_token = await token(mayhem.mint)
+    assert mayhem_token.usd_market_cap == pytest.approx(price(agent_buy) * 2 * 10**9 * SOL_USD, rel=1e-9)
+    assert mayhem_token.top10_pct == round(100 * ledger.held(mayhem.mint)[mayhem.creator] / (2 * SUPPLY), 4)
 
     # Each trade once, though most came both as logs and inner instructions; the cut one was
     # fetched whole; the unknown coin's trade is kept for when its launch arrives.
