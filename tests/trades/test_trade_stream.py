@@ -193,16 +193,27 @@ async def test_every_figure_follows_the_trades_as_a_ledger_of_them_says(solana):
     assert service.invalid == 0
 
 
+def a_launch(index: int, now: int) -> tuple[Launch, Curve]:
+    """A launch and its curve, with the developer's first buy its create transaction holds."""
+    coin = Launch(index=index, block_time=now)
+    curve = Curve(mint=coin.mint, creator=coin.creator)
+    curve.buy(coin.creator, 10**9, at=now)
+    return coin, curve
+
+
+async def launched(solana, coin: Launch) -> None:
+    """Once the tail and the stream listen, the launch lands and the stream has seen its first buy."""
+    await wait_for(lambda: len(solana.subscribers) == 2)
+    solana.add(coin)
+    await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+
+
 async def test_a_dropped_websocket_is_filled_and_a_gap_too_long_is_recorded(solana):
     solana.follow_program = True
     now = int(time.time())
-    coin = Launch(index=9_100, block_time=now)
-    curve = Curve(mint=coin.mint, creator=coin.creator)
-    curve.buy(coin.creator, 10**9, at=now)
+    coin, curve = a_launch(9_100, now)
     async with launch_tail(solana), trade_service(solana, max_gap=5):
-        await wait_for(lambda: len(solana.subscribers) == 2)
-        solana.add(coin)
-        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+        await launched(solana, coin)
         solana.drop_websockets()
         missed = [tx(f"missed-{i}", [curve.buy(wallet(f"m{i}"), 10**8, at=now)]) for i in range(3)]
         solana.add_trades(*missed)  # while disconnected: only the gap fill brings them
@@ -225,13 +236,9 @@ async def test_a_dropped_websocket_is_filled_and_a_gap_too_long_is_recorded(sola
 async def test_a_graduation_marks_the_coin_graduated_when_it_happens(solana):
     solana.follow_program = True
     now = int(time.time())
-    coin = Launch(index=9_200, block_time=now)
-    curve = Curve(mint=coin.mint, creator=coin.creator)
-    curve.buy(coin.creator, 10**9, at=now)
+    coin, curve = a_launch(9_200, now)
     async with launch_tail(solana), trade_service(solana):
-        await wait_for(lambda: len(solana.subscribers) == 2)
-        solana.add(coin)
-        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+        await launched(solana, coin)
         last = curve.buy(wallet("whale"), 85 * 10**9, at=now)
         done = complete_event_payload(user=wallet("whale"), mint=coin.mint, bonding_curve=coin.bonding_curve,
                                       timestamp=now)  # fmt: skip
