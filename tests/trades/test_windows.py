@@ -61,3 +61,17 @@ def test_quiet_coins_lose_their_five_minutes_in_the_next_flush_and_windows_come_
     record(StreamRows(), launches={}, windows=windows, sol_usd=150.0, now=now, covered_since=now, refresh=[coin.mint])
     token = Token.objects.get(mint=coin.mint)
     assert (token.volume_5m_usd, token.buys_5m, token.volume_1h_usd) == (0.0, 0, 150.0)
+
+
+def test_a_transaction_the_database_could_not_store_is_refused_not_retried_forever():
+    from tests.fakes.chain import trade_transaction_json
+    from tokens.sources.chain.events import decode_transaction
+    from tokens.trades.rows import rows_of
+
+    curve = Curve(mint=key_for("hostile-mint"), creator=key_for("hostile-creator"))
+    tx = TradeTx(signature_for("hostile"), 1_700_000_000, [curve.buy(key_for("h"), 10**8, at=1_700_000_000)])
+    decoded = decode_transaction(trade_transaction_json(tx, slot=2**64))  # a slot no BIGINT holds
+    long_name = decode_transaction(trade_transaction_json(tx, slot=5))
+    long_name.signature = "x" * 120  # no signature is that long
+    rows = rows_of([decoded, long_name], now=T0)
+    assert rows.trades == [] and len(rows.invalid) == 2

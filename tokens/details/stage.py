@@ -273,9 +273,11 @@ def _holder_subjects(mints: list[str]) -> tuple[dict[str, frozenset[str]], set[s
     """Per mint, the owners that are not holders: the bonding curve (its token account holds the
     unsold supply), the canonical pool (after graduation, the pool's vault holds the liquidity),
     Mayhem's vault; and the mints whose whole trading life the trade stream saw."""
-    rows = Token.objects.filter(mint__in=mints).values_list("mint", "bonding_curve", "quote", "create_slot")
-    not_holders = {mint: _not_holders(mint, curve, quote) for mint, curve, quote, _ in rows}
-    return not_holders, {mint for mint, _, _, slot in rows if slot is not None}
+    rows = Token.objects.filter(mint__in=mints).values_list(
+        "mint", "bonding_curve", "quote", "trades_since", "created_at"
+    )
+    not_holders = {mint: _not_holders(mint, curve, quote) for mint, curve, quote, _, _ in rows}
+    return not_holders, {mint for mint, _, _, since, created in rows if since is not None and since <= created}
 
 
 def _not_holders(mint: str, curve: str, quote: str) -> frozenset[str]:

@@ -187,7 +187,11 @@ def update_message(update: Any, *, whole: bool = True) -> dict[str, Any]:
     return {
         "type": "update",
         "cursor": update.cursor,
-        "tokens": [_updated_row(row.token, row.changed, whole=whole) for row in update.rows],
+        "tokens": [
+            _updated_row(row.token, row.changed, whole=whole)
+            for row in update.rows
+            if whole or any(name in UPDATE_FIELDS for name in row.changed)  # nothing a page shows: no row
+        ],
         "removed": update.removed,
         "stored": update.stored,
         "sent_at": time.time(),

@@ -76,10 +76,12 @@ def record(
 
 
 def stale_days(*, now: datetime, checked: dict[str, float], limit: int = 200) -> list[str]:
-    """Coins traded within a day whose 24-hour volume was not summed from candles for a minute."""
-    traded = Token.objects.filter(last_trade_at__gte=now - timedelta(hours=25)).order_by("figures_at")
+    """Coins traded within a day whose 24-hour volume was summed from candles longest ago (`checked`:
+    when each was), none of them within the last minute."""
+    traded = Token.objects.filter(last_trade_at__gte=now - timedelta(hours=25)).values_list("mint", flat=True)
     cutoff = now.timestamp() - 60
-    return [m for m in traded.values_list("mint", flat=True)[: limit * 5] if checked.get(m, 0) < cutoff][:limit]
+    due = [mint for mint in traded if checked.get(mint, 0) < cutoff]
+    return sorted(due, key=lambda mint: checked.get(mint, 0))[:limit]
 
 
 def load_windows(windows: RollingWindows, *, now: datetime) -> int:
@@ -103,10 +105,13 @@ def _day_volumes(mints: list[str], *, now: datetime) -> dict[str, float]:
     return {mint: round(sums.get(mint) or 0.0, 2) for mint in mints}
 
 
+WHOLE_LIFE = datetime.min.replace(tzinfo=UTC)
+
+
 def _covered_from(since: datetime | None, created: datetime) -> datetime | None:
     """Since when every trade of the coin was seen: its whole life when the stream saw its create."""
     if since is not None and since <= created:
-        return datetime.min.replace(tzinfo=UTC)
+        return WHOLE_LIFE
     return since
 
 
@@ -258,9 +263,9 @@ def _token_fields(
         if seen is not None and token.create_slot is None:
             fields["create_slot"] = seen.slot
         since = token.trades_since
-        if since is None or (seen is not None and since > token.created_at):
+        if since is None:
             # A coin whose create the stream saw has its whole life covered; any other, from the
-            # stream's coverage on.
+            # stream's coverage on. A gap moves it on later (record_gap), never back.
             since = token.created_at if seen is not None else max(covered, token.created_at)
             fields["trades_since"] = since
         if mint in by_mint:
@@ -272,10 +277,12 @@ def _token_fields(
             fields.update({"complete": True, "bonding_progress": 100.0})
         since = fields.get("trades_since", token.trades_since)
         fields.update(windows.figures(mint, now=now, covered_from=_covered_from(since, token.created_at)))
+        fields["figures_at"] = now
         added = sum(usd for t in by_mint.get(mint, []) if (usd := t.usd(t.quote_units, sol_usd)) is not None)
         if added:  # summed again from the candles now and then (refresh_windows)
             fields["volume_24h_usd"] = round((token.volume_24h_usd or 0.0) + added, 2)
-    whole_life = [m for m in tokens if launches.get(m) is not None or tokens[m].create_slot is not None]
+    whole_life = [m for m in tokens if _covered_from(found[m].get("trades_since", tokens[m].trades_since),
+                                                     tokens[m].created_at) == WHOLE_LIFE]  # fmt: skip
     supply = {m: _supply(by_mint.get(m, []), launches.get(m)) for m in whole_life}
     for mint, values in holding_figures(whole_life, supply=supply).items():
         found[mint].update(values)

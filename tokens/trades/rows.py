@@ -85,7 +85,7 @@ def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
         for event in tx.events:
             rows.launches.append(_launch(event, tx, block_time))
         for position, event in enumerate(tx.trades):
-            reason = _refusal(event)
+            reason = _refusal(event) or _transaction_refusal(tx)
             if reason:
                 rows.invalid.append(f"{tx.signature}: trade {position}: {reason}")
                 continue
@@ -119,6 +119,16 @@ def _refusal(event: TradeEvent) -> str:
         return "an amount larger than any supply"
     if event.virtual_quote <= 0 or event.virtual_token_reserves <= 0:
         return "reserves of zero price nothing"
+    return ""
+
+
+def _transaction_refusal(tx: DecodedTransaction) -> str:
+    """What the database could not store of the transaction (a signature is 64 bytes: at most 88
+    characters of base58; a slot fits a BIGINT)."""
+    if not isinstance(tx.signature, str) or not 0 < len(tx.signature) <= 88:
+        return "a signature that is not one"
+    if tx.slot is not None and not 0 <= tx.slot <= MAX_BIGINT:
+        return "a slot no ledger has"
     return ""
 
 

@@ -37,6 +37,8 @@ WAITING_SECONDS = 120.0  # a coin traded before its launch is stored is looked f
 WINDOW_REFRESH_SECONDS = 15.0
 PRUNE_SECONDS = 10.0
 PRUNE_CHUNK = 5_000
+GIVE_UP_AFTER = 3  # flushes of the same transactions that failed before they are left out
+MAX_PENDING = 200_000  # decoded transactions waiting for a database that does not answer
 
 
 class TradeService:
@@ -55,6 +57,8 @@ class TradeService:
         self.pending: list[DecodedTransaction] = []
         self.health = Outage("the trade stream", log=logger)
         self.flushes = 0
+        self.failed_flushes = 0
+        self.dropped = 0
         self.broadcast_at = float("-inf")
         self.trades_stored = 0
         self.invalid = 0
@@ -90,6 +94,9 @@ class TradeService:
                 if batch.gap is not None:
                     covered = await sync_to_async(record_gap)(batch.gap)
                 self.pending += batch.decoded
+                if len(self.pending) > MAX_PENDING:  # the database is away: memory stays bounded
+                    self.dropped += len(self.pending) - MAX_PENDING
+                    self.pending = self.pending[-MAX_PENDING:]
                 if writing is not None and not writing.done():
                     continue
                 if writing is not None:
@@ -118,9 +125,18 @@ class TradeService:
         decoded, self.pending = self.pending, []
         try:
             await self._flush(decoded, last=last, covered=covered, refresh=refresh, day=day)
-        except BaseException:
-            self.pending = decoded + self.pending  # stored once they can be (a trade is stored once)
+        except Exception:
+            self.failed_flushes += 1
+            if self.failed_flushes < GIVE_UP_AFTER:
+                # Kept for the next try (a trade is stored once, however often it is tried).
+                self.pending = (decoded + self.pending)[-MAX_PENDING:]
+            else:  # the same records failed again and again: they must not hold the stream up
+                self.dropped += len(decoded)
+                logger.error("trade stream: %d transactions could not be stored after %d tries; left out",
+                             len(decoded), GIVE_UP_AFTER)  # fmt: skip
+                self.failed_flushes = 0
             raise
+        self.failed_flushes = 0
 
     async def _flush(self, decoded: list[DecodedTransaction], *, last: str | None, covered: datetime, refresh,
                      day) -> None:  # fmt: skip
@@ -214,6 +230,8 @@ def prune(*, now: datetime, budget_seconds: float = 1.0) -> int:
     trade_cutoff = now - timedelta(hours=settings.TRADE_RETENTION_HOURS)
     candle_cutoff = now - timedelta(days=settings.CANDLE_RETENTION_DAYS)
     quiet = Token.objects.filter(last_trade_at__lt=trade_cutoff).values("mint")
+    # Their ledger goes: what it said stays on the rows, but it no longer covers their whole life.
+    Token.objects.filter(last_trade_at__lt=trade_cutoff, trades_since__lte=F("created_at")).update(trades_since=now)
     started, removed = time.monotonic(), 0
     for model, old in (
         (Trade, Q(traded_at__lt=trade_cutoff)),

@@ -27,6 +27,8 @@ class Bucket:
     wallets: set[str] | None = field(default_factory=set)  # dropped once older than five minutes
     first_price_before: float | None = None  # the price just before the bucket's first trade
     last_price: float | None = None
+    first_at: float = math.inf  # when its first and last trades were (a gap's trades come late)
+    last_at: float = -math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,10 @@ class RollingWindows:
         else:
             bucket = Bucket(start=start)
             buckets.insert(position, bucket)
-        if bucket.first_price_before is None:
-            bucket.first_price_before = trade.price_before
-        bucket.last_price = trade.price
+        if trade.at < bucket.first_at:
+            bucket.first_price_before, bucket.first_at = trade.price_before, trade.at
+        if trade.at >= bucket.last_at:
+            bucket.last_price, bucket.last_at = trade.price, trade.at
         usd = trade.usd or 0.0
         bucket.volume_usd += usd
         bucket.net_usd += usd if trade.is_buy else -usd
@@ -92,7 +95,6 @@ class RollingWindows:
             "traders_5m": len(wallets),
             "price_change_5m": _change(five, price_now, covered_from, _window_start(clock, FIVE_MINUTES)),
             "price_change_1h": _change(hour, price_now, covered_from, _window_start(clock, HOUR)),
-            "figures_at": now,
         }
 
     def prune(self, *, now: datetime) -> set[str]:

@@ -80,7 +80,8 @@ class ProgramStream:
             try:
                 async for batch in self._connected():
                     yield batch
-            except (TimeoutError, OSError, websockets.WebSocketException, ChainError) as exc:
+            except (TimeoutError, OSError, ValueError, TypeError, websockets.WebSocketException, ChainError,
+                    RpcError) as exc:  # fmt: skip
                 if self.connected:
                     logger.warning("trade stream: websocket lost (%s); filling the gap on reconnect", _describe(exc))
                 self.connected = False
@@ -117,13 +118,16 @@ class ProgramStream:
         signature = value.get("signature") if value else None
         if not isinstance(signature, str) or signature in self.recent:
             return None
-        self._remember(signature)
         if value.get("err") is not None:
+            self._remember(signature)
             return None
         decoded = decode_logs(signature, value.get("logs") or [], slot=slot)
         if decoded.logs_truncated or decoded.invalid_events:
-            decoded = await self.source._one(signature)  # the whole transaction holds every event
+            # The whole transaction holds every event. If it cannot be read, the connection is
+            # dropped before this signature counts as handled: the gap fill reads it again.
+            decoded = await self.source._one(signature)
             decoded.slot = decoded.slot if decoded.slot is not None else slot
+        self._remember(signature)
         return decoded
 
     def _remember(self, signature: str) -> None:
@@ -168,13 +172,21 @@ class ProgramStream:
             if before is not None:
                 options["before"] = before
             entries = await self.source.rpc.call("getSignaturesForAddress", [PUMP_PROGRAM, options])
-            if not isinstance(entries, list) or not all(isinstance(e, dict) and "signature" in e for e in entries):
+            if not isinstance(entries, list) or not all(_is_entry(e) for e in entries):
                 raise ChainError("getSignaturesForAddress did not answer with a list of signatures")
             found += entries
             if len(entries) < options["limit"]:
                 return found, True
             before = entries[-1]["signature"]
         return found, False
+
+
+def _is_entry(entry: Any) -> bool:
+    """A signature entry as the RPC writes it: a signature, and a block time within years 1970-9999."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("signature"), str) or len(entry["signature"]) > 88:
+        return False
+    block_time = entry.get("blockTime")
+    return block_time is None or (isinstance(block_time, int) and 0 <= block_time < 253_402_300_800)
 
 
 def _subscribe_request() -> dict[str, Any]:

@@ -152,6 +152,9 @@
     row.classList.toggle("pending", token.pending === true);
     setText(row, "holders", countOrDash(token.holders));
     setText(row, "volume_5m_usd", compactUsd(token.volume_5m_usd));
+    const volume = row.querySelector('[data-field="volume_5m_usd"]');
+    if (token.trades_since && !wholeLife(token)) volume.title = "trades since " + utcTime(token.trades_since) + " UTC";
+    else volume.removeAttribute("title");
     setText(row, "buys_sells_5m", buysSells(token));
     const change = row.querySelector('[data-field="price_change_5m"]');
     if (change) {
@@ -427,7 +430,7 @@
       delete change.changed;
       const token = tokens.get(change.mint);
       if (!token && !("created_timestamp" in change)) {
-        if (!viewIsNewest()) refreshViewSoon();
+        if (changed.length && !viewIsNewest()) refreshViewSoon();
         continue;
       }
       if (!token) {
@@ -975,12 +978,8 @@
       return (x < y ? -1 : 1) * (descending ? -1 : 1);
     }).slice(0, config.lane_cards);
     const keep = new Set(shown.map((t) => t.mint));
-    for (const mint of [...lane.tokens.keys()]) {
-      if (!keep.has(mint)) {
-        lane.tokens.delete(mint);
-        lane.cards.delete(mint);
-      }
-    }
+    for (const mint of [...lane.tokens.keys()]) if (!keep.has(mint)) lane.tokens.delete(mint);
+    for (const mint of [...lane.cards.keys()]) if (!keep.has(mint)) lane.cards.delete(mint); // no card kept for a token gone
     lane.list.replaceChildren(...shown.map((token) => cardFor(lane, token)));
     lane.count.textContent = String(shown.length);
   }
@@ -1022,6 +1021,7 @@
       }
       const token = Object.assign({}, held || {}, row);
       delete token.changed;
+      if (token.mint === drawerMint && !tokens.has(token.mint)) drawerTraded(token); // opened from a card
       for (const key of LANE_KEYS) {
         const lane = lanes[key];
         if (inLane(key, token)) {
