@@ -12,8 +12,10 @@ many pages is measured by run_bench.py). Writes bench/results/trades.md.
 """
 
 import argparse
+import array
 import asyncio
 import bisect
+import collections
 import json
 import os
 import resource
@@ -198,35 +200,36 @@ async def worker(args, coins: list[list[str]]) -> None:
 async def phase(
     fake: str, coins, rate: int, seconds: float, service, heard, *, flush: float, sample: bool = False
 ) -> dict:
+    """Trades sent at `rate` for `seconds`; each trade's delay to the page is matched as it goes (the
+    measuring keeps a few seconds of bookkeeping, not a record per trade, so RSS is the service's)."""
     _post(fake + "/bench/trades", {"coins": coins, "rate": rate, "seconds": seconds})
     stored_before, cpu_before, started = service.trades_stored, time.process_time(), time.monotonic()
-    heard_before = len(heard)
-    sent: list[tuple[float, str]] = []
+    matcher = _Matcher(heard)
     rss: list[float] = []
     sending, stopped = True, None
-    while sending or service.trades_stored - stored_before < len(sent):
+    while sending or service.trades_stored - stored_before < matcher.sent:
         await asyncio.sleep(0.25)
         answer = _get(fake + "/bench/sent")
-        sent += [tuple(item) for item in answer["sent"]]
+        matcher.add_sent(answer["sent"])
         sending = answer["sending"]
         if not sending and stopped is None:
             stopped = time.monotonic()
+        matcher.match(settled=time.time() - 10)
         rss.append(_rss_mb())
         if time.monotonic() - started > seconds + 120:
             break  # fell behind for good: what was stored is reported
     drain = time.monotonic() - (stopped or time.monotonic())
     await asyncio.sleep(flush + 0.5)  # the last flush reaches the page
+    matcher.match(settled=float("inf"))
     elapsed = time.monotonic() - started
     stored = service.trades_stored - stored_before
-    delays = _delays(sent, heard[heard_before:])
-    window = [t for t, _ in heard[heard_before:]]
-    span = (window[-1] - window[0]) if len(window) > 1 else 1.0
     cpu = time.process_time() - cpu_before
     result = {
-        "rate": rate, "sent": len(sent), "sent_per_s": len(sent) / seconds, "stored": stored, "drain_s": drain,
-        "kept_up": stored == len(sent) and drain <= 2,
-        "p50": _quantile(delays, 0.5), "p99": _quantile(delays, 0.99), "cpu_us": 1e6 * cpu / max(1, stored),
-        "messages_per_s": (len(window) - 1) / span if len(window) > 1 else 0.0, "rss_mb": max(rss, default=_rss_mb()),
+        "rate": rate, "sent": matcher.sent, "sent_per_s": matcher.sent / seconds, "stored": stored,
+        "drain_s": drain, "kept_up": stored == matcher.sent and drain <= 2,
+        "p50": _quantile(matcher.delays, 0.5), "p99": _quantile(matcher.delays, 0.99),
+        "cpu_us": 1e6 * cpu / max(1, stored), "messages_per_s": matcher.messages_per_s(),
+        "rss_mb": max(rss, default=_rss_mb()),
     }  # fmt: skip
     if sample:
         tenth = max(1, len(rss) // 10)
@@ -235,18 +238,41 @@ async def phase(
     return result
 
 
-def _delays(sent: list[tuple[float, str]], heard: list[tuple[float, set[str]]]) -> list[float]:
+class _Matcher:
     """Each trade's delay: from its sending to the first page message after it that names its coin."""
-    by_mint: dict[str, list[float]] = {}
-    for at, mints in heard:
-        for mint in mints:
-            by_mint.setdefault(mint, []).append(at)
-    delays = []
-    for at, mint in sent:
-        times = by_mint.get(mint, [])
-        index = bisect.bisect_left(times, at)
-        delays.append(times[index] - at if index < len(times) else float("inf"))
-    return delays
+
+    def __init__(self, heard: list) -> None:
+        self.heard = heard
+        self.first = len(heard)  # this phase's messages start here
+        self.read = len(heard)
+        self.times: dict[str, list[float]] = {}  # mint -> when messages named it (the last minute)
+        self.waiting: collections.deque = collections.deque()
+        self.delays = array.array("d")
+        self.sent = 0
+
+    def add_sent(self, sent: list) -> None:
+        self.waiting.extend(sent)
+        self.sent += len(sent)
+
+    def match(self, *, settled: float) -> None:
+        for index in range(self.read, len(self.heard)):
+            at, mints = self.heard[index]
+            for mint in mints or ():
+                self.times.setdefault(mint, []).append(at)
+            self.heard[index] = (at, None)  # the names are in `times` now
+        self.read = len(self.heard)
+        while self.waiting and self.waiting[0][0] < settled:
+            at, mint = self.waiting.popleft()
+            times = self.times.get(mint, [])
+            index = bisect.bisect_left(times, at)
+            self.delays.append(times[index] - at if index < len(times) else float("inf"))
+        horizon = time.time() - 60
+        for times in self.times.values():
+            del times[: bisect.bisect_left(times, horizon)]
+
+    def messages_per_s(self) -> float:
+        window = [at for at, _ in self.heard[self.first :]]
+        return (len(window) - 1) / (window[-1] - window[0]) if len(window) > 1 else 0.0
 
 
 def _quantile(values: list[float], q: float) -> float:
