@@ -70,7 +70,7 @@ class Reader:
 
 
 # Fixed-size kinds and their struct codes (a key becomes base58, a flag is checked to be 0 or 1).
-_FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B"}
+_FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B", "u8": "B", "u16": "H"}
 _compiled: dict[Group, list[tuple[Any, ...]]] = {}
 
 

@@ -1,0 +1,53 @@
+"""Every real PumpSwap pool account in ../shared/real decodes to its stated fields; its vaults to their
+balances and the pool's price; only migration pools are the canonical pool of their coin; a pool's
+discriminator under another owner, or a user's pool for the same mint, is not a coin's pool."""
+
+import base64
+
+import pytest
+
+from tests.real_samples import records
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, WSOL_MINT
+from tokens.sources.chain.curve import InvalidAccount
+from tokens.sources.chain.pools import decode_pool, is_canonical, pool_price, token_account_amount
+
+POOLS = records("index_found/pumpswap_pools.json", "pools")
+FIELDS = (
+    "pool_bump", "index", "creator", "base_mint", "quote_mint", "lp_mint", "pool_base_token_account",
+    "pool_quote_token_account", "lp_supply", "coin_creator", "is_mayhem_mode", "is_cashback_coin",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("sample", POOLS, ids=lambda s: s["key"])
+def test_every_real_pool_decodes_to_its_stated_fields(sample):
+    pool = decode_pool(base64.b64decode(sample["data"]), owner=PUMP_AMM_PROGRAM)
+    stated = sample["derived"]
+    for name in FIELDS:
+        assert getattr(pool, name) == stated.get(name), name  # a field the layout lacks is None
+    canonical = stated["_creator_is_pool_authority_pda_of_base_mint(canonical_migration_pool)"]
+    assert is_canonical(stated["_pool_address_rederived"], pool) is canonical
+
+
+def test_the_pool_with_its_vaults_gives_the_stated_price():
+    [sample] = [s for s in POOLS if "vaults" in s]
+    pool = decode_pool(base64.b64decode(sample["data"]), owner=PUMP_AMM_PROGRAM)
+    vaults = sample["vaults"]
+    base = token_account_amount(base64.b64decode(vaults["base"]["data"]), mint=pool.base_mint)
+    quote = token_account_amount(base64.b64decode(vaults["quote"]["data"]), mint=pool.quote_mint)
+    assert base == vaults["base"]["derived"]["amount"] and quote == vaults["quote"]["derived"]["amount"]
+    assert pool_price(base_amount=base, quote_amount=quote, quote_mint=pool.quote_mint) == pytest.approx(
+        sample["derived_price"]["value"], rel=1e-12
+    )
+    with pytest.raises(InvalidAccount):
+        token_account_amount(base64.b64decode(vaults["base"]["data"]), mint=WSOL_MINT)  # the other vault's mint
+
+
+def test_a_look_alike_account_and_a_user_pool_are_not_a_coins_pool():
+    data = base64.b64decode(POOLS[0]["data"])
+    with pytest.raises(InvalidAccount):
+        decode_pool(data, owner="cpamdpZCGKUy5JxQXB4dcpGPiikHawvSWAd6mEn1sGG")  # Meteora DAMM v2 shares it
+    with pytest.raises(InvalidAccount):
+        decode_pool(data[:100], owner=PUMP_AMM_PROGRAM)
+    [user_pool] = [s for s in POOLS if s["derived"]["base_mint"] == WSOL_MINT]  # WSOL as the base
+    pool = decode_pool(base64.b64decode(user_pool["data"]), owner=PUMP_AMM_PROGRAM)
+    assert not is_canonical(user_pool["derived"]["_pool_address_rederived"], pool)

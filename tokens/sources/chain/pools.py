@@ -1,0 +1,84 @@
+"""PumpSwap pools: the `Pool` account and its two vaults (SPL token accounts), read from their bytes.
+
+Pure functions; layouts from ../shared/UPSTREAM.md ("CompleteEvent, migration, the pool"). A pool
+holds no reserves: its base and quote vaults do, and the price is their ratio. Another program's
+account can carry the same discriminator (Meteora DAMM v2's pools do), so the owner is checked too.
+"""
+
+import struct
+from dataclasses import dataclass
+
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, USDC_MINT, WSOL_MINT
+from tokens.sources.chain.borsh import Group, InvalidEvent, Reader, read_appended, read_fields
+from tokens.sources.chain.curve import SOL_DECIMALS, TOKEN_DECIMALS, USDC_DECIMALS, InvalidAccount
+from tokens.sources.chain.pdas import canonical_pool_address
+
+POOL_DISCRIMINATOR = bytes.fromhex("f19a6d0411b16dbc")
+TOKEN_ACCOUNT_BYTES = 165  # an SPL token account (Token-2022 accounts append extensions)
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    pool_bump: int
+    index: int
+    creator: str
+    base_mint: str
+    quote_mint: str
+    lp_mint: str
+    pool_base_token_account: str
+    pool_quote_token_account: str
+    lp_supply: int
+    coin_creator: str | None = None  # 2025-05
+    is_mayhem_mode: bool | None = None  # 2025-11
+    is_cashback_coin: bool | None = None  # 2026-02
+
+
+_POOL_BASE: Group = (
+    ("pool_bump", "u8"), ("index", "u16"), ("creator", "key"), ("base_mint", "key"), ("quote_mint", "key"),
+    ("lp_mint", "key"), ("pool_base_token_account", "key"), ("pool_quote_token_account", "key"),
+    ("lp_supply", "u64"),
+)  # fmt: skip
+_POOL_GROUPS: tuple[Group, ...] = (
+    (("coin_creator", "key"),),
+    (("is_mayhem_mode", "flag"),),
+    (("is_cashback_coin", "flag"),),
+)
+
+
+def decode_pool(data: bytes, *, owner: str) -> Pool:
+    """A Pool account's fields; `InvalidAccount` for another program's account or other bytes.
+    Accounts are padded past their newest field: what follows is ignored."""
+    if owner != PUMP_AMM_PROGRAM:
+        raise InvalidAccount(f"owned by {owner}, not PumpSwap")
+    if not data.startswith(POOL_DISCRIMINATOR):
+        raise InvalidAccount("not a PumpSwap pool account (discriminator differs)")
+    reader = Reader(data[len(POOL_DISCRIMINATOR) :])
+    try:
+        values = read_fields(reader, _POOL_BASE)
+        values.update(read_appended(reader, _POOL_GROUPS))
+    except InvalidEvent as exc:
+        raise InvalidAccount(f"pool account does not parse: {exc}") from None
+    return Pool(**values)
+
+
+def is_canonical(address: str, pool: Pool) -> bool:
+    """The pool a pump coin migrated to (not one a user made for the same mint)."""
+    quote = "USDC" if pool.quote_mint == USDC_MINT else "SOL" if pool.quote_mint == WSOL_MINT else None
+    return quote is not None and canonical_pool_address(pool.base_mint, quote=quote) == address
+
+
+def token_account_amount(data: bytes, *, mint: str | None = None) -> int:
+    """An SPL token account's balance (u64 at offset 64), optionally checking its mint."""
+    if len(data) < TOKEN_ACCOUNT_BYTES:
+        raise InvalidAccount(f"token account of {len(data)} bytes, fewer than {TOKEN_ACCOUNT_BYTES}")
+    if mint is not None and Reader(data[:32]).key() != mint:
+        raise InvalidAccount("token account of another mint")
+    return struct.unpack_from("<Q", data, 64)[0]
+
+
+def pool_price(*, base_amount: int, quote_amount: int, quote_mint: str) -> float | None:
+    """Quote per token from the vaults' balances (USD for a USDC pool, SOL for a WSOL one)."""
+    if base_amount <= 0:
+        return None
+    decimals = USDC_DECIMALS if quote_mint == USDC_MINT else SOL_DECIMALS
+    return (quote_amount / 10**decimals) / (base_amount / 10**TOKEN_DECIMALS)
