@@ -27,7 +27,7 @@ from tokens.sources.chain.curve import CurveState
 from tokens.sources.chain.launches import curve_figures
 from tokens.sources.chain.pdas import canonical_pool_address
 from tokens.sources.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
-from tokens.sources.holders import HolderCounter, HolderLookupError
+from tokens.sources.holders import HolderCounter, HolderLookupError, HolderSurvey
 from tokens.sources.metadata import MetadataError, MetadataFetcher, TokenMetadata
 from tokens.sources.rpc import RpcError
 from tokens.store.filters import HOLDERS, METADATA, STATE
@@ -137,23 +137,32 @@ class DetailStage:
 
     async def _holders(self, mints: list[str]) -> list[DetailResult]:
         assert self.holders is not None
-        not_holders, whole_life = await sync_to_async(_holder_subjects)(mints)
+        not_holders, _ = await sync_to_async(_holder_subjects)(mints)
 
-        async def one(mint: str) -> DetailResult:
+        async def one(mint: str) -> tuple[str, HolderSurvey | DetailResult]:
             try:
-                found = await self.holders.survey(mint, not_holders=not_holders.get(mint, ()))
-                fields: dict[str, Any] = {"holders": found.holders}
-                if mint not in whole_life:  # the stream's ledger keeps those live, trade by trade
-                    fields["top10_pct"] = found.top10_pct
-                return DetailResult(mint, fields)
+                return mint, await self.holders.survey(mint, not_holders=not_holders.get(mint, ()))
             except HolderLookupError as exc:
                 logger.warning("holder count unavailable: %s", exc)
-                return DetailResult(mint, None, str(exc))
+                return mint, DetailResult(mint, None, str(exc))
             except Exception as exc:
                 logger.exception("holder count of %s failed", mint)
-                return DetailResult(mint, None, type(exc).__name__)
+                return mint, DetailResult(mint, None, type(exc).__name__)
 
-        return list(await asyncio.gather(*(one(mint) for mint in mints)))
+        surveys = await asyncio.gather(*(one(mint) for mint in mints))
+        # Asked again after the walk: the trade stream may have seen the coin's launch meanwhile, and
+        # then its ledger keeps the top-10 share live, trade by trade; the walk's does not replace it.
+        _, whole_life = await sync_to_async(_holder_subjects)(mints)
+        results = []
+        for mint, found in surveys:
+            if isinstance(found, DetailResult):
+                results.append(found)
+                continue
+            fields: dict[str, Any] = {"holders": found.holders}
+            if mint not in whole_life and found.top10_pct is not None:  # nothing held: not a share of 0
+                fields["top10_pct"] = found.top10_pct
+            results.append(DetailResult(mint, fields))
+        return results
 
     async def _metadata(self, mints: list[str]) -> list[DetailResult]:
         assert self.metadata is not None
