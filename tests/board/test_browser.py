@@ -107,7 +107,9 @@ def test_rows_arrive_in_steps_while_the_progress_bar_moves_to_100(board, upstrea
 
     row_counts = [rows for rows, _ in samples]
     steps = sorted(set(row_counts))
-    assert len(steps) >= 4, f"rows should arrive batch by batch, saw {steps}"
+    # At least one count between none and the end, sampled every 25 ms while batches land (a busy
+    # machine once let a sample see only [0, 20, 140]: 3 counts, still batch by batch).
+    assert len(steps) >= 3, f"rows should arrive batch by batch, saw {steps}"
     assert row_counts == sorted(row_counts)  # never fewer rows than a moment ago
     percents = [float(p) for _, p in samples if p]
     assert len(set(percents)) >= 3 and percents == sorted(percents)
