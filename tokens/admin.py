@@ -57,6 +57,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
                     "trending_limit",
                     "tail_interval_seconds",
                     "live_refresh_count",
+                    "live_pool_count",
                     "live_refresh_seconds",
                     "holder_rpc",
                 ]

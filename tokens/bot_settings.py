@@ -17,7 +17,7 @@ _EXPORTED_FIELDS = [
     "custom_days",
     "min_usd_market_cap", "max_usd_market_cap", "min_holders", "min_liquidity_sol", "include_nsfw",
     "include_pump_only", "trending_first", "trending_limit", "tail_interval_seconds", "blocklist",
-    "live_refresh_count", "live_refresh_seconds",
+    "live_refresh_count", "live_pool_count", "live_refresh_seconds",
 ]  # fmt: skip
 
 

@@ -44,13 +44,30 @@ class Token(models.Model):
     created_at = models.DateTimeField(db_index=True)
     market_cap_sol = models.FloatField(null=True, help_text="Market cap in SOL, as pump.fun reports it")
     usd_market_cap = models.FloatField(null=True, help_text="Market cap in USD")
-    liquidity_sol = models.FloatField(null=True, help_text="Virtual SOL reserves of the bonding curve, in SOL")
+    liquidity_sol = models.FloatField(
+        null=True, help_text="Liquidity in SOL: the curve's real reserves; after migration, twice the pool's quote side"
+    )
+    liquidity_usd = models.FloatField(null=True, help_text="The same liquidity in USD")
+    price_usd = models.FloatField(null=True, help_text="Price of one token in USD")
     holders = models.PositiveIntegerField(
         null=True, help_text="Distinct owners with a non-zero balance; empty when unknown"
     )
     reply_count = models.PositiveIntegerField(null=True)
     bonding_progress = models.FloatField(null=True, help_text="Bonding-curve progress, 0-100 %")
     complete = models.BooleanField(default=False, help_text="Graduated from the bonding curve")
+    # After graduation (tokens/details/pools.py): the PumpSwap pool that prices the coin.
+    graduated_at = models.DateTimeField(null=True, help_text="When the curve completed (its CompleteEvent)")
+    migrated_at = models.DateTimeField(null=True, help_text="When the liquidity moved to the pool (its migration)")
+    pool = models.CharField(max_length=44, blank=True, help_text="The canonical PumpSwap pool, once found")
+    pool_base_vault = models.CharField(max_length=44, blank=True)
+    pool_quote_vault = models.CharField(max_length=44, blank=True)
+    pool_status = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("", "on its curve"), ("migrating", "migrating"), ("priced", "priced"), ("unreadable", "unreadable")],
+        help_text="A graduated coin: migrating until its pool exists, priced from it, or its pool could not be read",
+    )
+    token_supply = models.BigIntegerField(null=True, help_text="The mint's supply (base units), read with its pool")
     nsfw = models.BooleanField(default=False)
     twitter = models.URLField(max_length=500, blank=True)
     telegram = models.URLField(max_length=500, blank=True)
@@ -372,7 +389,7 @@ class BotSettings(SingletonModel):
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(MAX_SOL)],
-        help_text="Virtual SOL reserves of the bonding curve. Empty: off",
+        help_text="Real SOL in the curve, or twice the quote side of a graduated coin's pool. Empty: off",
     )
     include_nsfw = models.BooleanField("show NSFW tokens", default=True)
     include_pump_only = models.BooleanField(
@@ -384,6 +401,12 @@ class BotSettings(SingletonModel):
         default=300,
         validators=[MinValueValidator(0), MaxValueValidator(5_000)],
         help_text="Live market caps: how many of the newest tokens have their bonding curve re-read (0: off)",
+    )
+    live_pool_count = models.PositiveIntegerField(
+        default=250,
+        validators=[MinValueValidator(0), MaxValueValidator(5_000)],
+        help_text="Live market caps: how many graduated tokens (newest graduations first) have their PumpSwap pool "
+        "re-read, 50 a call (0: off)",
     )
     live_refresh_seconds = models.PositiveIntegerField(
         default=10,

@@ -130,7 +130,8 @@ async def test_live_market_caps_follow_the_curve_and_show_a_graduation(solana, s
         stage = DetailStage(chain=chain_source(rpc), holders=None, metadata=None)
         calls_before = solana.method_calls.get("getMultipleAccounts", 0)
         await LiveRefresh(stage, count=300, seconds=10).refresh_once()
-        assert solana.method_calls["getMultipleAccounts"] - calls_before <= 2  # the curves, and the price
+        # The curves, the price, the graduated coin's pool looked for (once in the round).
+        assert solana.method_calls["getMultipleAccounts"] - calls_before <= 3
     update = await socket.receive_json_from(timeout=5)
     await socket.disconnect()
 
@@ -138,6 +139,8 @@ async def test_live_market_caps_follow_the_curve_and_show_a_graduation(solana, s
     assert set(changed) == {grower.mint, graduate.mint}  # the steady one did not move: not sent
     assert changed[grower.mint]["market_cap_sol"] == pytest.approx(111.84, abs=0.01)
     assert changed[graduate.mint]["complete"] is True and changed[graduate.mint]["bonding_progress"] == 100.0
+    # No pool yet: "migrating", and the curve's last state is no price.
+    assert changed[graduate.mint]["pool_status"] == "migrating" and changed[graduate.mint]["usd_market_cap"] is None
     after = await stored_tokens()
     assert after[grower.mint].usd_market_cap == pytest.approx(111.84 * 150, rel=1e-3)
     assert after[graduate.mint].complete and after[steady.mint].market_cap_sol == before[steady.mint].market_cap_sol

@@ -373,6 +373,7 @@ class FakeSolana(FakeDas):
         self.entries: list[_Entry] = []
         self.by_signature: dict[str, int] = {}
         self.accounts: dict[str, bytes] = {}
+        self.owners: dict[str, str] = {}  # an account's owner program; the pump program if not named
         self.sol_usd = sol_usd
         self.price_published: int | None = None  # None: now
         self.refuse_batches = False
@@ -432,6 +433,11 @@ class FakeSolana(FakeDas):
     def set_curve(self, bonding_curve: str, data: bytes) -> None:
         with self.lock:
             self.accounts[bonding_curve] = data
+
+    def set_account(self, key: str, data: bytes, *, owner: str) -> None:
+        with self.lock:
+            self.accounts[key] = data
+            self.owners[key] = owner
 
     # -- HTTP JSON-RPC ------------------------------------------------------------------------------
 
@@ -562,10 +568,12 @@ class FakeSolana(FakeDas):
             else:
                 with self.lock:
                     data = self.accounts.get(key)
+            with self.lock:
+                owner = self.owners.get(key, PUMP_PROGRAM)
             values.append(
                 None
                 if data is None
-                else {"data": [base64.b64encode(data).decode(), "base64"], "owner": PUMP_PROGRAM,
+                else {"data": [base64.b64encode(data).decode(), "base64"], "owner": owner,
                       "lamports": 1_000_000, "executable": False, "rentEpoch": 0, "space": len(data)}
             )  # fmt: skip
         return {"context": {"slot": 300_000_000 + len(self.entries)}, "value": values}

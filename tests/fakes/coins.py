@@ -41,6 +41,7 @@ def make_coin(index: int, *, created_ms: int, **overrides: Any) -> dict[str, Any
         "created_timestamp": created_ms,
         "complete": False,
         "virtual_sol_reserves": 30_000_000_000 + index * 1_000_000,  # lamports
+        "real_sol_reserves": index * 1_000_000,  # lamports
         "virtual_token_reserves": 1_073_000_000_000_000 - index * 1_000_000_000,  # 6 decimals
         "total_supply": 1_000_000_000_000_000,
         "market_cap": 28.0 + index / 100,  # SOL

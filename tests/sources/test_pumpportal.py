@@ -95,7 +95,7 @@ async def test_the_feed_merges_pumpportal_with_the_chain_tail_and_takes_each_lau
     assert {seen_by[launch.mint] for launch in chain_only} == {"chain"}
     portal_row = await Token.objects.aget(mint=first_on_portal[0].mint)
     assert portal_row.name == first_on_portal[0].name and portal_row.creator == first_on_portal[0].creator
-    assert portal_row.liquidity_sol == pytest.approx(30.0)  # UI units read as SOL, stored as SOL
+    assert portal_row.liquidity_sol == 0.0  # the curve's real SOL (its 30 virtual SOL are not liquidity)
     assert portal_row.bonding_curve == first_on_portal[0].bonding_curve
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

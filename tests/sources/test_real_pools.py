@@ -7,9 +7,11 @@ import base64
 import pytest
 
 from tests.real_samples import records
-from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, WSOL_MINT
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
 from tokens.sources.chain.curve import InvalidAccount
-from tokens.sources.chain.pools import decode_pool, is_canonical, pool_price, token_account_amount
+from tokens.sources.chain.pdas import associated_token_address
+from tokens.sources.chain.pool_reader import TOKEN_PROGRAMS
+from tokens.sources.chain.pools import decode_pool, is_canonical, pool_figures, pool_price, token_account_amount
 
 POOLS = records("index_found/pumpswap_pools.json", "pools")
 FIELDS = (
@@ -51,3 +53,27 @@ def test_a_look_alike_account_and_a_user_pool_are_not_a_coins_pool():
     [user_pool] = [s for s in POOLS if s["derived"]["base_mint"] == WSOL_MINT]  # WSOL as the base
     pool = decode_pool(base64.b64decode(user_pool["data"]), owner=PUMP_AMM_PROGRAM)
     assert not is_canonical(user_pool["derived"]["_pool_address_rederived"], pool)
+
+
+@pytest.mark.parametrize("sample", [s for s in POOLS if s["derived"]["base_mint"] != WSOL_MINT], ids=lambda s: s["key"])
+def test_the_vaults_of_every_real_coin_pool_are_where_the_reader_looks_for_them(sample):
+    """The reader finds a pool and prices it in one call by asking for the pool's associated token
+    accounts: on every real pool those are its vaults (the base one under SPL Token or Token-2022)."""
+    stated = sample["derived"]
+    pool = stated["_pool_address_rederived"]
+    candidates = {associated_token_address(pool, stated["base_mint"], token_program=p) for p in TOKEN_PROGRAMS}
+    assert stated["pool_base_token_account"] in candidates
+    quote_vault = associated_token_address(pool, stated["quote_mint"], token_program=TOKEN_PROGRAM)
+    assert stated["pool_quote_token_account"] == quote_vault
+
+
+def test_the_real_pools_figures_follow_from_its_vaults():
+    [sample] = [s for s in POOLS if "vaults" in s]
+    base, quote = (sample["vaults"][side]["derived"]["amount"] for side in ("base", "quote"))
+    figures = pool_figures(base_amount=base, quote_amount=quote, quote_mint=WSOL_MINT, supply=10**15, sol_usd=200.0)
+    price = sample["derived_price"]["value"]
+    assert figures.price_usd == pytest.approx(price * 200.0, rel=1e-12)
+    assert figures.market_cap_sol == pytest.approx(price * 10**9, rel=1e-12)
+    assert figures.liquidity_sol == pytest.approx(2 * quote / 1e9) and figures.liquidity_usd == pytest.approx(
+        2 * quote / 1e9 * 200.0
+    )

@@ -22,7 +22,7 @@ def rules(**overrides):
 
 
 def test_units_are_converted():
-    token = record(virtual_sol_reserves=42_500_000_000, market_cap=31.5, usd_market_cap=6_000.25)
+    token = record(real_sol_reserves=42_500_000_000, market_cap=31.5, usd_market_cap=6_000.25)
     assert token.created_at == datetime.fromtimestamp((NOW - 60_000) / 1000, tz=UTC)
     assert token.liquidity_sol == 42.5
     assert token.market_cap_sol == 31.5
@@ -48,7 +48,7 @@ def test_bonding_progress(reserves, complete, expected):
         ({"created_timestamp": 1_717_000_000}, "plausible"),  # seconds, not milliseconds
         ({"usd_market_cap": "lots"}, "finite number"),
         ({"usd_market_cap": float("nan")}, "finite number"),
-        ({"virtual_sol_reserves": -5}, "negative"),
+        ({"real_sol_reserves": -5}, "negative"),
     ],
 )
 def test_bad_records_are_rejected_with_a_reason(overrides, message):
@@ -88,7 +88,7 @@ def test_age_window():
         ({"min_usd_market_cap": 10_000}, {"usd_market_cap": 9_999.0}, "USD market cap below 10000"),
         ({"min_usd_market_cap": 10_000}, {"usd_market_cap": None}, "USD market cap unknown"),
         ({"max_usd_market_cap": 1_000}, {"usd_market_cap": 1_001.0}, "USD market cap above 1000"),
-        ({"min_liquidity_sol": 40}, {"virtual_sol_reserves": 39_000_000_000}, "liquidity below 40 SOL"),
+        ({"min_liquidity_sol": 40}, {"real_sol_reserves": 39_000_000_000}, "liquidity below 40 SOL"),
         ({"include_nsfw": False}, {"nsfw": True}, "marked NSFW"),
         ({"include_pump_only": False}, {"complete": False}, "still on the bonding curve"),
         ({"blocklist": ("rug",)}, {"name": "Big RUG pull"}, "name or symbol contains blocked word 'rug'"),
@@ -104,7 +104,7 @@ def test_each_filter_rejects_with_its_reason(filters, overrides, reason):
     [
         ({"min_usd_market_cap": 10_000}, {"usd_market_cap": 10_000.0}),
         ({"max_usd_market_cap": 1_000}, {"usd_market_cap": 1_000.0}),
-        ({"min_liquidity_sol": 40}, {"virtual_sol_reserves": 40_000_000_000}),
+        ({"min_liquidity_sol": 40}, {"real_sol_reserves": 40_000_000_000}),
         ({"include_nsfw": False}, {"nsfw": False}),
         ({"include_pump_only": False}, {"complete": True}),
         ({"blocklist": ("rug",)}, {"name": "Trusty"}),

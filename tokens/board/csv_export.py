@@ -4,12 +4,12 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from tokens.live.messages import TRADE_FIELDS, trade_figures
+from tokens.live.messages import POOL_FIELDS, TRADE_FIELDS, pool_facts, trade_figures
 from tokens.models import Token
 
 COLUMNS = (
-    "mint", "symbol", "name", "created_at", "usd_market_cap", "market_cap_sol", "bonding_progress",
-    "complete", "holders", "reply_count", "creator", "twitter", "telegram", "website", "image_uri",
+    "mint", "symbol", "name", "created_at", "usd_market_cap", "market_cap_sol", "liquidity_sol", "bonding_progress",
+    "complete", *POOL_FIELDS, "holders", "reply_count", "creator", "twitter", "telegram", "website", "image_uri",
     "sources", "details_updated_at", *TRADE_FIELDS,
 )  # fmt: skip
 # A cell a spreadsheet would run as a formula: names and links are chosen by whoever launched the coin.
@@ -28,6 +28,7 @@ def _cells(token: Token) -> list[str]:
         "sources": " ".join(token.sources),
         "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else "",
         "complete": "true" if token.complete else "false",
+        **pool_facts(token),
         **trade_figures(token),
     }
     cells = []

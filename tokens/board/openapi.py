@@ -318,11 +318,24 @@ def _token_schema() -> dict[str, Any]:
             "created_timestamp": {"type": "integer", "description": "Launch time, milliseconds since the epoch"},
             "market_cap_sol": _nullable("number", "Market cap in SOL"),
             "usd_market_cap": _nullable("number", "Market cap in USD"),
-            "liquidity_sol": _nullable("number", "Virtual SOL reserves of the bonding curve, in SOL"),
+            "liquidity_sol": _nullable(
+                "number", "Liquidity in SOL: the SOL the curve holds; once migrated, twice the pool's quote side"
+            ),
+            "liquidity_usd": _nullable("number", "The same liquidity in USD"),
+            "price_usd": _nullable("number", "One token in USD: from the curve, or from the pool once migrated"),
             "holders": _nullable("integer", "Wallets holding it (curve and pool accounts excluded)", minimum=0),
             "reply_count": _nullable("integer", "Replies on pump.fun (web API only)", minimum=0),
             "bonding_progress": _nullable("number", "Bonding-curve progress, %", minimum=0, maximum=100),
             "complete": {"type": "boolean", "description": "Graduated from the bonding curve"},
+            "graduated_at": _nullable("string", "When the curve completed", format="date-time"),
+            "migrated_at": _nullable("string", "When the liquidity moved to the PumpSwap pool", format="date-time"),
+            "pool": {"type": "string", "description": "The canonical PumpSwap pool once found, or empty"},
+            "pool_status": {
+                "type": "string",
+                "enum": ["", "migrating", "priced", "unreadable"],
+                "description": "Graduated coins: migrating (no pool yet), priced from the pool, or the pool could "
+                "not be read (price unknown); empty on the curve or not read yet",
+            },
             "nsfw": {"type": "boolean"},
             "twitter": link,
             "telegram": link,

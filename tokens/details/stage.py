@@ -18,20 +18,22 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tokens.details.pools import UNPRICED, graduated, read_pools
 from tokens.details.queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
 from tokens.live.messages import broadcast, run_message, update_message
 from tokens.live.outage import Outage
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
-from tokens.sources.chain.curve import CurveState
+from tokens.sources.chain.curve import TOKEN_DECIMALS, CurveState
 from tokens.sources.chain.launches import curve_figures
 from tokens.sources.chain.pdas import canonical_pool_address
+from tokens.sources.chain.pool_reader import PoolReader, PoolReadError
 from tokens.sources.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
 from tokens.sources.holders import HolderCounter, HolderLookupError, HolderSurvey
 from tokens.sources.metadata import MetadataError, MetadataFetcher, TokenMetadata
 from tokens.sources.rpc import RpcError
 from tokens.store.filters import HOLDERS, METADATA, STATE
-from tokens.store.normalise import LAMPORTS_PER_SOL, MAX_DESCRIPTION, clean_text, safe_url
+from tokens.store.normalise import MAX_DESCRIPTION, clean_text, safe_url
 
 logger = logging.getLogger(__name__)
 IDLE_SECONDS = 0.2
@@ -53,6 +55,7 @@ class DetailStage:
         on_health_change: Callable[[], None] | None = None,
     ) -> None:
         self.chain = chain
+        self.pools = PoolReader(rpc=chain.rpc) if chain is not None else None
         self.holders = holders
         self.metadata = metadata
         self.updates_sent = 0
@@ -133,7 +136,22 @@ class DetailStage:
         for mint, (curve, initial_real) in curves.items():
             if curve in states:
                 found[mint] = state_fields(states[curve], initial_real=initial_real, sol_usd=sol_usd)
+        completed = [mint for mint, fields in found.items() if fields["complete"]]
+        if completed:  # the curve's last state is no price: the pool's is (or none yet)
+            coins = await sync_to_async(graduated)(completed)
+            for mint, fields in (await self.read_pools(coins, sol_usd=sol_usd)).items():
+                found[mint].update(fields)
         return found
+
+    async def read_pools(self, coins, *, sol_usd: float | None) -> dict[str, dict[str, Any]]:
+        """Pool fields of graduated coins; none for any when the RPC fails (their price stays unknown
+        until a later round reads it)."""
+        assert self.pools is not None
+        try:
+            return await read_pools(self.pools, coins, sol_usd=sol_usd)
+        except (RpcError, PoolReadError) as exc:
+            logger.warning("PumpSwap pools unavailable: %s", exc)
+            return {}
 
     async def _holders(self, mints: list[str]) -> list[DetailResult]:
         assert self.holders is not None
@@ -187,10 +205,11 @@ class LiveRefresh:
 
     def __init__(
         self, stage: DetailStage, *, count: int | None = None, seconds: float | None = None,
-        on_health_change: Callable[[], None] | None = None,
+        pool_count: int | None = None, on_health_change: Callable[[], None] | None = None,
     ) -> None:  # fmt: skip
         self.stage = stage
         self.count = count
+        self.pool_count = pool_count
         self.seconds = seconds
         self.rounds = 0
         self.health = Outage("the live market caps", on_change=on_health_change, log=logger)
@@ -198,31 +217,51 @@ class LiveRefresh:
     async def run(self) -> None:
         while True:
             try:
-                count, seconds = await sync_to_async(self._pace)()
-                await self.refresh_once(count=count)
+                count, pools, seconds = await sync_to_async(self._pace)()
+                await self.refresh_once(count=count, pools=pools)
             except Exception as exc:
                 await asyncio.sleep(self.health.failed(exc))
                 continue
             self.health.ok()
             await asyncio.sleep(seconds)
 
-    def _pace(self) -> tuple[int, float]:
+    def _pace(self) -> tuple[int, int, float]:
         stored = BotSettings.get_solo()
         count = stored.live_refresh_count if self.count is None else self.count
-        return count, float(stored.live_refresh_seconds if self.seconds is None else self.seconds)
+        pools = stored.live_pool_count if self.pool_count is None else self.pool_count
+        return count, pools, float(stored.live_refresh_seconds if self.seconds is None else self.seconds)
 
-    async def refresh_once(self, *, count: int | None = None) -> None:
-        curves = await sync_to_async(_live_curves)(self.count if count is None else count)
+    async def refresh_once(self, *, count: int | None = None, pools: int | None = None) -> None:
+        graduated_now = await self._refresh_curves(self.count if count is None else count)
+        await self.refresh_pools(self.pool_count if pools is None else pools, skip=graduated_now)
+        self.rounds += 1
+
+    async def refresh_pools(self, count: int | None, *, skip: set[str] = frozenset()) -> None:
+        """The newest graduations' pools, priced again (those not found yet, looked for again), but
+        for `skip`: coins whose pools this round read already."""
+        coins = await sync_to_async(graduated)(count=count, skip=skip) if count else []
+        if not coins:
+            return
+        _, sol_usd = await self.stage.chain.current_states([])
+        found = await self.stage.read_pools(coins, sol_usd=sol_usd)
+        update = await sync_to_async(_apply_now)(found)
+        await self.stage.announce(update)
+
+    async def _refresh_curves(self, count: int) -> set[str]:
+        """The curves re-read; the coins they showed graduated (whose pools were read with them)."""
+        curves = await sync_to_async(_live_curves)(count)
         items = list(curves.items())
+        graduated_now: set[str] = set()
         for start in range(0, len(items), ACCOUNTS_PER_CALL):
             try:
                 found = await self.stage.read_curves(dict(items[start : start + ACCOUNTS_PER_CALL]))
             except (RpcError, ChainError) as exc:
                 logger.warning("live market caps: curves unavailable (%s)", exc)
-                return
+                break
+            graduated_now |= {mint for mint, fields in found.items() if fields.get("complete")}
             update = await sync_to_async(_apply_now)(found)
             await self.stage.announce(update)
-        self.rounds += 1
+        return graduated_now
 
 
 def metadata_fields(found: TokenMetadata) -> dict[str, Any]:
@@ -237,16 +276,25 @@ def metadata_fields(found: TokenMetadata) -> dict[str, Any]:
 
 
 def state_fields(state: CurveState, *, initial_real: int | None, sol_usd: float | None) -> dict[str, Any]:
+    """Token fields from a curve's state. A completed curve prices nothing (its coin trades in its
+    pool): its price fields are unknown until the pool is read."""
     figures = curve_figures(state, initial_real=initial_real, sol_usd=sol_usd)
-    lamports = figures.virtual_sol_lamports
+    if figures.complete:
+        return {**UNPRICED, "bonding_progress": 100.0, "complete": True, "quote": figures.quote}
     return {
         "market_cap_sol": figures.market_cap_sol,
         "usd_market_cap": figures.usd_market_cap,
-        "liquidity_sol": None if lamports is None else lamports / LAMPORTS_PER_SOL,
+        "price_usd": _per_token(figures.usd_market_cap, state.token_total_supply),
+        "liquidity_sol": figures.liquidity_sol,
+        "liquidity_usd": figures.liquidity_usd,
         "bonding_progress": figures.progress,
-        "complete": figures.complete,
+        "complete": False,
         "quote": figures.quote,
     }
+
+
+def _per_token(cap: float | None, supply: int) -> float | None:
+    return None if cap is None or supply <= 0 else float(f"{cap / (supply / 10**TOKEN_DECIMALS):.10g}")
 
 
 def _curves_of(mints: list[str]) -> dict[str, tuple[str, int | None]]:

@@ -41,6 +41,7 @@ def token_payload(token: Token) -> dict[str, Any]:
         "reply_count": token.reply_count,
         "bonding_progress": token.bonding_progress,
         "complete": token.complete,
+        **pool_facts(token),
         "nsfw": token.nsfw,
         "twitter": token.twitter,
         "telegram": token.telegram,
@@ -53,6 +54,17 @@ def token_payload(token: Token) -> dict[str, Any]:
         "details_updated_at": token.details_updated_at.isoformat() if token.details_updated_at else None,
         **trade_figures(token),
     }
+
+
+# After graduation: the pool that prices the coin (tokens/details/pools.py).
+POOL_FIELDS = ("pool", "pool_status", "graduated_at", "migrated_at", "price_usd", "liquidity_usd")
+
+
+def pool_facts(token: Token) -> dict[str, Any]:
+    facts = {name: getattr(token, name) for name in POOL_FIELDS}
+    for name in ("graduated_at", "migrated_at"):
+        facts[name] = facts[name].isoformat() if facts[name] is not None else None
+    return facts
 
 
 # Figures from the trade stream (tokens/trades); null when unknown. `trades_since` says what the
@@ -76,12 +88,14 @@ def trade_figures(token: Token) -> dict[str, Any]:
 # descriptions alone can be 2 kB a token. The API serves the full `token_payload`.
 BOARD_FIELDS = (
     "mint", "name", "symbol", "image_uri", "created_timestamp", "usd_market_cap", "holders", "reply_count",
-    "bonding_progress", "complete", "twitter", "telegram", "website", "sources", "pending", *TRADE_FIELDS,
+    "bonding_progress", "complete", "pool_status", "twitter", "telegram", "website", "sources", "pending",
+    *TRADE_FIELDS,
 )  # fmt: skip
 # Token fields a detail update may carry; the board knows them by the same names.
 UPDATE_FIELDS = frozenset(
     ("market_cap_sol", "usd_market_cap", "holders", "bonding_progress", "complete", "liquidity_sol", "quote",
-     "image_uri", "description", "twitter", "telegram", "website", "pending", *TRADE_FIELDS)
+     "image_uri", "description", "twitter", "telegram", "website", "pending", *POOL_FIELDS,
+     *TRADE_FIELDS)
 )  # fmt: skip
 
 

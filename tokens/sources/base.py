@@ -25,6 +25,7 @@ _COIN_FIELDS = {
     "bonding_curve": "bonding_curve", "creator": "creator", "signature": "signature",
     "created_timestamp": "created_ms", "last_trade_timestamp": "last_trade_ms", "market_cap": "market_cap_sol",
     "usd_market_cap": "usd_market_cap", "virtual_sol_reserves": "virtual_sol_lamports",
+    "real_sol_reserves": "real_sol_lamports",
     "virtual_token_reserves": "virtual_token_reserves", "total_supply": "total_supply", "reply_count": "reply_count",
     "complete": "complete", "nsfw": "nsfw",
 }  # fmt: skip
@@ -56,6 +57,7 @@ class Launch:
     market_cap_sol: Any = None
     usd_market_cap: Any = None
     virtual_sol_lamports: Any = None
+    real_sol_lamports: Any = None  # the SOL a curve holds: its liquidity
     virtual_token_reserves: Any = None
     total_supply: Any = None
     reply_count: Any = None

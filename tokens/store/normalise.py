@@ -90,7 +90,9 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         raise InvalidRecord("created_timestamp is missing")
     last_trade_ms = _timestamp_ms(raw.last_trade_ms, now_ms=now_ms, name="last_trade_timestamp")
     complete = raw.complete is True
-    virtual_sol = _number(raw.virtual_sol_lamports, "virtual_sol_reserves")
+    # A curve's liquidity is the SOL it really holds (its virtual 30 SOL are not there to sell into);
+    # a graduated coin's is its pool's, read later.
+    real_sol = None if complete else _number(raw.real_sol_lamports, "real_sol_reserves")
     return TokenRecord(
         mint=raw.mint,
         name=clean_text(raw.name, MAX_NAME),
@@ -101,7 +103,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         created_at=_datetime(created_ms),
         market_cap_sol=_number(raw.market_cap_sol, "market_cap"),
         usd_market_cap=_number(raw.usd_market_cap, "usd_market_cap"),
-        liquidity_sol=None if virtual_sol is None else virtual_sol / LAMPORTS_PER_SOL,
+        liquidity_sol=None if real_sol is None else real_sol / LAMPORTS_PER_SOL,
         reply_count=_count(raw.reply_count, "reply_count"),
         bonding_progress=_progress(raw, complete=complete),
         complete=complete,

@@ -78,6 +78,19 @@ def dev_share(token) -> str:
     return f"{held} sold" if token.dev_sold_at is not None else held
 
 
+# A graduated coin's stage, by what its pool says (the same words in board.js).
+GRADUATED_LABELS = {"migrating": "migrating", "unreadable": "pool unreadable"}
+
+
+@register.filter
+def stage(token) -> str:
+    if token is None:  # the empty row the page clones for live rows
+        return percent(None)
+    if not token.complete:
+        return percent(token.bonding_progress)
+    return GRADUATED_LABELS.get(token.pool_status, "graduated")
+
+
 @register.filter
 def whole_life(token) -> bool:
     """The trade stream saw the coin's whole life: its figures cover every trade."""

@@ -19,13 +19,14 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 
+from tokens.details.pools import MIGRATING, PRICED, UNPRICED
 from tokens.details.queue import DetailUpdate, apply_details
 from tokens.details.stage import state_fields
 from tokens.models import Candle, Holding, Token, Trade
 from tokens.store.batches import lock_board
 from tokens.store.filters import STATE
 from tokens.trades.figures import holding_figures
-from tokens.trades.rows import STANDARD_SUPPLY, LaunchSeen, StreamRows, TradeRow
+from tokens.trades.rows import STANDARD_SUPPLY, LaunchSeen, Migrated, StreamRows, TradeRow
 from tokens.trades.windows import RollingWindows, Seen
 
 SNIPER_SLOTS = 2  # wallets that buy within this many slots after the create's
@@ -54,6 +55,7 @@ def record(
         new = _new_trades(rows.trades)
         windows.add(_seen(t, sol_usd) for t in new)
         touched = {t.mint for t in new} | {seen.mint for seen in rows.launches} | set(rows.completed) | set(retry)
+        touched |= set(rows.migrated)
         mints = sorted(touched | set(refresh) | set(day))
         tokens = Token.objects.in_bulk(mints, field_name="mint")
         _store_trades(new, sol_usd=sol_usd)
@@ -73,6 +75,18 @@ def record(
         update = apply_details(found, judged=set(), now=now, kind=STATE, tokens=tokens) if found else None
     waiting = {mint for mint in touched if mint not in tokens}
     return Flushed(update=update, stored=len(new), waiting=waiting)
+
+
+def record_migrations(found: dict[str, dict[str, Any]], migrated: dict[str, Migrated], *, now: datetime):
+    """Pools just read after their coins' migrations, written at once (not with the next flush)."""
+    with transaction.atomic():
+        lock_board()
+        tokens = Token.objects.in_bulk(list(found), field_name="mint")
+        fields = {
+            mint: {**graduation_fields(token, completed=None, migrated=migrated[mint]), **found[mint]}
+            for mint, token in tokens.items()
+        }
+        return apply_details(fields, judged=set(), now=now, kind=STATE, tokens=tokens) if fields else None
 
 
 def stale_days(*, now: datetime, checked: dict[str, float], limit: int = 200) -> list[str]:
@@ -268,13 +282,13 @@ def _token_fields(
             # stream's coverage on. A gap moves it on later (record_gap), never back.
             since = token.created_at if seen is not None else max(covered, token.created_at)
             fields["trades_since"] = since
+        graduated = token.complete or mint in rows.completed or mint in rows.migrated
         if mint in by_mint:
-            fields.update(_latest(by_mint[mint], token, sol_usd=sol_usd))
+            fields.update(_latest(by_mint[mint], token, sol_usd=sol_usd, graduated=graduated))
         elif token.last_trade_at is None:
-            fields.update(_stored_latest(mint, sol_usd=sol_usd))  # traded before its launch was stored
+            fields.update(_stored_latest(mint, sol_usd=sol_usd, graduated=graduated))  # before its launch
         fields.update(_developer_sales(by_mint.get(mint, []), token, seen))
-        if mint in rows.completed:
-            fields.update({"complete": True, "bonding_progress": 100.0})
+        fields.update(graduation_fields(token, completed=rows.completed.get(mint), migrated=rows.migrated.get(mint)))
         since = fields.get("trades_since", token.trades_since)
         fields.update(windows.figures(mint, now=now, covered_from=_covered_from(since, token.created_at)))
         fields["figures_at"] = now
@@ -289,32 +303,47 @@ def _token_fields(
     return dict(found)
 
 
-def _latest(trades: list[TradeRow], token: Token, *, sol_usd: float | None) -> dict[str, Any]:
-    """The market cap after the coin's newest trade, unless a newer one is stored already."""
+def _latest(trades: list[TradeRow], token: Token, *, sol_usd: float | None, graduated: bool) -> dict[str, Any]:
+    """The market cap after the coin's newest trade, unless a newer one is stored already or the coin
+    has graduated (its curve trades no more: a late copy of its last trades is no price now)."""
     if not trades:
         return {}
     last = max(trades, key=lambda t: (t.traded_at, t.slot or 0, t.position))
     if token.last_trade_at is not None and last.traded_at < token.last_trade_at:
         return {}
-    fields = state_fields(last.curve, initial_real=token.initial_real_token_reserves, sol_usd=sol_usd)
     caps = [c for c in (_usd_cap(t, sol_usd) for t in trades) if c is not None]
-    if token.complete:
-        fields.pop("complete")  # a trade's curve is never "complete"; a graduated coin stays graduated
+    fields = {} if graduated else state_fields(last.curve, initial_real=token.initial_real_token_reserves,
+                                               sol_usd=sol_usd)  # fmt: skip
     return {
         **fields, "last_trade_at": last.traded_at,
         "ath_usd_market_cap": max([*caps, token.ath_usd_market_cap or 0.0]) if caps else token.ath_usd_market_cap,
     }  # fmt: skip
 
 
-def _stored_latest(mint: str, *, sol_usd: float | None) -> dict[str, Any]:
+def _stored_latest(mint: str, *, sol_usd: float | None, graduated: bool) -> dict[str, Any]:
     """A coin's market cap from its newest stored trade (the trades came before the coin did)."""
     last = Trade.objects.filter(mint=mint).order_by("-traded_at", "-id").first()
     if last is None:
         return {}
     highest = Trade.objects.filter(mint=mint).aggregate(cap=Max("usd_market_cap"))["cap"]
     fields: dict[str, Any] = {"last_trade_at": last.traded_at, "ath_usd_market_cap": highest}
-    if last.usd_market_cap is not None:
+    if last.usd_market_cap is not None and not graduated:
         fields["usd_market_cap"] = last.usd_market_cap
+    return fields
+
+
+def graduation_fields(token: Token, *, completed: datetime | None, migrated: Migrated | None) -> dict[str, Any]:
+    """A CompleteEvent graduates the coin (its price unknown until its pool is read: "migrating");
+    a migration names its pool, priced at once by the stream (TradeService) and by every live round."""
+    fields: dict[str, Any] = {}
+    if completed is not None or migrated is not None:
+        fields.update(complete=True, bonding_progress=100.0)
+        if token.graduated_at is None:
+            fields["graduated_at"] = completed or migrated.at
+        if token.pool_status != PRICED:
+            fields.update(pool_status=MIGRATING, **UNPRICED)
+    if migrated is not None:
+        fields.update(pool=migrated.pool, migrated_at=token.migrated_at or migrated.at)
     return fields
 
 

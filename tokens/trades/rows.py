@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from tokens.sources.chain.addresses import USDC_MINT
 from tokens.sources.chain.curve import SOL_DECIMALS, TOKEN_DECIMALS, USDC_DECIMALS, CurveState
 from tokens.sources.chain.events import CreateEvent, DecodedTransaction
+from tokens.sources.chain.pdas import canonical_pool_address
 from tokens.sources.chain.trades import TradeEvent
 
 MAX_BIGINT = 2**63 - 1
@@ -67,12 +68,39 @@ class LaunchSeen:
     supply: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    """A coin's liquidity moved to its canonical PumpSwap pool."""
+
+    pool: str
+    quote: str  # SOL or USDC
+    at: datetime
+
+
 @dataclass
 class StreamRows:
     trades: list[TradeRow] = field(default_factory=list)
     launches: list[LaunchSeen] = field(default_factory=list)
     completed: dict[str, datetime] = field(default_factory=dict)  # mint -> when it graduated
+    migrated: dict[str, Migrated] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
+
+
+def migrations_of(tx: DecodedTransaction, *, now: datetime) -> tuple[dict[str, Migrated], list[str]]:
+    """The migrations of a transaction to each coin's canonical pool; a migration naming any other
+    pool is refused (a coin's pool is where the program puts it, whatever an event says)."""
+    found, refused = {}, []
+    for event in tx.migrations:
+        quote = "USDC" if event.quote_mint == USDC_MINT else "SOL"
+        try:
+            canonical = canonical_pool_address(event.mint, quote=quote)
+        except ValueError:
+            canonical = None
+        if event.pool != canonical:
+            refused.append(f"{tx.signature}: a migration of {event.mint} to {event.pool}, not its pool")
+            continue
+        found[event.mint] = Migrated(pool=event.pool, quote=quote, at=_moment(event.timestamp) or now)
+    return found, refused
 
 
 def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
@@ -92,6 +120,9 @@ def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
             rows.trades.append(_row(event, tx, position, _moment(event.timestamp) or block_time or now))
         for event in tx.completes:
             rows.completed[event.mint] = _moment(event.timestamp) or block_time or now
+        migrated, refused = migrations_of(tx, now=block_time or now)
+        rows.migrated.update(migrated)
+        rows.invalid += refused
     return rows
 
 

@@ -19,16 +19,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from tokens.details.pools import reading_fields
 from tokens.live.messages import broadcast, update_message
 from tokens.live.outage import Outage
 from tokens.models import Candle, Holding, Token, Trade, TradeStream
 from tokens.sources.chain.events import DecodedTransaction
+from tokens.sources.chain.pool_reader import PoolReader
 from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream
 from tokens.sources.chain.source import ChainSource
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.sources.rpc import RpcError
-from tokens.trades.ledger import load_windows, record, stale_days
-from tokens.trades.rows import LaunchSeen, rows_of
+from tokens.trades.ledger import load_windows, record, record_migrations, stale_days
+from tokens.trades.rows import LaunchSeen, Migrated, migrations_of, rows_of
 from tokens.trades.windows import RollingWindows
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class TradeService:
         clock=time.time,
     ) -> None:  # fmt: skip
         self.chain = chain
+        self.pools = PoolReader(rpc=chain.rpc)
+        self.pricing: set[asyncio.Task] = set()
         self.flush_seconds = settings.TRADE_FLUSH_SECONDS if flush_seconds is None else flush_seconds
         self.max_gap = settings.TRADE_GAP_MAX_TRANSACTIONS if max_gap is None else max_gap
         self.clock = clock
@@ -62,6 +66,7 @@ class TradeService:
         self.broadcast_at = float("-inf")
         self.trades_stored = 0
         self.invalid = 0
+        self.migrations_priced = 0
 
     async def run(self) -> None:
         """Forever (cancel to stop)."""
@@ -94,6 +99,7 @@ class TradeService:
                 if batch.gap is not None:
                     covered = await sync_to_async(record_gap)(batch.gap)
                 self.pending += batch.decoded
+                self._price_migrations(batch.decoded)
                 if len(self.pending) > MAX_PENDING:  # the database is away: memory stays bounded
                     self.dropped += len(self.pending) - MAX_PENDING
                     self.pending = self.pending[-MAX_PENDING:]
@@ -113,6 +119,8 @@ class TradeService:
         finally:
             if writing is not None:
                 writing.cancel()
+            for task in list(self.pricing):
+                task.cancel()
 
     async def _write(self, *, last: str | None, covered: datetime, refresh: bool, tidy: bool) -> None:
         moved, day = await self._moved_windows() if refresh else ([], [])
@@ -150,7 +158,7 @@ class TradeService:
         for reason in rows.invalid[:1]:
             logger.info("trade stream: %s (%d refused so far)", reason, self.invalid)
         self.waiting = {m: t for m, t in self.waiting.items() if time.monotonic() - t < WAITING_SECONDS}
-        if not (rows.trades or rows.launches or rows.completed or self.waiting or refresh or day):
+        if not (rows.trades or rows.launches or rows.completed or rows.migrated or self.waiting or refresh or day):
             await sync_to_async(_save_position)(last=last, now=now, stored=0)
             return
         sol_usd = await self._sol_usd()
@@ -170,6 +178,33 @@ class TradeService:
             await asyncio.sleep(max(0.0, self.broadcast_at + self.flush_seconds - time.monotonic()))
             self.broadcast_at = time.monotonic()
             await broadcast(update_message(flushed.update, whole=False))
+
+    def _price_migrations(self, decoded: list[DecodedTransaction]) -> None:
+        """A migration's pool is read the moment its transaction is seen, beside the stream (one
+        round trip: the pool, its vaults and the mint in one call), not at the next flush."""
+        now = self._now()
+        migrated = {}
+        for tx in decoded:
+            if not tx.failed:
+                migrated.update(migrations_of(tx, now=now)[0])
+        if migrated:
+            task = asyncio.create_task(self.price_pools(migrated))
+            self.pricing.add(task)
+            task.add_done_callback(self.pricing.discard)
+
+    async def price_pools(self, migrated: dict[str, Migrated]) -> None:
+        try:
+            readings, sol_usd = await asyncio.gather(
+                self.pools.find({mint: m.quote for mint, m in migrated.items()}), self._sol_usd()
+            )
+            found = {mint: reading_fields(reading, sol_usd=sol_usd) for mint, reading in readings.items()}
+            update = await sync_to_async(record_migrations)(found, migrated, now=self._now())
+        except Exception as exc:  # the next live round reads them; the stream goes on
+            logger.warning("trade stream: pools of %d migrations unread (%s)", len(migrated), type(exc).__name__)
+            return
+        if update is not None:
+            self.migrations_priced += len(found)
+            await broadcast(update_message(update))
 
     async def _moved_windows(self) -> tuple[list[str], list[str]]:
         """The coins whose windows may have moved without trades (every coin traded within the hour,

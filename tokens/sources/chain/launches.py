@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from tokens.sources.base import RECENT, Launch
 from tokens.sources.chain.addresses import USDC_MINT
-from tokens.sources.chain.curve import CurveState, bonding_progress, market_cap_in_quote
+from tokens.sources.chain.curve import (
+    SOL_DECIMALS,
+    USDC_DECIMALS,
+    CurveState,
+    bonding_progress,
+    market_cap_in_quote,
+)
 from tokens.sources.chain.events import CreateEvent, DecodedTransaction
 
 CHAIN = "chain"
@@ -86,6 +92,8 @@ class CurveFigures:
     usd_market_cap: float | None
     virtual_sol_lamports: int | None  # SOL curves only
     virtual_token_reserves: int
+    liquidity_sol: float | None  # the real quote reserves: what a seller can take out
+    liquidity_usd: float | None
     progress: float | None
     complete: bool
     quote: str
@@ -111,21 +119,29 @@ def curve_figures(state: CurveState, *, initial_real: int | None, sol_usd: float
     if state.quote == "USDC":
         sol_cap = None if cap is None or not sol_usd else cap / sol_usd
         usd_cap, lamports = cap, None
+        liquidity_usd = state.real_quote_reserves / 10**USDC_DECIMALS
+        liquidity_sol = liquidity_usd / sol_usd if sol_usd else None
     else:
         sol_cap, lamports = cap, state.virtual_quote_reserves
         usd_cap = None if cap is None or sol_usd is None else cap * sol_usd
+        liquidity_sol = state.real_quote_reserves / 10**SOL_DECIMALS
+        liquidity_usd = None if sol_usd is None else liquidity_sol * sol_usd
     return CurveFigures(
         market_cap_sol=sol_cap, usd_market_cap=usd_cap, virtual_sol_lamports=lamports,
-        virtual_token_reserves=state.virtual_token_reserves, progress=progress, complete=state.complete,
-        quote=state.quote,
+        virtual_token_reserves=state.virtual_token_reserves, liquidity_sol=liquidity_sol,
+        liquidity_usd=liquidity_usd, progress=progress, complete=state.complete, quote=state.quote,
     )  # fmt: skip
 
 
 def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: float | None) -> None:
-    """A launch with its curve's current figures (for a trending ranking, read before delivery)."""
+    """A launch with its curve's current figures (for a trending ranking, read before delivery). A
+    completed curve's are not its coin's price (the pool's is): they stay unknown."""
     if state is None:
         return
     figures = curve_figures(state, initial_real=record.initial_real_token_reserves, sol_usd=sol_usd)
-    for name in ("market_cap_sol", "usd_market_cap", "virtual_sol_lamports", "virtual_token_reserves", "progress",
-                 "complete", "quote"):  # fmt: skip
+    for name in ("virtual_token_reserves", "progress", "complete", "quote"):
         setattr(record, name, getattr(figures, name))
+    if not figures.complete:
+        for name in ("market_cap_sol", "usd_market_cap", "virtual_sol_lamports"):
+            setattr(record, name, getattr(figures, name))
+        record.real_sol_lamports = state.real_quote_reserves if state.quote == "SOL" else None

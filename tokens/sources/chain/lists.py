@@ -3,8 +3,9 @@ API's: a `batch_callback` and a `batch_size`, or the whole list when called with
 
 - recent: every launch in the window, newest first (the chain holds them all).
 - trending: the window's top `limit` launches by current market cap (from each bonding curve's
-  state), biggest first. The ranking is known only once the whole window has been read, so the
-  batches come at the end of the scan; a resumed trending run scans again.
+  state), biggest first; graduated coins first of all (their curves no longer price them, and every
+  one is worth more than any coin still on its curve). The ranking is known only once the whole
+  window has been read, so the batches come at the end of the scan; a resumed trending run scans again.
 - hybrid: recent. On the chain the recent list is complete, so every trending coin of the window
   is already in it; trending adds nothing to de-duplicate.
 """
@@ -63,10 +64,11 @@ async def get_chain_trending_tokens(
     async for page in source.backfill(cutoff_s=cutoff_s, start=None, with_state=True):
         for record in page:
             cap = record.market_cap_sol
-            if not isinstance(cap, (int, float)) or not isinstance(record.mint, str):
+            graduated = record.complete is True  # worth more than any curve; its pool is read later
+            if not (graduated or isinstance(cap, (int, float))) or not isinstance(record.mint, str):
                 continue
             order += 1
-            item = (float(cap), -order, record)
+            item = ((graduated, float(cap or 0.0)), -order, record)
             if len(top) < limit:
                 heapq.heappush(top, item)
             elif item > top[0]:

@@ -15,6 +15,7 @@ from tokens.sources.chain.pdas import canonical_pool_address
 
 POOL_DISCRIMINATOR = bytes.fromhex("f19a6d0411b16dbc")
 TOKEN_ACCOUNT_BYTES = 165  # an SPL token account (Token-2022 accounts append extensions)
+MINT_BYTES = 82  # an SPL mint (Token-2022 mints append extensions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +68,23 @@ def is_canonical(address: str, pool: Pool) -> bool:
     return quote is not None and canonical_pool_address(pool.base_mint, quote=quote) == address
 
 
-def token_account_amount(data: bytes, *, mint: str | None = None) -> int:
-    """An SPL token account's balance (u64 at offset 64), optionally checking its mint."""
+def token_account_amount(data: bytes, *, mint: str | None = None, owner: str | None = None) -> int:
+    """An SPL token account's balance (u64 at offset 64), optionally checking its mint and owner."""
     if len(data) < TOKEN_ACCOUNT_BYTES:
         raise InvalidAccount(f"token account of {len(data)} bytes, fewer than {TOKEN_ACCOUNT_BYTES}")
     if mint is not None and Reader(data[:32]).key() != mint:
         raise InvalidAccount("token account of another mint")
+    if owner is not None and Reader(data[32:64]).key() != owner:
+        raise InvalidAccount("token account of another owner")
     return struct.unpack_from("<Q", data, 64)[0]
+
+
+def mint_supply(data: bytes) -> int:
+    """A mint's supply (u64 at offset 36, SPL Token and Token-2022 alike): burns included, so a market
+    cap is the price times what exists, not a nominal billion."""
+    if len(data) < MINT_BYTES:
+        raise InvalidAccount(f"mint account of {len(data)} bytes, fewer than {MINT_BYTES}")
+    return struct.unpack_from("<Q", data, 36)[0]
 
 
 def pool_price(*, base_amount: int, quote_amount: int, quote_mint: str) -> float | None:
@@ -82,3 +93,32 @@ def pool_price(*, base_amount: int, quote_amount: int, quote_mint: str) -> float
         return None
     decimals = USDC_DECIMALS if quote_mint == USDC_MINT else SOL_DECIMALS
     return (quote_amount / 10**decimals) / (base_amount / 10**TOKEN_DECIMALS)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFigures:
+    """What a pool's two vault balances say of its coin. Liquidity is both sides at the pool's own
+    price: twice the quote side."""
+
+    price_usd: float | None
+    market_cap_sol: float | None
+    usd_market_cap: float | None
+    liquidity_sol: float | None
+    liquidity_usd: float | None
+
+
+def pool_figures(
+    *, base_amount: int, quote_amount: int, quote_mint: str, supply: int | None, sol_usd: float | None
+) -> PoolFigures:
+    """Price, market cap (price times supply) and liquidity in SOL and USD. A SOL pool's USD figures need
+    the SOL/USD price, a USDC pool's SOL figures too; without it they stay unknown."""
+    price = pool_price(base_amount=base_amount, quote_amount=quote_amount, quote_mint=quote_mint)
+    usdc = quote_mint == USDC_MINT
+    side = quote_amount / 10 ** (USDC_DECIMALS if usdc else SOL_DECIMALS)
+    cap = None if price is None or supply is None else price * supply / 10**TOKEN_DECIMALS
+    in_usd = (lambda v: v) if usdc else (lambda v: None if v is None or sol_usd is None else v * sol_usd)
+    in_sol = (lambda v: None if v is None or not sol_usd else v / sol_usd) if usdc else (lambda v: v)
+    return PoolFigures(
+        price_usd=in_usd(price), market_cap_sol=in_sol(cap), usd_market_cap=in_usd(cap),
+        liquidity_sol=in_sol(2 * side), liquidity_usd=in_usd(2 * side),
+    )  # fmt: skip

@@ -148,7 +148,7 @@
     }
     setText(row, "age", age(token.created_timestamp));
     setText(row, "usd_market_cap", compactUsd(token.usd_market_cap));
-    setText(row, "bonding_progress", token.complete ? "graduated" : percent(token.bonding_progress));
+    setText(row, "bonding_progress", stageLabel(token));
     row.classList.toggle("pending", token.pending === true);
     setText(row, "holders", countOrDash(token.holders));
     setText(row, "volume_5m_usd", compactUsd(token.volume_5m_usd));
@@ -402,7 +402,7 @@
 
   // The cells a detail update can change, by the token field that changed.
   const CELLS = {usd_market_cap: "usd_market_cap", holders: "holders", bonding_progress: "bonding_progress",
-    complete: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website",
+    complete: "bonding_progress", pool_status: "bonding_progress", image_uri: "image_uri", twitter: "twitter", telegram: "telegram", website: "website",
     volume_5m_usd: "volume_5m_usd", buys_5m: "buys_sells_5m", sells_5m: "buys_sells_5m", price_change_5m: "price_change_5m",
     dev_holding_pct: "dev_holding_pct", top10_pct: "top10_pct", snipers_pct: "snipers_pct"};
   const SORTED_BY = {
@@ -1112,7 +1112,8 @@
     $("drawer-created").textContent = new Date(token.created_timestamp).toISOString().slice(0, 19).replace("T", " ") +
       " UTC (" + age(token.created_timestamp) + " ago)";
     $("drawer-cap").textContent = compactUsd(token.usd_market_cap);
-    $("drawer-bonding").textContent = token.complete ? "graduated" : percent(token.bonding_progress) + " of the curve sold";
+    $("drawer-bonding").textContent = token.complete ? stageLabel(token) : percent(token.bonding_progress) + " of the curve sold";
+    fillPoolFacts(token);
     $("drawer-holders").textContent = countOrDash(token.holders);
     $("drawer-replies").textContent = countOrDash(token.reply_count);
     $("drawer-updated").textContent = token.details_updated_at ? utcTime(token.details_updated_at) + " UTC" : "—";
@@ -1121,6 +1122,36 @@
     setDrawerLink("drawer-solscan", "https://solscan.io/token/" + encodeURIComponent(token.mint));
     setDrawerLink("drawer-tx", token.signature ? "https://solscan.io/tx/" + encodeURIComponent(token.signature) : null);
     for (const name of ["twitter", "telegram", "website"]) setDrawerLink("drawer-" + name, httpUrl(token[name]));
+  }
+
+  // A graduated coin's stage, by what its pool says (the same words as the template's `stage`).
+  const GRADUATED_LABELS = {migrating: "migrating", unreadable: "pool unreadable"};
+
+  function stageLabel(token) {
+    if (!token.complete) return percent(token.bonding_progress);
+    return GRADUATED_LABELS[token.pool_status] || "graduated";
+  }
+
+  function fillPoolFacts(token) {
+    const pool = token.pool || "";
+    setDrawerLink("drawer-pool", pool ? "https://solscan.io/account/" + encodeURIComponent(pool) : null, pool ? shortMint(pool) : "");
+    $("drawer-pool").hidden = !pool;
+    let note = "";
+    if (token.complete) {
+      if (token.pool_status === "migrating") note = "migrating: its pool is not there yet";
+      else if (token.pool_status === "unreadable") note = "its pool could not be read: price unknown";
+      else if (token.pool_status === "priced") note = "priced from its PumpSwap pool";
+      else note = "its pool is not read yet";
+      if (token.graduated_at) note += " · graduated " + utcTime(token.graduated_at) + " UTC";
+      if (token.migrated_at) note += " · migrated " + utcTime(token.migrated_at) + " UTC";
+    } else {
+      note = "on its bonding curve";
+    }
+    $("drawer-pool-note").textContent = note;
+    $("drawer-liquidity").textContent = known(token.liquidity_usd) || known(token.liquidity_sol)
+      ? compactUsd(token.liquidity_usd) + (known(token.liquidity_sol) ? " (" + Number(token.liquidity_sol).toFixed(2) + " SOL)" : "") +
+        (token.complete ? " in the pool, both sides" : " in the curve")
+      : "—";
   }
 
   function fillTradeFacts(token) {
