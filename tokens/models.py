@@ -61,6 +61,10 @@ class Token(models.Model):
     pool = models.CharField(max_length=44, blank=True, help_text="The canonical PumpSwap pool, once found")
     pool_base_vault = models.CharField(max_length=44, blank=True)
     pool_quote_vault = models.CharField(max_length=44, blank=True)
+    pool_virtual_quote = models.BigIntegerField(
+        null=True,
+        help_text="The pool's signed virtual quote reserves (base units), added to its quote vault's for its price",
+    )
     pool_status = models.CharField(
         max_length=10,
         blank=True,

@@ -77,7 +77,8 @@ async def test_a_graduated_coins_cap_on_the_page_moves_with_its_pool(solana):
     await execute_run(run_id=run.pk)
 
     graduate(solana, graduate_launch)
-    pool = FakePool(solana, graduate_launch.mint).create(base=300 * 10**12, quote=80 * 10**9)
+    pool = FakePool(solana, graduate_launch.mint, virtual_quote=17_584_505_289)
+    pool.create(base=300 * 10**12, quote=80 * 10**9)
     socket = board_socket()
     assert (await socket.connect())[0]
     await socket.receive_json_from(timeout=5)  # the latest run, on connect
@@ -93,6 +94,7 @@ async def test_a_graduated_coins_cap_on_the_page_moves_with_its_pool(solana):
         assert stored.pool == pool.address and stored.pool_base_vault == pool.base_vault
         assert stored.liquidity_sol == pytest.approx(160.0) and stored.liquidity_usd == pytest.approx(160 * SOL_USD)
         assert stored.price_usd == pytest.approx(price * SOL_USD, rel=1e-6) and stored.token_supply == 10**15
+        assert stored.pool_virtual_quote == 17_584_505_289 and price > 80 / 300_000_000  # it counts in the price
 
         pool.set_reserves(base=250 * 10**12, quote=96 * 10**9)  # someone bought in the pool
         calls = solana.method_calls["getMultipleAccounts"]

@@ -41,11 +41,13 @@ def ata(owner: str, mint: str, program: str) -> str:
 
 
 def pool_account(
-    *, mint: str, quote_mint: str, base_vault: str, quote_vault: str, creator: str, size: int = 301
-) -> bytes:
+    *, mint: str, quote_mint: str, base_vault: str, quote_vault: str, creator: str, virtual_quote: int = 0,
+    size: int = 301,
+) -> bytes:  # fmt: skip
     data = POOL_DISCRIMINATOR + struct.pack("<BH", 255, 0) + _key(creator) + _key(mint) + _key(quote_mint)
     data += _key(creator) + _key(base_vault) + _key(quote_vault) + struct.pack("<Q", 4_193_388_283_912)
     data += _key(creator) + b"\x00\x00"  # coin_creator, is_mayhem_mode, is_cashback_coin
+    data += struct.pack("<q", virtual_quote)  # past the IDL: the pool's signed virtual quote reserves
     return data + bytes(max(0, size - len(data)))
 
 
@@ -76,6 +78,7 @@ class FakePool:
     quote: str = "SOL"
     token_program: str = TOKEN_2022_PROGRAM
     supply: int = 10**15
+    virtual_quote: int = 0
 
     @property
     def quote_mint(self) -> str:
@@ -98,7 +101,7 @@ class FakePool:
         self.solana.set_account(
             self.address,
             pool_account(mint=self.mint, quote_mint=self.quote_mint, base_vault=self.base_vault,
-                         quote_vault=self.quote_vault, creator=creator),
+                         quote_vault=self.quote_vault, creator=creator, virtual_quote=self.virtual_quote),
             owner=PUMP_AMM_PROGRAM,
         )  # fmt: skip
         self.solana.set_account(self.mint, mint_account(supply=self.supply), owner=self.token_program)
@@ -112,5 +115,5 @@ class FakePool:
         return self
 
     def price(self, *, base: int, quote: int) -> float:
-        """Quote per token, as a trader reads it off the reserves."""
-        return (quote / (1e6 if self.quote == "USDC" else 1e9)) / (base / 1e6)
+        """Quote per token, as a trader reads it off the reserves (the virtual quote counted)."""
+        return ((quote + self.virtual_quote) / (1e6 if self.quote == "USDC" else 1e9)) / (base / 1e6)

@@ -30,6 +30,15 @@ def test_every_real_pool_decodes_to_its_stated_fields(sample):
     assert is_canonical(stated["_pool_address_rederived"], pool) is canonical
 
 
+def test_the_newer_pools_carry_their_virtual_quote_reserves_past_the_idl():
+    """The 301-byte pool's 8 bytes after `is_cashback_coin`: 17.58 SOL, as in the 25 bytes past the
+    IDL of the real AMM BuyEvent (tests/sources/test_real_amm.py); pools without them read none."""
+    by_key = {s["key"]: decode_pool(base64.b64decode(s["data"]), owner=PUMP_AMM_PROGRAM) for s in POOLS}
+    assert by_key["vH6Hy_7vEpDRUy_58071490151"].virtual_quote_reserves == 17_584_505_289
+    assert by_key["539m4mVW_4195731551"].virtual_quote_reserves == 0  # the PUMP token's own pool: none
+    assert by_key["brittle_20795982605"].virtual_quote_reserves is None  # 211 bytes: before the field
+
+
 def test_the_pool_with_its_vaults_gives_the_stated_price():
     [sample] = [s for s in POOLS if "vaults" in s]
     pool = decode_pool(base64.b64decode(sample["data"]), owner=PUMP_AMM_PROGRAM)

@@ -37,13 +37,15 @@ def reading_fields(reading: PoolReading, *, sol_usd: float | None, supply: int |
     vaults = reading.vaults
     if vaults is not None:
         fields.update(pool=vaults.pool, pool_base_vault=vaults.base_vault, pool_quote_vault=vaults.quote_vault)
+        if vaults.virtual_quote is not None:  # read with the pool account (not by a vaults-only round)
+            fields["pool_virtual_quote"] = vaults.virtual_quote
         if vaults.supply is not None:
             fields["token_supply"] = supply = vaults.supply
     if reading.status != PRICED or reading.base_amount is None or reading.quote_amount is None or vaults is None:
         return {**fields, **UNPRICED}
     figures = pool_figures(
         base_amount=reading.base_amount, quote_amount=reading.quote_amount, quote_mint=vaults.quote_mint,
-        supply=supply, sol_usd=sol_usd,
+        supply=supply, sol_usd=sol_usd, virtual_quote=vaults.virtual_quote,
     )  # fmt: skip
     return {**fields, **{name: _round(getattr(figures, name)) for name in PRICE_FIELDS}}
 
@@ -73,16 +75,20 @@ def graduated(
         )
         if skip:
             rows = rows.exclude(mint__in=skip)
-    columns = ("mint", "quote", "pool", "pool_base_vault", "pool_quote_vault", "token_supply")
+    columns = ("mint", "quote", "pool", "pool_base_vault", "pool_quote_vault", "pool_virtual_quote", "token_supply")
     values = rows.values_list(*columns)
     return [_graduated(*row) for row in (values[:count] if count is not None else values)]
 
 
-def _graduated(mint: str, quote: str, pool: str, base: str, quote_vault: str, supply: int | None) -> Graduated:
-    quote_mint = _quote_mint(quote)
+def _graduated(
+    mint: str, quote: str, pool: str, base: str, quote_vault: str, virtual: int | None, supply: int | None
+) -> Graduated:
     vaults = None
     if pool and base and quote_vault:
-        vaults = PoolVaults(pool=pool, base_vault=base, quote_vault=quote_vault, quote_mint=quote_mint, supply=None)
+        vaults = PoolVaults(
+            pool=pool, base_vault=base, quote_vault=quote_vault, quote_mint=_quote_mint(quote), supply=None,
+            virtual_quote=virtual,
+        )  # fmt: skip
     return Graduated(mint=mint, quote=quote or "SOL", vaults=vaults, supply=supply)
 
 

@@ -45,6 +45,7 @@ class PoolVaults:
     quote_vault: str
     quote_mint: str
     supply: int | None
+    virtual_quote: int | None = None  # the pool's signed virtual quote reserves, when it has them
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +149,7 @@ def _found(mint: str, plan: _Plan, accounts: dict[str, _Account]) -> PoolReading
     supply = _supply(accounts.get(mint))
     vaults = PoolVaults(
         pool=plan.pool, base_vault=pool.pool_base_token_account, quote_vault=pool.pool_quote_token_account,
-        quote_mint=pool.quote_mint, supply=supply,
+        quote_mint=pool.quote_mint, supply=supply, virtual_quote=pool.virtual_quote_reserves,
     )  # fmt: skip
     if vaults.base_vault not in plan.base_candidates or vaults.quote_vault != plan.quote_vault:
         return PoolReading(mint, PRICED, vaults=vaults)  # amounts read next (PoolReader._find)

@@ -32,6 +32,8 @@ class Pool:
     coin_creator: str | None = None  # 2025-05
     is_mayhem_mode: bool | None = None  # 2025-11
     is_cashback_coin: bool | None = None  # 2026-02
+    # Signed quote the pool prices with beyond its vault (newer pools; see `pool_figures`).
+    virtual_quote_reserves: int | None = None
 
 
 _POOL_BASE: Group = (
@@ -43,6 +45,12 @@ _POOL_GROUPS: tuple[Group, ...] = (
     (("coin_creator", "key"),),
     (("is_mayhem_mode", "flag"),),
     (("is_cashback_coin", "flag"),),
+    # Past the newest IDL at hand: on the real 301-byte pool these 8 bytes hold 17.58 SOL, the same
+    # figure as the first 8 of the 25 bytes its AMM events carry past the IDL; a pool's vault plus it
+    # is the SOL its migration moved (84.99 = 67.41 in the vault + 17.58). PumpSwap's docs name a
+    # signed `virtual_quote_reserves` added to the quote side: this is it (read as i64; zero on
+    # pools that have none).
+    (("virtual_quote_reserves", "i64"),),
 )
 
 
@@ -108,11 +116,16 @@ class PoolFigures:
 
 
 def pool_figures(
-    *, base_amount: int, quote_amount: int, quote_mint: str, supply: int | None, sol_usd: float | None
-) -> PoolFigures:
-    """Price, market cap (price times supply) and liquidity in SOL and USD. A SOL pool's USD figures need
-    the SOL/USD price, a USDC pool's SOL figures too; without it they stay unknown."""
-    price = pool_price(base_amount=base_amount, quote_amount=quote_amount, quote_mint=quote_mint)
+    *, base_amount: int, quote_amount: int, quote_mint: str, supply: int | None, sol_usd: float | None,
+    virtual_quote: int | None = None,
+) -> PoolFigures:  # fmt: skip
+    """Price, market cap (price times supply) and liquidity in SOL and USD. The price is the pool's:
+    its quote vault plus its signed virtual quote reserves, over its base vault; liquidity is what the
+    vault really holds, both sides. A SOL pool's USD figures need the SOL/USD price, a USDC pool's SOL
+    figures too; without it they stay unknown."""
+    priced_quote = quote_amount + (virtual_quote or 0)
+    price = pool_price(base_amount=base_amount, quote_amount=priced_quote, quote_mint=quote_mint)
+    price = None if price is None or price <= 0 else price
     usdc = quote_mint == USDC_MINT
     side = quote_amount / 10 ** (USDC_DECIMALS if usdc else SOL_DECIMALS)
     cap = None if price is None or supply is None else price * supply / 10**TOKEN_DECIMALS
