@@ -28,6 +28,8 @@ from tests.fakes.metadata import FakeGateway, FakeSite
 from tests.helpers import coin_launch
 from tokens.details.stage import metadata_fields
 from tokens.models import BotSettings, LoadRun, Token
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM
+from tokens.sources.chain.amm import parse_amm_buy_event, parse_amm_sell_event
 from tokens.sources.chain.curve import InvalidAccount, decode_curve, decode_pyth_price
 from tokens.sources.chain.events import (
     InvalidEvent,
@@ -38,6 +40,8 @@ from tokens.sources.chain.events import (
 )
 from tokens.sources.chain.launches import launch_records
 from tokens.sources.chain.pdas import bonding_curve_address, canonical_pool_address
+from tokens.sources.chain.pools import POOL_DISCRIMINATOR, decode_pool, mint_supply, token_account_amount
+from tokens.sources.chain.trades import parse_migration_event, parse_trade_event
 from tokens.sources.links import BadLink, parse_link, safe_document_link, safe_link
 from tokens.sources.metadata import MetadataError, MetadataFetcher
 from tokens.store.batches import store_batch
@@ -207,6 +211,9 @@ def test_any_document_costs_at_most_its_own_metadata(site_and_gateway):
 @settings(max_examples=EXAMPLES["event payloads"])
 @given(st.binary(max_size=600))
 def test_any_event_payload_decodes_or_is_invalid(payload):
+    for parse in (parse_amm_buy_event, parse_amm_sell_event, parse_trade_event, parse_migration_event):
+        with contextlib.suppress(InvalidEvent):
+            parse(payload)
     try:
         event = parse_create_event(payload)
     except InvalidEvent:
@@ -296,10 +303,13 @@ def test_any_notification_logs_decode_without_raising(logs):
 
 @settings(max_examples=EXAMPLES["accounts"])
 @given(st.binary(max_size=300))
-def test_any_account_bytes_are_a_curve_a_price_or_refused(data):
-    for decode in (decode_curve, decode_pyth_price):
+def test_any_account_bytes_are_a_curve_a_price_a_pool_or_refused(data):
+    for decode in (decode_curve, decode_pyth_price, lambda d: decode_pool(d, owner=PUMP_AMM_PROGRAM), mint_supply,
+                   token_account_amount):  # fmt: skip
         with contextlib.suppress(InvalidAccount):
             decode(data)
+    with contextlib.suppress(InvalidAccount):
+        decode_pool(POOL_DISCRIMINATOR + data, owner=PUMP_AMM_PROGRAM)
 
 
 # ---- The record normaliser, and what it accepts reaching the database ---------------------------

@@ -13,6 +13,8 @@ USDC_MINT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
 PYTH_SOL_USD_ACCOUNT = "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE"
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 PUMP_AMM_PROGRAM = "pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA"
+# PDA ["__event_authority"] of PumpSwap: the first account of its self-CPI event instruction.
+AMM_EVENT_AUTHORITY = "GS4CU59F31iL7aR2Q8zVS8DRrcRnXX1yjQ66TqNVQnaR"
 MAYHEM_PROGRAM = "MAyhSmzXzV1pTf7LsNkrNwkWKTo4ougAJ1PPg47MD4e"
 WSOL_MINT = "So11111111111111111111111111111111111111112"
 # PDA ["sol-vault"] of Mayhem: owns every mayhem coin's token vault (the agent's half of the supply).

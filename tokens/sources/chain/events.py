@@ -16,7 +16,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokens.sources.chain.addresses import EVENT_AUTHORITY, PUMP_PROGRAM
+from tokens.sources.chain.addresses import AMM_EVENT_AUTHORITY, EVENT_AUTHORITY, PUMP_AMM_PROGRAM, PUMP_PROGRAM
+from tokens.sources.chain.amm import (
+    AMM_BUY_EVENT_DISCRIMINATOR,
+    AMM_SELL_EVENT_DISCRIMINATOR,
+    AmmTradeEvent,
+    parse_amm_buy_event,
+    parse_amm_sell_event,
+)
 from tokens.sources.chain.borsh import (
     ZERO_KEY,
     Group,
@@ -73,6 +80,7 @@ class DecodedTransaction:
     trades: list[TradeEvent] = field(default_factory=list)  # in the order they happened
     completes: list[CompleteEvent] = field(default_factory=list)
     migrations: list[MigrationEvent] = field(default_factory=list)
+    amm_trades: list[AmmTradeEvent] = field(default_factory=list)  # PumpSwap's, in the order they happened
     invalid: list[str] = field(default_factory=list)  # launches that did not parse, with the reason
     invalid_events: list[str] = field(default_factory=list)  # other events that did not parse
     logs_truncated: bool = False
@@ -112,13 +120,19 @@ def create_event_from_log_data(data: bytes) -> CreateEvent | None:
     return parse_create_event(data[len(CREATE_EVENT_DISCRIMINATOR) :])
 
 
-# discriminator -> (event name, parser, the DecodedTransaction list it joins)
+# (program, discriminator) -> (event name, parser, the DecodedTransaction list it joins)
 _KINDS = {
-    CREATE_EVENT_DISCRIMINATOR: ("CreateEvent", parse_create_event, "events"),
-    TRADE_EVENT_DISCRIMINATOR: ("TradeEvent", parse_trade_event, "trades"),
-    COMPLETE_EVENT_DISCRIMINATOR: ("CompleteEvent", parse_complete_event, "completes"),
-    MIGRATION_EVENT_DISCRIMINATOR: ("CompletePumpAmmMigrationEvent", parse_migration_event, "migrations"),
-}
+    (PUMP_PROGRAM, CREATE_EVENT_DISCRIMINATOR): ("CreateEvent", parse_create_event, "events"),
+    (PUMP_PROGRAM, TRADE_EVENT_DISCRIMINATOR): ("TradeEvent", parse_trade_event, "trades"),
+    (PUMP_PROGRAM, COMPLETE_EVENT_DISCRIMINATOR): ("CompleteEvent", parse_complete_event, "completes"),
+    (PUMP_PROGRAM, MIGRATION_EVENT_DISCRIMINATOR): (
+        "CompletePumpAmmMigrationEvent", parse_migration_event, "migrations",
+    ),
+    (PUMP_AMM_PROGRAM, AMM_BUY_EVENT_DISCRIMINATOR): ("PumpSwap BuyEvent", parse_amm_buy_event, "amm_trades"),
+    (PUMP_AMM_PROGRAM, AMM_SELL_EVENT_DISCRIMINATOR): ("PumpSwap SellEvent", parse_amm_sell_event, "amm_trades"),
+}  # fmt: skip
+# The programs whose events are read, each with the event authority its self-CPI names first.
+EVENT_PROGRAMS = {PUMP_PROGRAM: EVENT_AUTHORITY, PUMP_AMM_PROGRAM: AMM_EVENT_AUTHORITY}
 
 
 def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTransaction:
@@ -134,20 +148,20 @@ def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTrans
     )
     if decoded.failed:
         return decoded  # a failed transaction changed nothing, whatever its logs say
-    log_payloads, decoded.logs_truncated = pump_log_payloads(view.logs)
-    log_payloads = [p for p in log_payloads if p[:8] in _KINDS]
+    log_payloads, decoded.logs_truncated = program_log_payloads(view.logs)
+    log_payloads = [(program, p) for program, p in log_payloads if (program, p[:8]) in _KINDS]
     # Complete logs that hold events are enough (base64 decodes ten times faster than the base58 of
     # the inner instructions); truncated logs, or a program version that emits events only by
     # self-CPI, send us to the inner instructions too.
     payloads = log_payloads
     if decoded.logs_truncated or not log_payloads:
         payloads = merge_copies(_inner_event_payloads(view), log_payloads)
-    for payload in payloads:
-        _collect(payload, decoded)
+    for program, payload in payloads:
+        _collect(program, payload, decoded)
     return decoded
 
 
-def merge_copies(inner: list[bytes], logged: list[bytes]) -> list[bytes]:
+def merge_copies(inner: list, logged: list) -> list:
     """The events of both channels, each event once. The same event usually arrives both ways, byte
     for byte, and two real events of one transaction can be byte-identical too: an event is counted
     as often as the channel that shows it most often, in the inner instructions' order (they are
@@ -169,8 +183,8 @@ def decode_logs(signature: str, logs: Any, *, slot: int | None = None) -> Decode
     )  # fmt: skip
 
 
-def _collect(payload: bytes, decoded: DecodedTransaction) -> None:
-    kind = _KINDS.get(payload[:8])
+def _collect(program: str, payload: bytes, decoded: DecodedTransaction) -> None:
+    kind = _KINDS.get((program, payload[:8]))
     if kind is None:
         return
     name, parse, into = kind
@@ -186,34 +200,42 @@ def _collect(payload: bytes, decoded: DecodedTransaction) -> None:
     found.append(event)
 
 
-def _inner_event_payloads(view: TransactionView) -> list[bytes]:
-    """Events the pump program emitted by self-CPI: its own instruction, the event authority first,
-    Anchor's event tag before the event."""
+def _inner_event_payloads(view: TransactionView) -> list[tuple[str, bytes]]:
+    """Events pump and PumpSwap emitted by self-CPI: the program's own instruction, its event
+    authority first, Anchor's event tag before the event."""
     payloads = []
     for instruction in view.inner_instructions():
-        if instruction.program != PUMP_PROGRAM or not instruction.accounts:
+        authority = EVENT_PROGRAMS.get(instruction.program)
+        if authority is None or not instruction.accounts:
             continue
-        if instruction.accounts[0] != EVENT_AUTHORITY or instruction.data is None:
+        if instruction.accounts[0] != authority or instruction.data is None:
             continue
         if instruction.data.startswith(ANCHOR_EVENT_TAG):
-            payloads.append(instruction.data[len(ANCHOR_EVENT_TAG) :])
+            payloads.append((instruction.program, instruction.data[len(ANCHOR_EVENT_TAG) :]))
     return payloads
 
 
 def pump_log_payloads(logs: list[str]) -> tuple[list[bytes], bool]:
     """`Program data:` payloads written while the pump program was innermost, and whether the
     logs were truncated (then an event may be missing from them)."""
+    payloads, truncated = program_log_payloads(logs)
+    return [payload for program, payload in payloads if program == PUMP_PROGRAM], truncated
+
+
+def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool]:
+    """`Program data:` payloads written while pump or PumpSwap was innermost, each with its program,
+    and whether the logs were truncated (then an event may be missing from them)."""
     stack: list[str] = []
-    payloads: list[bytes] = []
+    payloads: list[tuple[str, bytes]] = []
     truncated = False
     for line in logs:
         if not isinstance(line, str):
             continue
         if line.startswith("Program data: "):
-            if stack and stack[-1] == PUMP_PROGRAM:
+            if stack and stack[-1] in EVENT_PROGRAMS:
                 data = _b64(line[len("Program data: ") :])
                 if data is not None:
-                    payloads.append(data)
+                    payloads.append((stack[-1], data))
         elif line.startswith("Program ") and line.endswith("]") and " invoke [" in line:
             stack.append(line.split(" ", 2)[1])
         elif line.startswith("Program ") and (line.endswith(" success") or " failed: " in line):
