@@ -263,6 +263,10 @@ TRADE_RETENTION_HOURS = env_number("TRADE_RETENTION_HOURS", 24.0, minimum=1)
 CANDLE_RETENTION_DAYS = env_number("CANDLE_RETENTION_DAYS", 7.0, minimum=1)
 TRADE_FLUSH_SECONDS = env_number("TRADE_FLUSH_SECONDS", 1.0, minimum=0.05)
 TRADE_GAP_MAX_TRANSACTIONS = env_int("TRADE_GAP_MAX_TRANSACTIONS", 2_000, minimum=0)
+# PumpSwap's own transactions too (a third subscription): graduated coins' trades move their prices
+# and trade figures the moment they happen. Off by default: that program's volume is far larger
+# than pump's, and the live refresh prices the graduated coins from their pools without it.
+FOLLOW_PUMPSWAP = env_bool("FOLLOW_PUMPSWAP", False)
 # A running run writes a heartbeat; one silent for this long is shown as interrupted.
 RUN_STALE_AFTER = env_number("RUN_STALE_AFTER", 30.0, minimum=1)
 

@@ -324,6 +324,9 @@ class TradeStream(models.Model):
     """One row: where the program stream stands, so a restart fills its gap (or records it)."""
 
     last_signature = models.CharField(max_length=88, blank=True)
+    amm_last_signature = models.CharField(
+        max_length=88, blank=True, help_text="PumpSwap's stream (FOLLOW_PUMPSWAP): the last transaction handled"
+    )
     last_seen_at = models.DateTimeField(null=True)
     covered_since = models.DateTimeField(null=True, help_text="Every trade from this moment on was seen")
     trades = models.BigIntegerField(default=0)

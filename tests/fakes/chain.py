@@ -24,8 +24,10 @@ from tests.fakes.das import FakeDas
 from tests.fakes.http import Reply
 from tests.fakes.trades import ROUTER, Curve, TradeTx
 from tokens.sources.chain.addresses import (
+    AMM_EVENT_AUTHORITY,
     EVENT_AUTHORITY,
     MINT_AUTHORITY,
+    PUMP_AMM_PROGRAM,
     PUMP_PROGRAM,
     PYTH_SOL_USD_ACCOUNT,
     SYSTEM_PROGRAM,
@@ -243,12 +245,16 @@ def trade_transaction_json(tx: TradeTx, *, slot: int) -> dict[str, Any]:
     and its event authority from an address lookup table, a router's CPI when it has one."""
     payer = key_for(f"payer-{tx.signature[:12]}")
     static = [payer, COMPUTE_BUDGET] + ([ROUTER] if tx.router else [])
-    readonly = [EVENT_AUTHORITY, PUMP_PROGRAM]
+    readonly = [EVENT_AUTHORITY, PUMP_PROGRAM, AMM_EVENT_AUTHORITY, PUMP_AMM_PROGRAM]
     index = {key: position for position, key in enumerate(static + readonly)}
     instructions = [
-        {"programIdIndex": index[PUMP_PROGRAM], "accounts": [index[EVENT_AUTHORITY]],
+        {"programIdIndex": index[program], "accounts": [index[authority]],
          "data": b58encode(ANCHOR_EVENT_TAG + payload).decode(), "stackHeight": 3 if tx.router else 2}
-        for payload in tx.inner_payloads()
+        for program, authority, payloads in (
+            (PUMP_PROGRAM, EVENT_AUTHORITY, tx.inner_payloads()),
+            (PUMP_AMM_PROGRAM, AMM_EVENT_AUTHORITY, tx.amm if tx.emit != "logs" else []),
+        )
+        for payload in payloads
     ]  # fmt: skip
     return {
         "slot": slot,
@@ -267,7 +273,7 @@ def trade_transaction_json(tx: TradeTx, *, slot: int) -> dict[str, Any]:
                 "instructions": [{"programIdIndex": 2 if tx.router else len(static), "accounts": [0], "data": "3Bxs"}],
                 "recentBlockhash": key_for(f"blockhash-{tx.signature[:12]}"),
                 "addressTableLookups": [
-                    {"accountKey": key_for("lookup-table"), "writableIndexes": [], "readonlyIndexes": [0, 1]}
+                    {"accountKey": key_for("lookup-table"), "writableIndexes": [], "readonlyIndexes": [0, 1, 2, 3]}
                 ],
             },
         },
@@ -505,13 +511,13 @@ class FakeSolana(FakeDas):
 
     def _signatures(self, params: list[Any]) -> Any:
         address, options = params[0], (params[1] if len(params) > 1 else {})
-        if address not in (MINT_AUTHORITY, PUMP_PROGRAM):
+        if address not in (MINT_AUTHORITY, PUMP_PROGRAM, PUMP_AMM_PROGRAM):
             return []
         limit = min(int(options.get("limit", 1000)), 1000)
         with self.lock:
             top = self.by_signature[options["before"]] if options.get("before") else len(self.entries)
             floor = self.by_signature[options["until"]] + 1 if options.get("until") else 0
-            mentioning = [e for e in self.entries[floor:top] if address == PUMP_PROGRAM or e.launch.kind != "trades"]
+            mentioning = [e for e in self.entries[floor:top] if address in _mentions(e.launch)]
             chosen = mentioning[-limit:][::-1]
         return [
             {"signature": e.launch.signature, "slot": e.slot, "blockTime": e.launch.block_time, "memo": None,
@@ -604,7 +610,8 @@ class FakeSolana(FakeDas):
                 request = json.loads(raw)
                 if request.get("method") == "logsSubscribe":
                     mentions = request["params"][0].get("mentions")
-                    if mentions != [MINT_AUTHORITY] and not (self.follow_program and mentions == [PUMP_PROGRAM]):
+                    followed = [[PUMP_PROGRAM], [PUMP_AMM_PROGRAM]]
+                    if mentions != [MINT_AUTHORITY] and not (self.follow_program and mentions in followed):
                         error = {"code": -32602, "message": "Invalid params"}
                         connection.send(json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}))
                         continue
@@ -625,8 +632,8 @@ class FakeSolana(FakeDas):
         if self.truncate_notification_logs:
             logs = [*logs[:4], "Log truncated"]
         with self.lock:
-            # Creates mention the mint authority and the program; trades the program only.
-            subscribers = [s for s in self.subscribers if s.mentions == PUMP_PROGRAM or launch.kind != "trades"]
+            # Creates mention the mint authority and the program; trades their program only.
+            subscribers = [s for s in self.subscribers if s.mentions in _mentions(launch)]
         for subscriber in subscribers:
             message = {
                 "jsonrpc": "2.0",
@@ -657,6 +664,11 @@ class FakeSolana(FakeDas):
             subscribers, self.subscribers = list(self.subscribers), []
         for subscriber in subscribers:
             subscriber.connection.close_socket()
+
+
+def _mentions(entry: "Launch | TradeTx") -> set[str]:
+    """The addresses a transaction mentions that a subscription or a signature list can ask for."""
+    return entry.mentions() if isinstance(entry, TradeTx) else {MINT_AUTHORITY, PUMP_PROGRAM}
 
 
 @dataclass

@@ -117,3 +117,60 @@ class FakePool:
     def price(self, *, base: int, quote: int) -> float:
         """Quote per token, as a trader reads it off the reserves (the virtual quote counted)."""
         return ((quote + self.virtual_quote) / (1e6 if self.quote == "USDC" else 1e9)) / (base / 1e6)
+
+
+AMM_BUY_EVENT_DISCRIMINATOR = bytes.fromhex("67f4521f2cf57777")
+AMM_SELL_EVENT_DISCRIMINATOR = bytes.fromhex("3e2f370aa503dc2a")
+FEE_RECIPIENT = "62qc2CNXwrYqQScmEdiZFFAnJR262PxWEuNQtxfafNgV"
+
+
+@dataclass
+class AmmTrade:
+    """One PumpSwap trade as its program writes it (the 2026-05 layout and the 25 bytes past it)."""
+
+    pool: str
+    user: str
+    is_buy: bool
+    base_amount: int
+    quote_amount: int
+    pool_base: int  # the pool's reserves before the trade
+    pool_quote: int
+    timestamp: int
+    virtual_quote: int = 0
+    supply: int = 10**15
+    coin_creator: str = FEE_RECIPIENT
+
+    def payload(self) -> bytes:
+        keys = _key(self.pool) + _key(self.user) + _key(self.user) + _key(self.user) + _key(FEE_RECIPIENT) * 2
+        if self.is_buy:
+            data = AMM_BUY_EVENT_DISCRIMINATOR + struct.pack(
+                "<q13Q", self.timestamp, self.base_amount, self.quote_amount * 2, 0, 10**10, self.pool_base,
+                self.pool_quote, self.quote_amount, 2, self.quote_amount * 2 // 10_000, 93,
+                self.quote_amount * 93 // 10_000, self.quote_amount, self.quote_amount,
+            )  # fmt: skip
+            data += keys + _key(self.coin_creator) + struct.pack("<QQ?QQQqQ", 30, 0, False, 0, 0, 0, 0, 1)
+            data += struct.pack("<I", 3) + b"buy"
+        else:
+            data = AMM_SELL_EVENT_DISCRIMINATOR + struct.pack(
+                "<q13Q", self.timestamp, self.base_amount, 1, self.base_amount, 0, self.pool_base, self.pool_quote,
+                self.quote_amount, 2, self.quote_amount * 2 // 10_000, 93, self.quote_amount * 93 // 10_000,
+                self.quote_amount, self.quote_amount,
+            )  # fmt: skip
+            data += keys + _key(self.coin_creator) + struct.pack("<QQ", 30, 0)
+        data += struct.pack("<QQQQ", 0, 0, 5000, 0)  # cashback, buyback
+        return data + struct.pack("<qQ?Q", self.virtual_quote, 0, True, self.supply)  # past the IDL
+
+
+def trade_in(pool: FakePool, *, base: int, quote: int, user: str, is_buy: bool, amount: int, at: int) -> AmmTrade:
+    """A trade against a pool holding `base` and `quote` (its vaults), priced by constant product on its
+    vault plus its virtual quote, as PumpSwap prices it (fees left out)."""
+    priced = quote + pool.virtual_quote
+    if is_buy:
+        base_out = base - base * priced // (priced + amount)
+        trade = AmmTrade(pool=pool.address, user=user, is_buy=True, base_amount=base_out, quote_amount=amount,
+                         pool_base=base, pool_quote=quote, timestamp=at, virtual_quote=pool.virtual_quote)  # fmt: skip
+    else:
+        quote_out = priced - base * priced // (base + amount)
+        trade = AmmTrade(pool=pool.address, user=user, is_buy=False, base_amount=amount, quote_amount=quote_out,
+                         pool_base=base, pool_quote=quote, timestamp=at, virtual_quote=pool.virtual_quote)  # fmt: skip
+    return trade

@@ -145,11 +145,12 @@ class TradeTx:
     emit: str = "both"  # "both", "inner" (logs truncated), "logs" (no self-CPI copy)
     router: bool = False  # the trades come through another program's CPI
     completes: list[bytes] = field(default_factory=list)  # CompleteEvent payloads after the trades
+    amm: list[bytes] = field(default_factory=list)  # PumpSwap event payloads, after pump's
     kind: str = "trades"
     version: int = 0
 
     def log_lines(self) -> list[str]:
-        from tokens.sources.chain.addresses import PUMP_PROGRAM
+        from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM
 
         depth, lines = 1, ["Program ComputeBudget111111111111111111111111111111 invoke [1]",
                            "Program ComputeBudget111111111111111111111111111111 success"]  # fmt: skip
@@ -166,6 +167,15 @@ class TradeTx:
                 f"Program {PUMP_PROGRAM} success",
                 f"Program {PUMP_PROGRAM} success",
             ]
+        for payload in self.amm:
+            lines += [
+                f"Program {PUMP_AMM_PROGRAM} invoke [{depth}]",
+                "Program log: Instruction: Buy",
+                "Program data: " + base64.b64encode(payload).decode(),
+                f"Program {PUMP_AMM_PROGRAM} invoke [{depth + 1}]",
+                f"Program {PUMP_AMM_PROGRAM} success",
+                f"Program {PUMP_AMM_PROGRAM} success",
+            ]
         if self.router:
             lines.append(f"Program {ROUTER} success")
         if self.emit == "inner":
@@ -176,3 +186,9 @@ class TradeTx:
         if self.emit == "logs":
             return []
         return [t.payload() for t in self.trades] + self.completes
+
+    def mentions(self) -> set[str]:
+        from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM
+
+        programs = {PUMP_AMM_PROGRAM} if self.amm else set()
+        return programs | ({PUMP_PROGRAM} if self.trades or self.completes or not self.amm else set())

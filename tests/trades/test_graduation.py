@@ -10,12 +10,13 @@ import pytest
 from channels.layers import get_channel_layer
 
 from tests.fakes.chain import signature_for
-from tests.fakes.pools import FakePool, migration_event_payload
+from tests.fakes.pools import FakePool, migration_event_payload, trade_in
 from tests.fakes.trades import TradeTx, complete_event_payload
 from tests.helpers import wait_for
 from tests.trades.test_trade_stream import a_launch, launch_tail, launched, token, trade_service, tx, wallet
 from tokens.live.messages import BOARD_GROUP
-from tokens.models import Token
+from tokens.models import Token, TradeStream
+from tokens.models import Trade as StoredTrade
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SOL_USD = 150.0
@@ -90,3 +91,45 @@ async def _priced_row(layer, channel: str, mint: str) -> dict:
                     return row
 
     return await asyncio.wait_for(first(), timeout=10)
+
+
+async def test_with_pumpswap_followed_a_graduated_coins_pool_trades_move_its_price_and_figures(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    coin, curve = a_launch(9_320, now)
+    pool = FakePool(solana, coin.mint, virtual_quote=17_584_505_289)
+    stranger = FakePool(solana, wallet("a-coin-the-board-does-not-hold"))
+    async with launch_tail(solana), trade_service(solana, follow_pumpswap=True) as service:
+        await wait_for(lambda: len(solana.subscribers) == 3)  # launches, pump's trades, PumpSwap's trades
+        solana.add(coin)
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, buys_5m=1).exists())
+        last = curve.buy(wallet("whale"), 85 * 10**9, at=now)
+        done = complete_event_payload(user=wallet("whale"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                      timestamp=now)  # fmt: skip
+        pool.create(base=206_900_000_000_000, quote=67_405_853_790)
+        moved = migration_event_payload(user=wallet("migrator"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                        timestamp=now + 1, pool=pool.address)  # fmt: skip
+        solana.add_trades(tx("graduation", [last], completes=[done, moved]))
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, pool_status="priced").exists())
+
+        buy = trade_in(pool, base=206_900_000_000_000, quote=67_405_853_790, user=wallet("pool-buyer"), is_buy=True,
+                       amount=5 * 10**9, at=now + 2)  # fmt: skip
+        sell = trade_in(pool, base=206_900_000_000_000 - buy.base_amount, quote=72_405_853_790,
+                        user=wallet("pool-seller"), is_buy=False, amount=10**12, at=now + 3)  # fmt: skip
+        elsewhere = trade_in(stranger, base=10**14, quote=10**11, user=wallet("x"), is_buy=True, amount=10**9,
+                             at=now + 3)  # fmt: skip
+        solana.add_trades(TradeTx(signature=signature_for("pool-trades"), block_time=now + 3, trades=[],
+                                  amm=[buy.payload(), sell.payload(), elsewhere.payload()]))  # fmt: skip
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, sells_5m=1, buys_5m=3).exists())
+    stored = await token(coin.mint)
+    base_after = 206_900_000_000_000 - buy.base_amount + sell.base_amount
+    priced_quote = 67_405_853_790 + 17_584_505_289 + buy.quote_amount - sell.quote_amount
+    price = (priced_quote / 1e9) / (base_after / 1e6)
+    assert stored.usd_market_cap == pytest.approx(price * 10**9 * SOL_USD, rel=1e-4)  # after the pool's last trade
+    traded = sum(t.quote_amount for t in curve.trades) + buy.quote_amount + sell.quote_amount
+    assert stored.volume_5m_usd == pytest.approx(traded / 1e9 * SOL_USD, abs=0.02)  # across graduation
+    assert stored.pool_status == "priced" and service.trades_stored >= 4
+    assert not await StoredTrade.objects.filter(mint=stranger.mint).aexists()  # not a coin of the board
+    assert await StoredTrade.objects.filter(mint=coin.mint, trader=wallet("pool-buyer")).aexists()
+    state = await TradeStream.objects.aget(pk=1)
+    assert state.amm_last_signature == signature_for("pool-trades")

@@ -65,9 +65,9 @@ def price(trade: Trade, *, decimals: int = 9) -> float:
 
 
 @asynccontextmanager
-async def trade_service(solana, *, max_gap: int = 2_000, flush_seconds: float = 0.2):
+async def trade_service(solana, *, max_gap: int = 2_000, flush_seconds: float = 0.2, **options):
     async with solana_rpc() as rpc:
-        service = TradeService(chain=chain_source(rpc), flush_seconds=flush_seconds, max_gap=max_gap)
+        service = TradeService(chain=chain_source(rpc), flush_seconds=flush_seconds, max_gap=max_gap, **options)
         task = asyncio.create_task(service.run())
         try:
             yield service

@@ -43,11 +43,23 @@ def reading_fields(reading: PoolReading, *, sol_usd: float | None, supply: int |
             fields["token_supply"] = supply = vaults.supply
     if reading.status != PRICED or reading.base_amount is None or reading.quote_amount is None or vaults is None:
         return {**fields, **UNPRICED}
-    figures = pool_figures(
-        base_amount=reading.base_amount, quote_amount=reading.quote_amount, quote_mint=vaults.quote_mint,
-        supply=supply, sol_usd=sol_usd, virtual_quote=vaults.virtual_quote,
+    prices = price_fields(
+        base=reading.base_amount, vault_quote=reading.quote_amount, virtual_quote=vaults.virtual_quote,
+        quote_mint=vaults.quote_mint, supply=supply, sol_usd=sol_usd,
     )  # fmt: skip
-    return {**fields, **{name: _round(getattr(figures, name)) for name in PRICE_FIELDS}}
+    return {**fields, **prices}
+
+
+def price_fields(
+    *, base: int, vault_quote: int, virtual_quote: int | None, quote_mint: str, supply: int | None,
+    sol_usd: float | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A pool's price, cap and liquidity as token fields, from its reserves (read, or after a trade)."""
+    figures = pool_figures(
+        base_amount=base, quote_amount=vault_quote, quote_mint=quote_mint, supply=supply, sol_usd=sol_usd,
+        virtual_quote=virtual_quote,
+    )  # fmt: skip
+    return {name: _round(getattr(figures, name)) for name in PRICE_FIELDS}
 
 
 async def read_pools(
@@ -86,13 +98,13 @@ def _graduated(
     vaults = None
     if pool and base and quote_vault:
         vaults = PoolVaults(
-            pool=pool, base_vault=base, quote_vault=quote_vault, quote_mint=_quote_mint(quote), supply=None,
+            pool=pool, base_vault=base, quote_vault=quote_vault, quote_mint=quote_mint_of(quote), supply=None,
             virtual_quote=virtual,
         )  # fmt: skip
     return Graduated(mint=mint, quote=quote or "SOL", vaults=vaults, supply=supply)
 
 
-def _quote_mint(quote: str) -> str:
+def quote_mint_of(quote: str) -> str:
     return USDC_MINT if quote == "USDC" else WSOL_MINT
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 
-from tokens.details.pools import MIGRATING, PRICED, UNPRICED
+from tokens.details.pools import MIGRATING, PRICED, UNPRICED, price_fields, quote_mint_of
 from tokens.details.queue import DetailUpdate, apply_details
 from tokens.details.stage import state_fields
 from tokens.models import Candle, Holding, Token, Trade
@@ -312,12 +312,25 @@ def _latest(trades: list[TradeRow], token: Token, *, sol_usd: float | None, grad
     if token.last_trade_at is not None and last.traded_at < token.last_trade_at:
         return {}
     caps = [c for c in (_usd_cap(t, sol_usd) for t in trades) if c is not None]
-    fields = {} if graduated else state_fields(last.curve, initial_real=token.initial_real_token_reserves,
-                                               sol_usd=sol_usd)  # fmt: skip
+    if last.venue == "pool":  # a trade in the coin's pool prices it as a read of the pool would
+        fields = {**_pool_prices(last, sol_usd=sol_usd), "pool_status": PRICED}
+    elif graduated:
+        fields = {}
+    else:
+        fields = state_fields(last.curve, initial_real=token.initial_real_token_reserves, sol_usd=sol_usd)
     return {
         **fields, "last_trade_at": last.traded_at,
         "ath_usd_market_cap": max([*caps, token.ath_usd_market_cap or 0.0]) if caps else token.ath_usd_market_cap,
     }  # fmt: skip
+
+
+def _pool_prices(trade: TradeRow, *, sol_usd: float | None) -> dict[str, Any]:
+    pool = trade.curve
+    return price_fields(
+        base=pool.real_token_reserves, vault_quote=pool.real_quote_reserves,
+        virtual_quote=pool.virtual_quote_reserves - pool.real_quote_reserves, quote_mint=quote_mint_of(trade.quote),
+        supply=pool.token_total_supply, sol_usd=sol_usd,
+    )  # fmt: skip
 
 
 def _stored_latest(mint: str, *, sol_usd: float | None, graduated: bool) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tokens.sources.chain.addresses import USDC_MINT
+from tokens.sources.chain.amm import AmmTradeEvent
 from tokens.sources.chain.curve import SOL_DECIMALS, TOKEN_DECIMALS, USDC_DECIMALS, CurveState
 from tokens.sources.chain.events import CreateEvent, DecodedTransaction
 from tokens.sources.chain.pdas import canonical_pool_address
@@ -33,6 +34,9 @@ class TradeRow:
     curve: CurveState  # after the trade
     mayhem: bool
     creator: str | None
+    # "curve": `curve` is the bonding curve after the trade. "pool": a PumpSwap trade, and `curve`
+    # holds the pool after it: its vaults as real reserves, vault plus virtual quote as virtual ones.
+    venue: str = "curve"
 
     @property
     def quote_units(self) -> float:
@@ -55,6 +59,19 @@ class TradeRow:
         if self.quote == "USDC":
             return quote_units
         return None if sol_usd is None else quote_units * sol_usd
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCoin:
+    """A graduated coin the board holds, by its canonical pool: what its pool's trades are of."""
+
+    mint: str
+    quote: str  # SOL or USDC
+    supply: int | None
+    virtual_quote: int | None  # the pool's, as last read (an event from 2026-07 on carries its own)
+
+
+AMM_POSITION = 1_000  # a PumpSwap trade's place among its transaction's trades, after pump's
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +120,11 @@ def migrations_of(tx: DecodedTransaction, *, now: datetime) -> tuple[dict[str, M
     return found, refused
 
 
-def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
+def rows_of(
+    decoded: list[DecodedTransaction], *, now: datetime, pools: dict[str, PoolCoin] | None = None
+) -> StreamRows:
+    """The rows of a flush. PumpSwap trades count only in the pools of `pools` (the board's graduated
+    coins): every other pool's are not the board's."""
     rows = StreamRows()
     for tx in decoded:
         if tx.failed:
@@ -123,7 +144,50 @@ def rows_of(decoded: list[DecodedTransaction], *, now: datetime) -> StreamRows:
         migrated, refused = migrations_of(tx, now=block_time or now)
         rows.migrated.update(migrated)
         rows.invalid += refused
+        for position, event in enumerate(tx.amm_trades):
+            coin = (pools or {}).get(event.pool)
+            if coin is None:
+                continue
+            virtual = event.virtual_quote_reserves if event.virtual_quote_reserves is not None else coin.virtual_quote
+            reason = _amm_refusal(event, virtual or 0) or _transaction_refusal(tx)
+            if reason:
+                rows.invalid.append(f"{tx.signature}: PumpSwap trade {position}: {reason}")
+                continue
+            at = _moment(event.timestamp) or block_time or now
+            rows.trades.append(_amm_row(event, coin, virtual or 0, tx, AMM_POSITION + position, at))
     return rows
+
+
+def _amm_row(
+    event: AmmTradeEvent, coin: PoolCoin, virtual: int, tx: DecodedTransaction, position: int, at: datetime
+) -> TradeRow:
+    """A pool trade as a row: the pool after it, by constant product on the quote it prices with (its
+    vault plus its virtual quote) from the reserves the event gives before it. The LP fee that stays
+    in the pool (0.02 %) is left out of that product."""
+    base_before, vault_before = event.pool_base_token_reserves, event.pool_quote_token_reserves
+    base_after = base_before - event.base_amount if event.is_buy else base_before + event.base_amount
+    priced_after = (vault_before + virtual) * base_before // base_after
+    pool = CurveState(
+        virtual_token_reserves=base_after, virtual_quote_reserves=priced_after, real_token_reserves=base_after,
+        real_quote_reserves=max(priced_after - virtual, 0), token_total_supply=coin.supply or STANDARD_SUPPLY,
+        complete=True, quote_mint=USDC_MINT if coin.quote == "USDC" else None,
+    )  # fmt: skip
+    return TradeRow(
+        signature=tx.signature, position=position, slot=tx.slot, mint=coin.mint, trader=event.user,
+        is_buy=event.is_buy, token_amount=event.base_amount, quote_amount=event.quote_amount, quote=coin.quote,
+        traded_at=at, curve=pool, mayhem=False, creator=event.coin_creator, venue="pool",
+    )  # fmt: skip
+
+
+def _amm_refusal(event: AmmTradeEvent, virtual: int) -> str:
+    amounts = (event.base_amount, event.quote_amount, event.pool_base_token_reserves, event.pool_quote_token_reserves)
+    if any(amount > MAX_BIGINT for amount in amounts) or abs(virtual) > MAX_BIGINT:
+        return "an amount larger than any supply"
+    if event.pool_base_token_reserves <= 0 or event.pool_quote_token_reserves + virtual <= 0:
+        return "reserves of zero price nothing"
+    if event.base_amount <= 0 or (event.is_buy and event.base_amount >= event.pool_base_token_reserves):
+        return "more tokens out than the pool holds"
+    return ""
 
 
 def _row(event: TradeEvent, tx: DecodedTransaction, position: int, at: datetime) -> TradeRow:

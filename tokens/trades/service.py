@@ -23,14 +23,15 @@ from tokens.details.pools import reading_fields
 from tokens.live.messages import broadcast, update_message
 from tokens.live.outage import Outage
 from tokens.models import Candle, Holding, Token, Trade, TradeStream
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM
 from tokens.sources.chain.events import DecodedTransaction
 from tokens.sources.chain.pool_reader import PoolReader
-from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream
+from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream, merged_batches
 from tokens.sources.chain.source import ChainSource
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.sources.rpc import RpcError
 from tokens.trades.ledger import load_windows, record, record_migrations, stale_days
-from tokens.trades.rows import LaunchSeen, Migrated, migrations_of, rows_of
+from tokens.trades.rows import LaunchSeen, Migrated, PoolCoin, migrations_of, rows_of
 from tokens.trades.windows import RollingWindows
 
 logger = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ MAX_PENDING = 200_000  # decoded transactions waiting for a database that does n
 class TradeService:
     def __init__(
         self, *, chain: ChainSource, flush_seconds: float | None = None, max_gap: int | None = None,
-        clock=time.time,
+        clock=time.time, follow_pumpswap: bool | None = None,
     ) -> None:  # fmt: skip
         self.chain = chain
+        self.follow_pumpswap = settings.FOLLOW_PUMPSWAP if follow_pumpswap is None else follow_pumpswap
+        self.pool_coins: dict[str, PoolCoin] = {}  # the board's graduated coins, by pool (PumpSwap's stream)
         self.pools = PoolReader(rpc=chain.rpc)
         self.pricing: set[asyncio.Task] = set()
         self.flush_seconds = settings.TRADE_FLUSH_SECONDS if flush_seconds is None else flush_seconds
@@ -89,13 +92,23 @@ class TradeService:
             source=self.chain, last=state.last_signature or None, last_seen=state.last_seen_at, max_gap=self.max_gap,
             idle_seconds=min(0.25, self.flush_seconds), clock=self.clock,
         )  # fmt: skip
+        streams = [stream]
+        if self.follow_pumpswap:
+            self.pool_coins = await sync_to_async(pool_coins)()
+            streams.append(
+                ProgramStream(
+                    source=self.chain, last=state.amm_last_signature or None, last_seen=state.last_seen_at,
+                    max_gap=self.max_gap, idle_seconds=min(0.25, self.flush_seconds), clock=self.clock,
+                    program=PUMP_AMM_PROGRAM,
+                )
+            )  # fmt: skip
         covered = state.covered_since
         # Writes run beside the stream: the next second's trades are decoded while this second's are
         # stored. One write at a time, every flush_seconds at most (one update message a flush).
         flushed_at = windows_at = pruned_at = time.monotonic()
         writing: asyncio.Task | None = None
         try:
-            async for batch in stream.batches():
+            async for batch in merged_batches(streams):
                 if batch.gap is not None:
                     covered = await sync_to_async(record_gap)(batch.gap)
                 self.pending += batch.decoded
@@ -114,7 +127,8 @@ class TradeService:
                 refresh, tidy = clock - windows_at >= WINDOW_REFRESH_SECONDS, clock - pruned_at >= PRUNE_SECONDS
                 flushed_at = clock
                 windows_at, pruned_at = (clock if refresh else windows_at), (clock if tidy else pruned_at)
-                turn = self._write(last=stream.last, covered=covered, refresh=refresh, tidy=tidy)
+                positions = [s.last for s in streams]
+                turn = self._write(last=positions, covered=covered, refresh=refresh, tidy=tidy)
                 writing = asyncio.create_task(turn)
         finally:
             if writing is not None:
@@ -122,14 +136,16 @@ class TradeService:
             for task in list(self.pricing):
                 task.cancel()
 
-    async def _write(self, *, last: str | None, covered: datetime, refresh: bool, tidy: bool) -> None:
+    async def _write(self, *, last: list[str | None], covered: datetime, refresh: bool, tidy: bool) -> None:
         moved, day = await self._moved_windows() if refresh else ([], [])
+        if refresh and self.follow_pumpswap:  # pools found by the live refresh since
+            self.pool_coins = await sync_to_async(pool_coins)()
         await self.flush(last=last, covered=covered, refresh=moved, day=day)
         self.health.ok()
         if tidy:
             await sync_to_async(prune)(now=self._now())
 
-    async def flush(self, *, last: str | None, covered: datetime, refresh=(), day=()) -> None:
+    async def flush(self, *, last: list[str | None], covered: datetime, refresh=(), day=()) -> None:
         decoded, self.pending = self.pending, []
         try:
             await self._flush(decoded, last=last, covered=covered, refresh=refresh, day=day)
@@ -146,10 +162,10 @@ class TradeService:
             raise
         self.failed_flushes = 0
 
-    async def _flush(self, decoded: list[DecodedTransaction], *, last: str | None, covered: datetime, refresh,
-                     day) -> None:  # fmt: skip
+    async def _flush(self, decoded: list[DecodedTransaction], *, last: list[str | None], covered: datetime,
+                     refresh, day) -> None:  # fmt: skip
         now = self._now()
-        rows = rows_of(decoded, now=now)
+        rows = rows_of(decoded, now=now, pools=self.pool_coins)
         for seen in rows.launches:
             self.launches[seen.mint] = seen
             while len(self.launches) > LAUNCHES_REMEMBERED:
@@ -202,6 +218,12 @@ class TradeService:
         except Exception as exc:  # the next live round reads them; the stream goes on
             logger.warning("trade stream: pools of %d migrations unread (%s)", len(migrated), type(exc).__name__)
             return
+        for mint, reading in readings.items():
+            if reading.vaults is not None:  # its pool's trades count from now on
+                vaults = reading.vaults
+                self.pool_coins[vaults.pool] = PoolCoin(
+                    mint=mint, quote=migrated[mint].quote, supply=vaults.supply, virtual_quote=vaults.virtual_quote
+                )
         if update is not None:
             self.migrations_priced += len(found)
             await broadcast(update_message(update))
@@ -238,11 +260,22 @@ def _stream_state(*, now: datetime) -> TradeStream:
     return state
 
 
-def _save_position(*, last: str | None, now: datetime, stored: int) -> None:
+def _save_position(*, last: list[str | None], now: datetime, stored: int) -> None:
+    """Where each stream stands: pump's, then PumpSwap's when it is followed."""
     changes = {"last_seen_at": now, "trades": F("trades") + stored}
-    if last:
-        changes["last_signature"] = last
+    for column, signature in zip(("last_signature", "amm_last_signature"), last, strict=False):
+        if signature:
+            changes[column] = signature
     TradeStream.objects.filter(pk=1).update(**changes)
+
+
+def pool_coins() -> dict[str, PoolCoin]:
+    """The board's coins whose pools are known, by pool."""
+    rows = Token.objects.exclude(pool="").values_list("pool", "mint", "quote", "token_supply", "pool_virtual_quote")
+    return {
+        pool: PoolCoin(mint=mint, quote=quote or "SOL", supply=supply, virtual_quote=virtual)
+        for pool, mint, quote, supply, virtual in rows
+    }
 
 
 def record_gap(gap: Gap) -> datetime:

@@ -1,6 +1,7 @@
-"""Every transaction of the pump program as it lands: trades, graduations and creates.
+"""Every transaction of a program as it lands: pump's trades, graduations and creates (and, when
+followed, PumpSwap's trades of graduated coins).
 
-One `logsSubscribe` mentioning the pump program on the RPC's websocket (beside the launch tail's own
+One `logsSubscribe` mentioning the program on the RPC's websocket (beside the launch tail's own
 subscription to the mint authority). A notification whose logs were cut, or whose event does not
 parse from them, is read again whole with `getTransaction`. After a dropped connection (or a restart)
 the signatures since the last one seen are read with `getSignaturesForAddress` on the program and
@@ -58,9 +59,10 @@ class NoWebsocket(ChainError):
 class ProgramStream:
     def __init__(
         self, *, source: ChainSource, last: str | None, last_seen: datetime | None = None, max_gap: int = 2_000,
-        idle_seconds: float = 0.25, clock=time.time,
+        idle_seconds: float = 0.25, clock=time.time, program: str = PUMP_PROGRAM,
     ) -> None:  # fmt: skip
         self.source = source
+        self.program = program
         self.last = last  # the newest signature handed out
         self.last_seen = last_seen
         self.max_gap = max_gap
@@ -91,10 +93,10 @@ class ProgramStream:
 
     async def _connected(self) -> AsyncIterator[StreamBatch]:
         async with websockets.connect(self.source.ws_url, open_timeout=10, max_size=8 * 2**20) as ws:
-            await ws.send(orjson.dumps(_subscribe_request()).decode())
+            await ws.send(orjson.dumps(_subscribe_request(self.program)).decode())
             await _subscription_id(ws)
             if not self.connected:
-                logger.info("trade stream: following every pump program transaction")
+                logger.info("trade stream: following every transaction of %s", self.program)
             self.connected, self.backoff = True, 0.5
             # Subscribed first, then the gap: a transaction in between arrives both ways, taken once.
             async for batch in self.fill_gap():
@@ -171,7 +173,7 @@ class ProgramStream:
                                        "commitment": "confirmed"}  # fmt: skip
             if before is not None:
                 options["before"] = before
-            entries = await self.source.rpc.call("getSignaturesForAddress", [PUMP_PROGRAM, options])
+            entries = await self.source.rpc.call("getSignaturesForAddress", [self.program, options])
             if not isinstance(entries, list) or not all(_is_entry(e) for e in entries):
                 raise ChainError("getSignaturesForAddress did not answer with a list of signatures")
             found += entries
@@ -179,6 +181,35 @@ class ProgramStream:
                 return found, True
             before = entries[-1]["signature"]
         return found, False
+
+
+async def merged_batches(streams: list[ProgramStream]) -> AsyncIterator[StreamBatch]:
+    """The batches of several streams as they come (each stream read by a task of its own); a
+    stream's failure ends the merge with its exception, as a single stream's would."""
+    if len(streams) == 1:
+        async for batch in streams[0].batches():
+            yield batch
+        return
+    queue: asyncio.Queue[StreamBatch | Exception] = asyncio.Queue(maxsize=256)
+
+    async def read(stream: ProgramStream) -> None:
+        try:
+            async for batch in stream.batches():
+                await queue.put(batch)
+        except Exception as exc:
+            await queue.put(exc)
+
+    tasks = [asyncio.create_task(read(stream)) for stream in streams]
+    try:
+        while True:
+            item = await queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _is_entry(entry: Any) -> bool:
@@ -189,10 +220,10 @@ def _is_entry(entry: Any) -> bool:
     return block_time is None or (isinstance(block_time, int) and 0 <= block_time < 253_402_300_800)
 
 
-def _subscribe_request() -> dict[str, Any]:
+def _subscribe_request(program: str) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
         "id": 1,
         "method": "logsSubscribe",
-        "params": [{"mentions": [PUMP_PROGRAM]}, {"commitment": "confirmed"}],
+        "params": [{"mentions": [program]}, {"commitment": "confirmed"}],
     }
