@@ -5,14 +5,17 @@ arrive, a developer-sold filter drops a row when its developer sells, the drawer
 Saves artifacts/board-trades.png and artifacts/drawer-chart.png.
 """
 
+import sqlite3
 import time
 
 import pytest
 
 from tests.board.test_browser import ARTIFACTS, board_mints, browser, local_context  # noqa: F401
 from tests.fakes.chain import FakeSolana, Launch, key_for, signature_for
+from tests.fakes.pools import FakePool, migration_event_payload
 from tests.fakes.trades import Curve, TradeTx, complete_event_payload
 from tests.live import serve_app, server_env
+from tokens.templatetags.board import compact_usd
 
 pytestmark = pytest.mark.browser
 
@@ -135,4 +138,53 @@ def test_pulse_lanes_follow_stages_and_their_own_filters(browser, chain, trading
     page.click(f"#card-{done.mint} .token-name")
     page.wait_for_function("(window.boardChartCandles || 0) >= 1", timeout=20_000)
     page.screenshot(path=str(ARTIFACTS / "pulse.png"))
+    context.close()
+
+
+def test_a_graduated_coin_shows_migrating_then_its_pools_cap_which_moves_with_the_pool(
+    browser, chain, trading_server, tmp_path
+):
+    with sqlite3.connect(tmp_path / "trades.sqlite3") as db:  # the server's live refresh: every 2 s
+        db.execute("UPDATE tokens_botsettings SET live_refresh_seconds = 2")
+    deadline = time.monotonic() + 30
+    while len(chain.subscribers) < 2:
+        assert time.monotonic() < deadline, "the feed did not subscribe"
+        time.sleep(0.05)
+    now = int(time.time())
+    coin = Launch(index=900, block_time=now - 30)
+    chain.add(coin)
+    curve = Curve(mint=coin.mint, creator=coin.creator)
+    curve.buy(coin.creator, 10**9, at=coin.block_time)
+    context, page = open_board(browser, trading_server)
+    page.wait_for_function("window.boardRowCount === 1", timeout=30_000)
+    stage, cap = (
+        f"#token-{coin.mint} [data-field='bonding_progress']",
+        f"#token-{coin.mint} [data-field='usd_market_cap']",
+    )
+
+    at = int(time.time())
+    last = curve.buy(key_for("whale-g"), 85 * 10**9, at=at)
+    finish = complete_event_payload(user=key_for("whale-g"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                    timestamp=at)  # fmt: skip
+    chain.add_trades(TradeTx(signature=signature_for("graduate-900"), block_time=at, trades=[last], completes=[finish]))
+    page.wait_for_function(f"document.querySelector(\"{stage}\").textContent === 'migrating'", timeout=20_000)
+    assert page.inner_text(cap) == "—"  # the curve's last cap is not the coin's price
+
+    pool = FakePool(chain, coin.mint, virtual_quote=17_584_505_289).create(base=206_900_000_000_000, quote=67 * 10**9)
+    moved = migration_event_payload(user=key_for("migrator"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                    timestamp=at + 1, pool=pool.address)  # fmt: skip
+    chain.add_trades(TradeTx(signature=signature_for("migrate-900"), block_time=at + 1, trades=[], completes=[moved]))
+    first = compact_usd(pool.price(base=206_900_000_000_000, quote=67 * 10**9) * 10**9 * 150.0)
+    page.wait_for_function(f"document.querySelector(\"{cap}\").textContent === '{first}'", timeout=20_000)
+    assert page.inner_text(stage) == "graduated"
+
+    pool.set_reserves(base=150_000_000_000_000, quote=120 * 10**9)  # the pool traded up: read by the refresh
+    moved_cap = compact_usd(pool.price(base=150_000_000_000_000, quote=120 * 10**9) * 10**9 * 150.0)
+    assert moved_cap != first
+    page.wait_for_function(f"document.querySelector(\"{cap}\").textContent === '{moved_cap}'", timeout=30_000)
+    page.click(f"#token-{coin.mint} .token-name")
+    page.wait_for_function("document.querySelector('#drawer-pool').href.includes('/account/')", timeout=10_000)
+    assert pool.address in page.get_attribute("#drawer-pool", "href")
+    assert "priced from its PumpSwap pool" in page.inner_text("#drawer-pool-note")
+    page.screenshot(path=str(ARTIFACTS / "graduated-pool.png"))
     context.close()
