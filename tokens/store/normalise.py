@@ -93,6 +93,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
     # A curve's liquidity is the SOL it really holds (its virtual 30 SOL are not there to sell into);
     # a graduated coin's is its pool's, read later.
     real_sol = None if complete else _number(raw.real_sol_lamports, "real_sol_reserves")
+    _number(raw.virtual_sol_lamports, "virtual_sol_reserves")  # not stored, but impossible reserves are no coin's
     return TokenRecord(
         mint=raw.mint,
         name=clean_text(raw.name, MAX_NAME),
