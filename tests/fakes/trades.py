@@ -157,24 +157,16 @@ class TradeTx:
         if self.router:
             lines += [f"Program {ROUTER} invoke [1]", "Program log: Instruction: Route"]
             depth = 2
-        for payload in [t.payload() for t in self.trades] + self.completes:
+        pump = [(PUMP_PROGRAM, payload) for payload in [t.payload() for t in self.trades] + self.completes]
+        for program, payload in pump + [(PUMP_AMM_PROGRAM, payload) for payload in self.amm]:
             lines += [
-                f"Program {PUMP_PROGRAM} invoke [{depth}]",
+                f"Program {program} invoke [{depth}]",
                 "Program log: Instruction: Buy",
                 "Program data: " + base64.b64encode(payload).decode(),
-                f"Program {PUMP_PROGRAM} invoke [{depth + 1}]",
-                f"Program {PUMP_PROGRAM} consumed 2003 of 150000 compute units",
-                f"Program {PUMP_PROGRAM} success",
-                f"Program {PUMP_PROGRAM} success",
-            ]
-        for payload in self.amm:
-            lines += [
-                f"Program {PUMP_AMM_PROGRAM} invoke [{depth}]",
-                "Program log: Instruction: Buy",
-                "Program data: " + base64.b64encode(payload).decode(),
-                f"Program {PUMP_AMM_PROGRAM} invoke [{depth + 1}]",
-                f"Program {PUMP_AMM_PROGRAM} success",
-                f"Program {PUMP_AMM_PROGRAM} success",
+                f"Program {program} invoke [{depth + 1}]",
+                f"Program {program} consumed 2003 of 150000 compute units",
+                f"Program {program} success",
+                f"Program {program} success",
             ]
         if self.router:
             lines.append(f"Program {ROUTER} success")

@@ -1,6 +1,7 @@
-"""Graduation and migration as the trade stream sees them: the CompleteEvent graduates the coin and
-its curve's last cap stops being shown ("migrating"); the migration names its pool, which is read at
-once and prices the coin on every page; a migration to any other pool is not believed."""
+"""Graduation and migration as the trade stream sees them: the CompleteEvent graduates the coin when
+it happens and its curve's last cap stops being shown ("migrating"); the migration names its pool,
+which is read at once and prices the coin on every page; a migration to any other pool is not
+believed; with PumpSwap followed, the pool's trades move the coin's price and figures."""
 
 import asyncio
 import time

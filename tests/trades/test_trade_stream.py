@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from tests.fakes.chain import Launch, key_for, signature_for
-from tests.fakes.trades import TRADE_LAYOUTS, Curve, Trade, TradeTx, complete_event_payload
+from tests.fakes.trades import TRADE_LAYOUTS, Curve, Trade, TradeTx
 from tests.helpers import queue_run, run_load, update_settings, wait_for
 from tokens.live.messages import BOARD_GROUP
 from tokens.models import Holding, LoadRun, Token, TradeStream
@@ -231,21 +231,6 @@ async def test_a_dropped_websocket_is_filled_and_a_gap_too_long_is_recorded(sola
     stored = await token(coin.mint)
     assert stored.trades_since == state.covered_since  # its figures now say what they cover
     assert stored.trades_since.timestamp() == now + 1
-
-
-async def test_a_graduation_marks_the_coin_graduated_when_it_happens(solana):
-    solana.follow_program = True
-    now = int(time.time())
-    coin, curve = a_launch(9_200, now)
-    async with launch_tail(solana), trade_service(solana):
-        await launched(solana, coin)
-        last = curve.buy(wallet("whale"), 85 * 10**9, at=now)
-        done = complete_event_payload(user=wallet("whale"), mint=coin.mint, bonding_curve=coin.bonding_curve,
-                                      timestamp=now)  # fmt: skip
-        solana.add_trades(tx("graduation", [last], completes=[done]))
-        await wait_for(lambda: Token.objects.filter(mint=coin.mint, complete=True).exists())
-    stored = await token(coin.mint)
-    assert stored.bonding_progress == 100.0 and stored.buys_5m == 2
 
 
 async def test_a_trade_before_its_launch_counts_once_the_launch_is_stored(solana):
