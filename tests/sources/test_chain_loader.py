@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 
 from tests.fakes.chain import Launch, curve_account, history
 from tests.fakes.http import Reply
+from tests.fakes.pools import FakePool
 from tests.helpers import run_load, stored_tokens, update_settings
 from tokens.models import LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
@@ -184,6 +185,29 @@ async def test_trending_on_the_chain_is_the_window_top_by_market_cap(solana):
     rows = await stored_tokens()
     assert set(rows) == {launch.mint for launch in launches[2:5]}
     assert all(row.sources == ["trending"] for row in rows.values())
+
+
+async def test_trending_ranks_a_graduated_coin_by_its_pool_and_leaves_one_without_a_price_out(solana):
+    launches = a_window(solana, 6)
+    for rank, launch in enumerate(launches[:3]):
+        solana.set_curve(launch.bonding_curve, curve_account(virtual_quote=(40 + rank) * 1_000_000_000))
+    graduated_curve = curve_account(virtual_tokens=279_900_000_000_000, virtual_quote=115_000_000_000, real_tokens=0,
+                                    complete=True)  # fmt: skip
+    priced, migrating = launches[3], launches[4]
+    for launch in (priced, migrating):
+        solana.set_curve(launch.bonding_curve, graduated_curve)  # its last state: about 411 SOL, not its price
+    FakePool(solana, priced.mint).create(base=10**15 // 20, quote=2 * 10**9)  # 40 SOL a billion: a dumped coin
+    await sync_to_async(update_settings)(trending_limit=3)
+    run = await run_load(days=1, source="trending", upstream="chain")
+    rows = await stored_tokens()
+    assert run.accepted == 3
+    assert set(rows) == {
+        launches[1].mint,
+        launches[2].mint,
+        priced.mint,
+    }  # its pool's 40 SOL, then the two biggest curves (39, 38 SOL)
+    assert rows[priced.mint].market_cap_sol == pytest.approx(40.0)
+    assert migrating.mint not in rows  # no price to rank it by
 
 
 async def test_a_history_shorter_than_the_window_is_said(solana):

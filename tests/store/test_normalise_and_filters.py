@@ -130,3 +130,16 @@ def test_a_mint_that_looks_like_base58_but_is_no_key_is_invalid(mint):
     # The pattern alone let these through; a pool or curve derived from them raised later.
     with pytest.raises(InvalidRecord, match="is not a base58 address"):
         normalise(coin_launch(make_coin(1, created_ms=1_750_000_000_000, mint=mint)), now_ms=1_750_000_100_000)
+
+
+def test_a_graduated_coin_whose_pool_is_not_read_is_not_judged_on_price_until_it_is():
+    """Its price comes from its pool by the live refresh, not by a detail a verdict could wait for:
+    an unknown one must not take it off the board for good. A known one is judged as any."""
+    graduated = record(complete=True, usd_market_cap=None, real_sol_reserves=0)
+    assert graduated.liquidity_sol is None  # a graduated coin's liquidity is its pool's
+    strict = rules(min_usd_market_cap=10_000, max_usd_market_cap=10**9, min_liquidity_sol=40)
+    assert rejection_reason(graduated, strict) is None
+    priced = record(complete=True, usd_market_cap=9_000.0)
+    assert rejection_reason(priced, strict) == "USD market cap below 10000"
+    on_curve = record(usd_market_cap=None)
+    assert rejection_reason(on_curve, strict) == "USD market cap unknown"

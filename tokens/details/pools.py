@@ -4,13 +4,14 @@ After graduation the curve says nothing of the price: a graduated coin's market 
 liquidity come from its pool only (`reading_fields`), and until the pool is read they are unknown,
 never the curve's last. The coins read each round are the newest graduations on the board (as on
 pump.fun's "Graduated" column), `live_pool_count` of them: found ones by their vaults, 50 a call;
-the rest looked for, 20 a call.
+the rest looked for, 20 a call; coins never looked for (stored before their pools were read) come
+first, so a stored history catches up a round at a time.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 
 from tokens.models import Token
 from tokens.sources.chain.addresses import USDC_MINT, WSOL_MINT
@@ -26,8 +27,9 @@ UNPRICED = dict.fromkeys(PRICE_FIELDS)
 class Graduated:
     mint: str
     quote: str
-    vaults: PoolVaults | None  # None: not found yet
+    vaults: PoolVaults | None  # None: to be looked for (not found yet, or its supply not read)
     supply: int | None
+    priced: bool  # its stored price is its pool's
 
 
 def reading_fields(reading: PoolReading, *, sol_usd: float | None, supply: int | None = None) -> dict[str, Any]:
@@ -81,27 +83,32 @@ def graduated(
     """The coins `mints` (graduated, their curves say), or the `count` newest graduations on the board."""
     if mints is not None:  # their curves just said so: the rows may not say it yet
         rows = Token.objects.filter(mint__in=mints)
-    else:
+    else:  # those never looked for first (stored before their pools were read), then the newest graduations
+        never_read = Case(When(pool_status="", then=Value(0)), default=Value(1), output_field=IntegerField())
         rows = Token.objects.filter(complete=True, passed_filters=True).order_by(
-            F("graduated_at").desc(nulls_last=True), "-created_at"
+            never_read, F("graduated_at").desc(nulls_last=True), "-created_at"
         )
         if skip:
             rows = rows.exclude(mint__in=skip)
-    columns = ("mint", "quote", "pool", "pool_base_vault", "pool_quote_vault", "pool_virtual_quote", "token_supply")
+    columns = (
+        "mint", "quote", "pool", "pool_base_vault", "pool_quote_vault", "pool_virtual_quote", "token_supply",
+        "pool_status",
+    )  # fmt: skip
     values = rows.values_list(*columns)
     return [_graduated(*row) for row in (values[:count] if count is not None else values)]
 
 
 def _graduated(
-    mint: str, quote: str, pool: str, base: str, quote_vault: str, virtual: int | None, supply: int | None
-) -> Graduated:
+    mint: str, quote: str, pool: str, base: str, quote_vault: str, virtual: int | None, supply: int | None,
+    status: str,
+) -> Graduated:  # fmt: skip
     vaults = None
-    if pool and base and quote_vault:
+    if pool and base and quote_vault and supply is not None:  # else looked for again: the mint is read then
         vaults = PoolVaults(
             pool=pool, base_vault=base, quote_vault=quote_vault, quote_mint=quote_mint_of(quote), supply=None,
             virtual_quote=virtual,
         )  # fmt: skip
-    return Graduated(mint=mint, quote=quote or "SOL", vaults=vaults, supply=supply)
+    return Graduated(mint=mint, quote=quote or "SOL", vaults=vaults, supply=supply, priced=status == PRICED)
 
 
 def quote_mint_of(quote: str) -> str:

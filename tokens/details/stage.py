@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tokens.details.pools import UNPRICED, graduated, read_pools
+from tokens.details.pools import PRICE_FIELDS, UNPRICED, graduated, read_pools
 from tokens.details.queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
 from tokens.live.messages import broadcast, run_message, update_message
 from tokens.live.outage import Outage
@@ -139,13 +139,16 @@ class DetailStage:
         completed = [mint for mint, fields in found.items() if fields["complete"]]
         if completed:  # the curve's last state is no price: the pool's is (or none yet)
             coins = await sync_to_async(graduated)(completed)
-            for mint, fields in (await self.read_pools(coins, sol_usd=sol_usd)).items():
-                found[mint].update(fields)
+            pools = await self.read_pools(coins, sol_usd=sol_usd)
+            for coin in coins:
+                if coin.mint in pools:
+                    found[coin.mint].update(pools[coin.mint])
+                elif coin.priced:  # the pool could not be read now: the price it gave stands
+                    found[coin.mint] = {k: v for k, v in found[coin.mint].items() if k not in PRICE_FIELDS}
         return found
 
     async def read_pools(self, coins, *, sol_usd: float | None) -> dict[str, dict[str, Any]]:
-        """Pool fields of graduated coins; none for any when the RPC fails (their price stays unknown
-        until a later round reads it)."""
+        """Pool fields of graduated coins; none for any when the RPC fails (a later round reads them)."""
         assert self.pools is not None
         try:
             return await read_pools(self.pools, coins, sol_usd=sol_usd)

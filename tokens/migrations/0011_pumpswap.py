@@ -7,10 +7,16 @@ from django.db import migrations, models
 def forget_curve_liquidity_and_frozen_caps(apps, schema_editor):
     """`liquidity_sol` held the curve's virtual reserves (30 SOL that is not there): unknown until the
     curve or pool is read again. A graduated coin's stored cap was its curve's last: unknown until its
-    pool is read (the live refresh finds it)."""
+    pool is read (the live refresh finds it, those never read first)."""
     Token = apps.get_model("tokens", "Token")
     Token.objects.update(liquidity_sol=None)
     Token.objects.filter(complete=True).update(market_cap_sol=None, usd_market_cap=None)
+    # The saved minimum compared virtual reserves, which start at 30 SOL: the same bound on the SOL a
+    # curve really holds is 30 less (and one of 30 or less passed every coin: off).
+    BotSettings = apps.get_model("tokens", "BotSettings")
+    for stored in BotSettings.objects.exclude(min_liquidity_sol=None):
+        stored.min_liquidity_sol = stored.min_liquidity_sol - 30 if stored.min_liquidity_sol > 30 else None
+        stored.save(update_fields=["min_liquidity_sol"])
 
 
 class Migration(migrations.Migration):

@@ -103,17 +103,21 @@ def _immediate(token: Any, rules: FilterRules) -> str | None:
 def _state_rules(token: Any, rules: FilterRules) -> str | None:
     if not rules.include_pump_only and not token.complete:
         return "still on the bonding curve"
-    if rules.min_usd_market_cap is not None:
+    # A graduated coin's price is its pool's, read by the live refresh, not by a detail this verdict
+    # could wait for: until then it is not judged on price or liquidity (never rejected for good
+    # because its pool was not read yet).
+    unpriced_graduate = token.complete and token.usd_market_cap is None
+    if rules.min_usd_market_cap is not None and not unpriced_graduate:
         if token.usd_market_cap is None:
             return "USD market cap unknown"
         if token.usd_market_cap < rules.min_usd_market_cap:
             return f"USD market cap below {rules.min_usd_market_cap:g}"
-    if rules.max_usd_market_cap is not None:
+    if rules.max_usd_market_cap is not None and not unpriced_graduate:
         if token.usd_market_cap is None:
             return "USD market cap unknown"
         if token.usd_market_cap > rules.max_usd_market_cap:
             return f"USD market cap above {rules.max_usd_market_cap:g}"
-    if rules.min_liquidity_sol is not None:
+    if rules.min_liquidity_sol is not None and not (token.complete and token.liquidity_sol is None):
         if token.liquidity_sol is None:
             return "liquidity unknown"
         if token.liquidity_sol < rules.min_liquidity_sol:

@@ -77,8 +77,11 @@ def record(
     return Flushed(update=update, stored=len(new), waiting=waiting)
 
 
-def record_migrations(found: dict[str, dict[str, Any]], migrated: dict[str, Migrated], *, now: datetime):
-    """Pools just read after their coins' migrations, written at once (not with the next flush)."""
+def record_migrations(
+    found: dict[str, dict[str, Any]], migrated: dict[str, Migrated], *, now: datetime
+) -> tuple[DetailUpdate | None, set[str]]:
+    """Pools just read after their coins' migrations, written at once (not with the next flush); and
+    which of the coins the board holds."""
     with transaction.atomic():
         lock_board()
         tokens = Token.objects.in_bulk(list(found), field_name="mint")
@@ -86,7 +89,8 @@ def record_migrations(found: dict[str, dict[str, Any]], migrated: dict[str, Migr
             mint: {**graduation_fields(token, completed=None, migrated=migrated[mint]), **found[mint]}
             for mint, token in tokens.items()
         }
-        return apply_details(fields, judged=set(), now=now, kind=STATE, tokens=tokens) if fields else None
+        update = apply_details(fields, judged=set(), now=now, kind=STATE, tokens=tokens) if fields else None
+    return update, set(tokens)
 
 
 def stale_days(*, now: datetime, checked: dict[str, float], limit: int = 200) -> list[str]:
@@ -283,12 +287,13 @@ def _token_fields(
             since = token.created_at if seen is not None else max(covered, token.created_at)
             fields["trades_since"] = since
         graduated = token.complete or mint in rows.completed or mint in rows.migrated
+        # Graduation first: a pool trade in the same flush then prices the coin after it.
+        fields.update(graduation_fields(token, completed=rows.completed.get(mint), migrated=rows.migrated.get(mint)))
         if mint in by_mint:
             fields.update(_latest(by_mint[mint], token, sol_usd=sol_usd, graduated=graduated))
         elif token.last_trade_at is None:
             fields.update(_stored_latest(mint, sol_usd=sol_usd, graduated=graduated))  # before its launch
         fields.update(_developer_sales(by_mint.get(mint, []), token, seen))
-        fields.update(graduation_fields(token, completed=rows.completed.get(mint), migrated=rows.migrated.get(mint)))
         since = fields.get("trades_since", token.trades_since)
         fields.update(windows.figures(mint, now=now, covered_from=_covered_from(since, token.created_at)))
         fields["figures_at"] = now

@@ -8,6 +8,7 @@ retried with backoff, and costs the trades of that turn only when they cannot be
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -23,10 +24,10 @@ from tokens.details.pools import reading_fields
 from tokens.live.messages import broadcast, update_message
 from tokens.live.outage import Outage
 from tokens.models import Candle, Holding, Token, Trade, TradeStream
-from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM
+from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM
 from tokens.sources.chain.events import DecodedTransaction
 from tokens.sources.chain.pool_reader import PoolReader
-from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream, merged_batches
+from tokens.sources.chain.program_stream import Gap, NoWebsocket, ProgramStream, StreamBatch, merged_batches
 from tokens.sources.chain.source import ChainSource
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.sources.rpc import RpcError
@@ -42,6 +43,8 @@ PRUNE_SECONDS = 10.0
 PRUNE_CHUNK = 5_000
 GIVE_UP_AFTER = 3  # flushes of the same transactions that failed before they are left out
 MAX_PENDING = 200_000  # decoded transactions waiting for a database that does not answer
+MIGRATIONS_REMEMBERED = 10_000  # migration transactions priced already (both streams see them)
+POSITION = {PUMP_PROGRAM: "last_signature", PUMP_AMM_PROGRAM: "amm_last_signature"}  # TradeStream columns
 
 
 class TradeService:
@@ -70,6 +73,7 @@ class TradeService:
         self.trades_stored = 0
         self.invalid = 0
         self.migrations_priced = 0
+        self.migrations_seen: OrderedDict[str, None] = OrderedDict()
 
     async def run(self) -> None:
         """Forever (cancel to stop)."""
@@ -97,46 +101,58 @@ class TradeService:
             self.pool_coins = await sync_to_async(pool_coins)()
             streams.append(
                 ProgramStream(
-                    source=self.chain, last=state.amm_last_signature or None, last_seen=state.last_seen_at,
-                    max_gap=self.max_gap, idle_seconds=min(0.25, self.flush_seconds), clock=self.clock,
-                    program=PUMP_AMM_PROGRAM,
+                    source=self.chain, last=state.amm_last_signature or None,
+                    last_seen=state.last_seen_at if state.amm_last_signature else None, max_gap=self.max_gap,
+                    idle_seconds=min(0.25, self.flush_seconds), clock=self.clock, program=PUMP_AMM_PROGRAM,
                 )
             )  # fmt: skip
+        # Where each stream stands once what it handed out is stored (not following PumpSwap forgets
+        # its position: a later start covers from then on, not a gap from long ago).
+        positions = {POSITION[s.program]: s.last for s in streams}
+        positions.setdefault(POSITION[PUMP_AMM_PROGRAM], "")
         covered = state.covered_since
         # Writes run beside the stream: the next second's trades are decoded while this second's are
         # stored. One write at a time, every flush_seconds at most (one update message a flush).
         flushed_at = windows_at = pruned_at = time.monotonic()
         writing: asyncio.Task | None = None
         try:
-            async for batch in merged_batches(streams):
-                if batch.gap is not None:
-                    covered = await sync_to_async(record_gap)(batch.gap)
-                self.pending += batch.decoded
-                self._price_migrations(batch.decoded)
-                if len(self.pending) > MAX_PENDING:  # the database is away: memory stays bounded
-                    self.dropped += len(self.pending) - MAX_PENDING
-                    self.pending = self.pending[-MAX_PENDING:]
-                if writing is not None and not writing.done():
-                    continue
-                if writing is not None:
-                    writing.result()  # a failed write ends this turn (run() retries with backoff)
-                    writing = None
-                clock = time.monotonic()
-                if clock - flushed_at < self.flush_seconds:
-                    continue
-                refresh, tidy = clock - windows_at >= WINDOW_REFRESH_SECONDS, clock - pruned_at >= PRUNE_SECONDS
-                flushed_at = clock
-                windows_at, pruned_at = (clock if refresh else windows_at), (clock if tidy else pruned_at)
-                positions = [s.last for s in streams]
-                turn = self._write(last=positions, covered=covered, refresh=refresh, tidy=tidy)
-                writing = asyncio.create_task(turn)
+            async with contextlib.aclosing(merged_batches(streams)) as batches:
+                async for batch in batches:
+                    covered = await self._take(batch, positions=positions, covered=covered)
+                    if writing is not None and not writing.done():
+                        continue
+                    if writing is not None:
+                        writing.result()  # a failed write ends this turn (run() retries with backoff)
+                        writing = None
+                    clock = time.monotonic()
+                    if clock - flushed_at < self.flush_seconds:
+                        continue
+                    refresh, tidy = clock - windows_at >= WINDOW_REFRESH_SECONDS, clock - pruned_at >= PRUNE_SECONDS
+                    flushed_at = clock
+                    windows_at, pruned_at = (clock if refresh else windows_at), (clock if tidy else pruned_at)
+                    turn = self._write(last=dict(positions), covered=covered, refresh=refresh, tidy=tidy)
+                    writing = asyncio.create_task(turn)
         finally:
             if writing is not None:
                 writing.cancel()
             for task in list(self.pricing):
                 task.cancel()
 
-    async def _write(self, *, last: list[str | None], covered: datetime, refresh: bool, tidy: bool) -> None:
+    async def _take(self, batch: StreamBatch, *, positions: dict[str, str | None], covered: datetime) -> datetime:
+        """A batch into the pending flush: its gap recorded, its migrations priced at once."""
+        if batch.gap is not None:
+            covered_now = await sync_to_async(record_gap)(batch.gap, pools_only=batch.program == PUMP_AMM_PROGRAM)
+            covered = covered_now or covered
+        self.pending += batch.decoded
+        self._price_migrations(batch.decoded)
+        if batch.last is not None:
+            positions[POSITION[batch.program]] = batch.last
+        if len(self.pending) > MAX_PENDING:  # the database is away: memory stays bounded
+            self.dropped += len(self.pending) - MAX_PENDING
+            self.pending = self.pending[-MAX_PENDING:]
+        return covered
+
+    async def _write(self, *, last: dict[str, str | None], covered: datetime, refresh: bool, tidy: bool) -> None:
         moved, day = await self._moved_windows() if refresh else ([], [])
         if refresh and self.follow_pumpswap:  # pools found by the live refresh since
             self.pool_coins = await sync_to_async(pool_coins)()
@@ -145,7 +161,7 @@ class TradeService:
         if tidy:
             await sync_to_async(prune)(now=self._now())
 
-    async def flush(self, *, last: list[str | None], covered: datetime, refresh=(), day=()) -> None:
+    async def flush(self, *, last: dict[str, str | None], covered: datetime, refresh=(), day=()) -> None:
         decoded, self.pending = self.pending, []
         try:
             await self._flush(decoded, last=last, covered=covered, refresh=refresh, day=day)
@@ -162,7 +178,7 @@ class TradeService:
             raise
         self.failed_flushes = 0
 
-    async def _flush(self, decoded: list[DecodedTransaction], *, last: list[str | None], covered: datetime,
+    async def _flush(self, decoded: list[DecodedTransaction], *, last: dict[str, str | None], covered: datetime,
                      refresh, day) -> None:  # fmt: skip
         now = self._now()
         rows = rows_of(decoded, now=now, pools=self.pool_coins)
@@ -201,8 +217,12 @@ class TradeService:
         now = self._now()
         migrated = {}
         for tx in decoded:
-            if not tx.failed:
-                migrated.update(migrations_of(tx, now=now)[0])
+            if tx.failed or not tx.migrations or tx.signature in self.migrations_seen:
+                continue
+            self.migrations_seen[tx.signature] = None
+            while len(self.migrations_seen) > MIGRATIONS_REMEMBERED:
+                self.migrations_seen.popitem(last=False)
+            migrated.update(migrations_of(tx, now=now)[0])
         if migrated:
             task = asyncio.create_task(self.price_pools(migrated))
             self.pricing.add(task)
@@ -214,18 +234,18 @@ class TradeService:
                 self.pools.find({mint: m.quote for mint, m in migrated.items()}), self._sol_usd()
             )
             found = {mint: reading_fields(reading, sol_usd=sol_usd) for mint, reading in readings.items()}
-            update = await sync_to_async(record_migrations)(found, migrated, now=self._now())
+            update, stored = await sync_to_async(record_migrations)(found, migrated, now=self._now())
         except Exception as exc:  # the next live round reads them; the stream goes on
             logger.warning("trade stream: pools of %d migrations unread (%s)", len(migrated), type(exc).__name__)
             return
         for mint, reading in readings.items():
-            if reading.vaults is not None:  # its pool's trades count from now on
+            if self.follow_pumpswap and mint in stored and reading.vaults is not None:  # its pool's trades count now
                 vaults = reading.vaults
                 self.pool_coins[vaults.pool] = PoolCoin(
                     mint=mint, quote=migrated[mint].quote, supply=vaults.supply, virtual_quote=vaults.virtual_quote
                 )
         if update is not None:
-            self.migrations_priced += len(found)
+            self.migrations_priced += len(stored)
             await broadcast(update_message(update))
 
     async def _moved_windows(self) -> tuple[list[str], list[str]]:
@@ -260,12 +280,10 @@ def _stream_state(*, now: datetime) -> TradeStream:
     return state
 
 
-def _save_position(*, last: list[str | None], now: datetime, stored: int) -> None:
-    """Where each stream stands: pump's, then PumpSwap's when it is followed."""
+def _save_position(*, last: dict[str, str | None], now: datetime, stored: int) -> None:
+    """Where each stream stands (its `TradeStream` column -> its last signature; None: unchanged)."""
     changes = {"last_seen_at": now, "trades": F("trades") + stored}
-    for column, signature in zip(("last_signature", "amm_last_signature"), last, strict=False):
-        if signature:
-            changes[column] = signature
+    changes.update({column: signature for column, signature in last.items() if signature is not None})
     TradeStream.objects.filter(pk=1).update(**changes)
 
 
@@ -278,18 +296,23 @@ def pool_coins() -> dict[str, PoolCoin]:
     }
 
 
-def record_gap(gap: Gap) -> datetime:
-    """A gap too long to fill: every coin's trade figures now cover the trades from its end on."""
+def record_gap(gap: Gap, *, pools_only: bool = False) -> datetime | None:
+    """A gap too long to fill: every coin's trade figures now cover the trades from its end on. A gap
+    in PumpSwap's stream (`pools_only`) touches only the coins trading in a pool, and not the pump
+    stream's coverage (returns None then)."""
     with transaction.atomic():
         state = TradeStream.objects.select_for_update().get(pk=1)
-        state.covered_since = gap.until
+        if not pools_only:
+            state.covered_since = gap.until
         state.gaps += 1
         since = "an unknown time" if gap.since is None else f"{gap.since:%Y-%m-%d %H:%M:%S}"
-        state.last_gap = f"{since} to {gap.until:%Y-%m-%d %H:%M:%S} UTC: {gap.reason}"[:300]
+        stream = "PumpSwap: " if pools_only else ""
+        state.last_gap = f"{stream}{since} to {gap.until:%Y-%m-%d %H:%M:%S} UTC: {gap.reason}"[:300]
         state.save(update_fields=["covered_since", "gaps", "last_gap"])
-        Token.objects.filter(trades_since__lt=gap.until).update(trades_since=gap.until)
-    logger.warning("trade stream: a gap (%s); trade figures now cover trades since %s", gap.reason, gap.until)
-    return gap.until
+        touched = Token.objects.filter(trades_since__lt=gap.until)
+        (touched.exclude(pool="") if pools_only else touched).update(trades_since=gap.until)
+    logger.warning("trade stream: a gap (%s%s); trade figures now cover trades since %s", stream, gap.reason, gap.until)
+    return None if pools_only else gap.until
 
 
 def prune(*, now: datetime, budget_seconds: float = 1.0) -> int:

@@ -16,6 +16,8 @@ from tokens.sources.chain.curve import (
     market_cap_in_quote,
 )
 from tokens.sources.chain.events import CreateEvent, DecodedTransaction
+from tokens.sources.chain.pool_reader import PRICED, PoolReading
+from tokens.sources.chain.pools import pool_figures
 
 CHAIN = "chain"
 # Every curve before May 2025 (events without reserves) started with these real tokens; newer
@@ -145,3 +147,19 @@ def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: floa
         for name in ("market_cap_sol", "usd_market_cap", "virtual_sol_lamports"):
             setattr(record, name, getattr(figures, name))
         record.real_sol_lamports = state.real_quote_reserves if state.quote == "SOL" else None
+
+
+def apply_pool_reading(record: Launch, reading: PoolReading, *, sol_usd: float | None) -> None:
+    """A graduated launch with its pool's market cap (for a trending ranking), when the pool was read."""
+    vaults = reading.vaults
+    if reading.status != PRICED or vaults is None or reading.base_amount is None or reading.quote_amount is None:
+        return
+    figures = pool_figures(
+        base_amount=reading.base_amount, quote_amount=reading.quote_amount, quote_mint=vaults.quote_mint,
+        supply=vaults.supply or _whole(record.total_supply), sol_usd=sol_usd, virtual_quote=vaults.virtual_quote,
+    )  # fmt: skip
+    record.market_cap_sol, record.usd_market_cap = figures.market_cap_sol, figures.usd_market_cap
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

@@ -3,8 +3,7 @@ API's: a `batch_callback` and a `batch_size`, or the whole list when called with
 
 - recent: every launch in the window, newest first (the chain holds them all).
 - trending: the window's top `limit` launches by current market cap (from each bonding curve's
-  state), biggest first; graduated coins first of all (their curves no longer price them, and every
-  one is worth more than any coin still on its curve). The ranking is known only once the whole
+  state, or a graduated coin's PumpSwap pool), biggest first. The ranking is known only once the whole
   window has been read, so the batches come at the end of the scan; a resumed trending run scans again.
 - hybrid: recent. On the chain the recent list is complete, so every trending coin of the window
   is already in it; trending adds nothing to de-duplicate.
@@ -63,12 +62,11 @@ async def get_chain_trending_tokens(
     order = 0
     async for page in source.backfill(cutoff_s=cutoff_s, start=None, with_state=True):
         for record in page:
-            cap = record.market_cap_sol
-            graduated = record.complete is True  # worth more than any curve; its pool is read later
-            if not (graduated or isinstance(cap, (int, float))) or not isinstance(record.mint, str):
+            cap = record.market_cap_sol  # a graduated coin's from its pool; unknown (not ranked) without it
+            if not isinstance(cap, (int, float)) or not isinstance(record.mint, str):
                 continue
             order += 1
-            item = ((graduated, float(cap or 0.0)), -order, record)
+            item = (float(cap), -order, record)
             if len(top) < limit:
                 heapq.heappush(top, item)
             elif item > top[0]:

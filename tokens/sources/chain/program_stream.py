@@ -50,6 +50,10 @@ class Gap:
 class StreamBatch:
     decoded: list[DecodedTransaction] = field(default_factory=list)
     gap: Gap | None = None
+    # Stamped as the stream hands the batch out: its program, and the newest signature handled once
+    # this batch is (what a consumer saves as the stream's position after storing the batch).
+    program: str = ""
+    last: str | None = None
 
 
 class NoWebsocket(ChainError):
@@ -81,7 +85,7 @@ class ProgramStream:
         while True:
             try:
                 async for batch in self._connected():
-                    yield batch
+                    yield self._stamped(batch)
             except (TimeoutError, OSError, ValueError, TypeError, websockets.WebSocketException, ChainError,
                     RpcError) as exc:  # fmt: skip
                 if self.connected:
@@ -89,7 +93,11 @@ class ProgramStream:
                 self.connected = False
                 await asyncio.sleep(self.backoff)
                 self.backoff = min(self.backoff * 2, 30.0)
-                yield StreamBatch()
+                yield self._stamped(StreamBatch())
+
+    def _stamped(self, batch: StreamBatch) -> StreamBatch:
+        batch.program, batch.last = self.program, self.last
+        return batch
 
     async def _connected(self) -> AsyncIterator[StreamBatch]:
         async with websockets.connect(self.source.ws_url, open_timeout=10, max_size=8 * 2**20) as ws:
@@ -185,7 +193,9 @@ class ProgramStream:
 
 async def merged_batches(streams: list[ProgramStream]) -> AsyncIterator[StreamBatch]:
     """The batches of several streams as they come (each stream read by a task of its own); a
-    stream's failure ends the merge with its exception, as a single stream's would."""
+    stream's failure ends the merge with its exception, as a single stream's would. A stream's
+    position is the `last` of its batches consumed, never its own `last` (which runs ahead of the
+    batches still queued here). Close it (`contextlib.aclosing`) to stop the readers."""
     if len(streams) == 1:
         async for batch in streams[0].batches():
             yield batch

@@ -37,9 +37,11 @@ from tokens.sources.chain.curve import (
 from tokens.sources.chain.events import DecodedTransaction, decode_logs, decode_transaction
 from tokens.sources.chain.launches import (
     apply_curve_state,
+    apply_pool_reading,
     launch_records,
     record_key,
 )
+from tokens.sources.chain.pool_reader import PoolReader
 from tokens.sources.reach import Reach
 from tokens.sources.rpc import MethodNotFound, RpcCallError, RpcError, SolanaRpc
 
@@ -253,6 +255,11 @@ class ChainSource:
         states, sol_usd = await self.current_states([r.bonding_curve for r in launches])
         for record in launches:
             apply_curve_state(record, states.get(record.bonding_curve), sol_usd=sol_usd)
+        graduated = {r.mint: r for r in launches if r.complete is True}
+        if graduated:  # their curves price nothing: their pools do (unknown if not read)
+            readings = await PoolReader(rpc=self.rpc).find({mint: r.quote or "SOL" for mint, r in graduated.items()})
+            for mint, reading in readings.items():
+                apply_pool_reading(graduated[mint], reading, sol_usd=sol_usd)
         return records
 
     async def current_states(self, curves: list[str]) -> tuple[dict[str, CurveState], float | None]:
