@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 
 TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
 COMPLETE_EVENT_DISCRIMINATOR = bytes.fromhex("5f72619cd42e9808")
+MIGRATION_EVENT_DISCRIMINATOR = bytes.fromhex("bde95db95c94ea94")
 TRADE_LAYOUTS = ("2024", "may2025", "aug2025", "oct2025", "jan2026", "feb2026", "may2026", "sep2026")
 FEE_RECIPIENT = "62qc2CNXwrYqQScmEdiZFFAnJR262PxWEuNQtxfafNgV"
 
@@ -182,5 +183,6 @@ class TradeTx:
     def mentions(self) -> set[str]:
         from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM
 
-        programs = {PUMP_AMM_PROGRAM} if self.amm else set()
+        migrates = any(payload.startswith(MIGRATION_EVENT_DISCRIMINATOR) for payload in self.completes)
+        programs = {PUMP_AMM_PROGRAM} if self.amm or migrates else set()  # a migration creates the pool
         return programs | ({PUMP_PROGRAM} if self.trades or self.completes or not self.amm else set())

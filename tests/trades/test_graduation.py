@@ -130,7 +130,53 @@ async def test_with_pumpswap_followed_a_graduated_coins_pool_trades_move_its_pri
     traded = sum(t.quote_amount for t in curve.trades) + buy.quote_amount + sell.quote_amount
     assert stored.volume_5m_usd == pytest.approx(traded / 1e9 * SOL_USD, abs=0.02)  # across graduation
     assert stored.pool_status == "priced" and service.trades_stored >= 4
+    assert service.migrations_priced == 1  # both streams brought the migration: read once
     assert not await StoredTrade.objects.filter(mint=stranger.mint).aexists()  # not a coin of the board
     assert await StoredTrade.objects.filter(mint=coin.mint, trader=wallet("pool-buyer")).aexists()
     state = await TradeStream.objects.aget(pk=1)
     assert state.amm_last_signature == signature_for("pool-trades")
+
+
+async def test_pumpswaps_stream_fills_its_own_gap_and_a_gap_too_long_moves_only_pool_coins_coverage(solana):
+    solana.follow_program = True
+    now = int(time.time())
+    (coin, _), (curve_coin, _) = a_launch(9_330, now), a_launch(9_331, now)
+    pool = FakePool(solana, coin.mint)
+    async with launch_tail(solana), trade_service(solana, follow_pumpswap=True, max_gap=3):
+        await wait_for(lambda: len(solana.subscribers) == 3)
+        solana.add(coin, curve_coin)
+        await wait_for(lambda: Token.objects.filter(buys_5m=1).count() == 2)
+        pool.create(base=10**14, quote=80 * 10**9)
+        moved = migration_event_payload(user=wallet("m"), mint=coin.mint, bonding_curve=coin.bonding_curve,
+                                        timestamp=now, pool=pool.address)  # fmt: skip
+        solana.add_trades(
+            TradeTx(signature=signature_for("gap-migration"), block_time=now, trades=[], completes=[moved])
+        )
+        await wait_for(lambda: Token.objects.filter(mint=coin.mint, pool_status="priced").exists())
+        solana.drop_websockets()  # both streams reconnect and fill what they missed
+        base, quote = 10**14, 80 * 10**9
+        missed = []
+        for i in range(2):
+            trade = trade_in(pool, base=base, quote=quote, user=wallet(f"gap-{i}"), is_buy=True, amount=10**9,
+                             at=now + 1)  # fmt: skip
+            base, quote = base - trade.base_amount, quote + trade.quote_amount
+            missed.append(TradeTx(signature=signature_for(f"pool-gap-{i}"), block_time=now + 1, trades=[],
+                                  amm=[trade.payload()]))  # fmt: skip
+        solana.add_trades(*missed)
+        await wait_for(lambda: StoredTrade.objects.filter(mint=coin.mint, trader__in=[wallet("gap-0"), wallet("gap-1")])
+                       .count() == 2)  # fmt: skip
+        assert (await TradeStream.objects.aget(pk=1)).gaps == 0
+
+    # Stopped; meanwhile PumpSwap runs past the budget (3 transactions): a gap of the pools only.
+    later = [TradeTx(signature=signature_for(f"pool-later-{i}"), block_time=now + 2, trades=[], amm=[
+        trade_in(pool, base=base, quote=quote, user=wallet(f"l{i}"), is_buy=True, amount=10**8, at=now + 2).payload()])
+        for i in range(5)]  # fmt: skip
+    solana.add_trades(*later, notify=False)
+    curve_before = (await token(curve_coin.mint)).trades_since
+    async with trade_service(solana, follow_pumpswap=True, max_gap=3):
+        await wait_for(lambda: TradeStream.objects.filter(gaps=1).exists())
+        await wait_for(lambda: StoredTrade.objects.filter(mint=coin.mint, slot__isnull=False).count() >= 1 + 2 + 3)
+    state = await TradeStream.objects.aget(pk=1)
+    assert state.last_gap.startswith("PumpSwap: ")
+    assert (await token(coin.mint)).trades_since.timestamp() == now + 2  # its pool's trades count from there
+    assert (await token(curve_coin.mint)).trades_since == curve_before  # a curve coin's whole life stays whole
