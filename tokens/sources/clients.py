@@ -107,4 +107,5 @@ def _trades_followed(ws: str) -> str:
         return "not followed (FOLLOW_TRADES is off)"
     if not settings.SOLANA_RPC_URL or not ws:
         return "not followed: trades need an RPC with a websocket (SOLANA_RPC_URL, SOLANA_WS_URL)"
-    return "followed by the feed over the websocket"
+    pools = "; PumpSwap's too (FOLLOW_PUMPSWAP)" if settings.FOLLOW_PUMPSWAP else ""
+    return f"followed by the feed over the websocket{pools}"
