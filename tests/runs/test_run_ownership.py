@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.utils import timezone
 
 from tests.fakes.coins import make_history
@@ -37,6 +38,15 @@ def not_handing_over():
 
 def expire(run_id: int) -> None:
     LoadRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def take_over(run_id: int):
+    """The run's lease runs out and another worker claims it, with no renewal in between: a frozen
+    executor renews nothing, but the one in this test still runs, so its renewal must wait for the
+    claim (the row stays locked until both are committed) and then finds the run taken."""
+    with transaction.atomic():
+        expire(run_id)
+        return claim_next()
 
 
 def test_a_late_executors_batch_is_refused_whole(db):
@@ -69,8 +79,7 @@ async def test_a_frozen_executor_that_wakes_is_stopped_and_the_run_counts_once(p
     executor_a = asyncio.create_task(execute_claimed(claimed, resume=False, wait_for_details=False))
     await frozen.wait()
     # Executor A stops renewing (as a SIGSTOPped process would); another worker takes the run over.
-    await sync_to_async(expire)(run.pk)
-    taken = await sync_to_async(claim_next)()
+    taken = await sync_to_async(take_over)(run.pk)
     assert taken is not None and taken.run.pk == run.pk
     final_a = await asyncio.wait_for(executor_a, timeout=20)
     assert final_a.lease_epoch == taken.run.lease_epoch  # A wrote nothing after the takeover
