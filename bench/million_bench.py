@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from based58 import b58encode
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
@@ -112,7 +114,7 @@ def fill(count: int) -> None:
         recent = i < count // 10
         name = f"{rng.choice(words).title()} {rng.choice(words)} {i}"
         chunk.append((
-            f"{i:032x}pump"[-44:], name, name.split()[0][:6].upper(), created, cap_sol, cap_sol * 150.0,
+            b58encode(hashlib.sha256(i.to_bytes(8, "big")).digest()).decode(), name, name.split()[0][:6].upper(), created, cap_sol, cap_sol * 150.0,
             rng.randint(1, 400) if rng.random() < 0.9 else None, progress, graduated,
             "priced" if graduated else "", f"https://x.com/c{i}" if rng.random() < 0.3 else "",
             round(rng.expovariate(1 / 800), 2) if recent else None, rng.randint(0, 80) if recent else None,
