@@ -11,6 +11,7 @@ bench/results/million[-sqlite].md.
 """
 
 import argparse
+import hashlib
 import os
 import random
 import resource
@@ -113,8 +114,9 @@ def fill(count: int) -> None:
         cap_sol = rng.lognormvariate(3.4, 0.6) if not graduated else rng.lognormvariate(7, 1.2)
         recent = i < count // 10
         name = f"{rng.choice(words).title()} {rng.choice(words)} {i}"
+        mint = b58encode(hashlib.sha256(i.to_bytes(8, "big")).digest()).decode()
         chunk.append((
-            b58encode(hashlib.sha256(i.to_bytes(8, "big")).digest()).decode(), name, name.split()[0][:6].upper(), created, cap_sol, cap_sol * 150.0,
+            mint, name, name.split()[0][:6].upper(), created, cap_sol, cap_sol * 150.0,
             rng.randint(1, 400) if rng.random() < 0.9 else None, progress, graduated,
             "priced" if graduated else "", f"https://x.com/c{i}" if rng.random() < 0.3 else "",
             round(rng.expovariate(1 / 800), 2) if recent else None, rng.randint(0, 80) if recent else None,
