@@ -59,6 +59,7 @@ def test_each_filter_narrows_the_board_as_the_page_does(stored):
     band = get("/api/tokens/?min_usd_market_cap=10000&max_usd_market_cap=20000&limit=100")
     assert set(mints(band)) == {c["mint"] for c in stored if 10_000 <= c["usd_market_cap"] <= 20_000}
     assert band["count"] == 11 and band["filters"] == {"min_usd_market_cap": "10000", "max_usd_market_cap": "20000"}
+    assert band["count_exact"] is True
     graduated = {c["mint"] for c in stored if c["complete"]}
     assert set(mints(get("/api/tokens/?stage=graduated"))) == graduated
     assert set(mints(get("/api/tokens/?complete=true"))) == graduated
@@ -70,6 +71,18 @@ def test_each_filter_narrows_the_board_as_the_page_does(stored):
     assert mints(get(f"/api/tokens/?since={since}&until={until}")) == [c["mint"] for c in stored[3:6]]
     # No holder counts without an RPC: a holder bound lets nothing through (unknown never passes).
     assert get("/api/tokens/?min_holders=1")["count"] == 0
+
+
+def test_a_views_count_stops_at_its_cap_and_says_so(stored, monkeypatch):
+    """Counting a million-token view costs every request a scan of it: past the cap the count says
+    "at least this many"."""
+    from tokens.board import api
+
+    monkeypatch.setattr(api, "COUNT_CAP", 25)
+    capped = get("/api/tokens/?limit=5")
+    assert (capped["count"], capped["count_exact"]) == (25, False) and len(capped["tokens"]) == 5
+    narrow = get("/api/tokens/?min_usd_market_cap=10000&max_usd_market_cap=20000")
+    assert (narrow["count"], narrow["count_exact"]) == (11, True)
 
 
 def test_keyset_cursor_pages_through_every_sort_without_gaps_or_repeats(stored):

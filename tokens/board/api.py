@@ -16,7 +16,15 @@ from tokens.live.messages import run_payload, token_payload
 from tokens.models import LoadRun, Token
 from tokens.store.batches import current_cursor
 from tokens.store.board_query import QueryError, after_cursor, cursor_for, filtered, ordered, parse_query
-from tokens.store.selectors import CATCH_UP_ROWS, MAX_API_LIMIT, PAGE_SIZE, board_tokens, recent_runs
+from tokens.store.selectors import (
+    CATCH_UP_ROWS,
+    COUNT_CAP,
+    MAX_API_LIMIT,
+    PAGE_SIZE,
+    board_tokens,
+    count_up_to,
+    recent_runs,
+)
 
 _MINT = re.compile(openapi.MINT_PATTERN, re.ASCII)
 
@@ -62,10 +70,11 @@ def _page(request: HttpRequest, query) -> JsonResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     more = len(rows) > limit
     rows = rows[:limit]
-    total = view.count()
+    total, exact = count_up_to(view, COUNT_CAP)
     return JsonResponse(
         {
             "count": total,
+            "count_exact": exact,
             "sort": query.sort,
             "filters": query.given,
             "offset": offset,

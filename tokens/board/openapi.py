@@ -386,7 +386,12 @@ def _trade_figures_schema() -> dict[str, Any]:
 def _token_page_schema() -> dict[str, Any]:
     return _closed(
         {
-            "count": {"type": "integer", "minimum": 0, "description": "Tokens in the view, all pages"},
+            "count": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Tokens in the view, all pages; at most 10,000 (then count_exact is false)",
+            },
+            "count_exact": {"type": "boolean", "description": "False: the view holds more than `count` tokens"},
             "sort": {"type": "string", "enum": _sorts()},
             "filters": {
                 "type": "object",

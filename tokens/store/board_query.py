@@ -179,9 +179,12 @@ def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | No
 
 
 def ordered(queryset: QuerySet[Token], query: BoardQuery) -> QuerySet[Token]:
-    """Sorted by the view's column, unknown values last either way, then by mint (unique)."""
+    """Sorted by the view's column, unknown values last either way, then by mint (unique). A column
+    that is never null is ordered without NULLS LAST: PostgreSQL would not use its index for that
+    order (it sorted all the rows instead, 1.2 s at a million tokens)."""
     column = F(query.sort_column)
-    primary = column.desc(nulls_last=True) if query.descending else column.asc(nulls_last=True)
+    nulls_last = True if Token._meta.get_field(query.sort_column).null else None
+    primary = column.desc(nulls_last=nulls_last) if query.descending else column.asc(nulls_last=nulls_last)
     return queryset.order_by(primary, "mint")
 
 

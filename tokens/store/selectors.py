@@ -10,11 +10,20 @@ BOARD_ROWS = 500
 MAX_API_LIMIT = BOARD_ROWS
 # Rows per catch-up answer (`GET /api/changes/?after=`); the page asks again from where one ends.
 CATCH_UP_ROWS = 500
+# A view's count is exact up to here; past it, "at least this many" (a million-row count costs every
+# reader's every request a scan of the whole view).
+COUNT_CAP = 10_000
 
 
 def board_tokens() -> QuerySet[Token]:
     """Tokens that passed the filters, newest launch first."""
     return Token.objects.filter(passed_filters=True).order_by("-created_at", "mint")
+
+
+def count_up_to(queryset: QuerySet[Token], cap: int) -> tuple[int, bool]:
+    """The view's count, and whether it is exact: counting stops after `cap` rows."""
+    counted = queryset.order_by()[: cap + 1].count()
+    return min(counted, cap), counted <= cap
 
 
 def recent_runs(*, limit: int = 10) -> list[LoadRun]:
