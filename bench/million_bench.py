@@ -12,6 +12,7 @@ bench/results/million[-sqlite].md.
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import resource
@@ -102,9 +103,18 @@ def fill(count: int) -> None:
               "price_change_5m", "dev_holding_pct", "dev_sold_at", "top10_pct", "snipers_pct", "trades_since",
               "first_seen_at", "last_seen_at", "passed_filters", "sources", "cursor", "quote")  # fmt: skip
     chunk: list[tuple] = []
+    # Every other column at its model default (COPY and raw inserts skip Django's defaults).
+    defaults = {}
+    for model_field in Token._meta.concrete_fields:
+        if model_field.primary_key or model_field.column in fields:
+            continue
+        value = model_field.get_default()
+        defaults[model_field.column] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    columns = (*fields, *defaults)
+    rest = tuple(defaults.values())
 
     def flush() -> None:
-        _insert(connection, Token._meta.db_table, fields, chunk)
+        _insert(connection, Token._meta.db_table, columns, [row + rest for row in chunk])
         chunk.clear()
 
     for i in range(count):
