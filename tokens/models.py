@@ -27,6 +27,17 @@ class Upstream(models.TextChoices):
     API = "api", "pump.fun web API (last hour)"
 
 
+# The board's sorts on columns that can be unknown: each walks an index of its own per direction on
+# PostgreSQL (migration 0012; NULLS LAST indexes are PostgreSQL's). Column -> the short name of its
+# indexes.
+BOARD_SORTED_COLUMNS = {
+    "usd_market_cap": "cap", "holders": "holders", "bonding_progress": "progress", "reply_count": "replies",
+    "volume_5m_usd": "vol5m", "buys_5m": "buys5m", "sells_5m": "sells5m", "price_change_5m": "chg5m",
+    "dev_holding_pct": "dev", "top10_pct": "top10", "snipers_pct": "snipers",
+}  # fmt: skip
+ABOUT_TO_GRADUATE = 80.0  # bonding progress, %, from which a token is "about to graduate"
+
+
 class Token(models.Model):
     mint = models.CharField(max_length=44, unique=True)
     name = models.CharField(max_length=200, blank=True)

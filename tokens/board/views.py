@@ -38,7 +38,14 @@ from tokens.store.board_query import (
     ordered,
     parse_query,
 )
-from tokens.store.selectors import BOARD_ROWS, board_tokens, recent_runs, saved_filter_labels
+from tokens.store.selectors import (
+    BOARD_ROWS,
+    COUNT_CAP,
+    board_tokens,
+    count_up_to,
+    recent_runs,
+    saved_filter_labels,
+)
 
 STAGE_CHOICES = (("", "All"), ("new", "New"), ("graduating", "About to graduate"), ("graduated", "Graduated"))
 AGE_CHOICES = (("", "any"), ("5m", "≤ 5 min"), ("30m", "≤ 30 min"), ("1h", "≤ 1 h"), ("6h", "≤ 6 h"), ("1d", "≤ 1 day"),
@@ -64,7 +71,7 @@ def board(request: HttpRequest) -> HttpResponse:
     rows = list(ordered(view, query)[: BOARD_ROWS + 1])
     more = len(rows) > BOARD_ROWS
     rows = rows[:BOARD_ROWS]
-    stored_count = board_tokens().count()
+    stored_count, stored_exact = count_up_to(board_tokens(), COUNT_CAP)  # pages hear the exact one
     layout = "pulse" if request.GET.get("layout") == "pulse" else "table"
     stored = BotSettings.get_solo()
     runs = recent_runs()
@@ -72,6 +79,7 @@ def board(request: HttpRequest) -> HttpResponse:
     context = {
         "tokens": rows,
         "stored_count": stored_count,
+        "stored_exact": stored_exact,
         "query": query,
         "query_error": query_error,
         "stage_choices": STAGE_CHOICES,

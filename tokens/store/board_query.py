@@ -17,9 +17,8 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from tokens.models import Token
+from tokens.models import ABOUT_TO_GRADUATE, Token
 
-ABOUT_TO_GRADUATE = 80.0  # bonding progress, %, from which a token is "about to graduate"
 STAGES = ("new", "graduating", "graduated")
 # Sort names the API and the page share -> the column they order by.
 SORTS = {
