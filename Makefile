@@ -69,6 +69,7 @@ bench: install services
 	$(BIN)/python bench/hostile_bench.py
 	$(BIN)/python bench/trades_bench.py
 	$(BIN)/python bench/pools_bench.py
+	$(BIN)/python bench/million_bench.py
 
 # Front-end libraries, pinned in package.json and package-lock.json, copied into the static files
 # (committed, so neither `make run` nor CI needs npm).
