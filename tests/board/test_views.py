@@ -148,6 +148,21 @@ def test_tokens_api_pages_the_board_newest_first(pumpfun):
     assert json.loads(client.get("/api/runs/").content)["runs"][0]["status"] == "succeeded"
 
 
+def test_the_pages_stored_count_stops_at_its_cap_and_says_so(pumpfun, monkeypatch):
+    import asyncio
+
+    from tests.helpers import run_load
+    from tokens.board import views
+
+    pumpfun.coins = make_history(7)
+    asyncio.run(run_load(days=1))
+    monkeypatch.setattr(views, "COUNT_CAP", 5)
+    page = Client().get("/").content.decode()
+    assert '<span id="stored-count">5+</span>' in page and '"stored_exact": false' in page
+    monkeypatch.setattr(views, "COUNT_CAP", 10)
+    assert '<span id="stored-count">7</span>' in Client().get("/").content.decode()
+
+
 async def test_the_page_picks_the_upstream_and_every_view_shows_which_one_served(solana, staff, settings):
     client = await staff_client(staff)
     response = await client.post("/runs/", {"days": "1", "source": "recent", "upstream": "chain"}, headers=JSON)

@@ -112,6 +112,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "next_cursor": cursor_for(rows[-1], query) if more else None,
             "row_cap": BOARD_ROWS,
             "stored": stored_count,
+            "stored_exact": stored_exact,
             "view": query.given,
             "about_to_graduate": ABOUT_TO_GRADUATE,
             "trade_bounds": {name: list(rule) for name, rule in TRADE_BOUNDS.items()},

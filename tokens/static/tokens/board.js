@@ -50,6 +50,9 @@
   let sortKey = "created";
   let sortDescending = true;
   let stored = config.stored;
+  // The first render's count stops at 10,000 ("10000+"); every message's is exact.
+  let storedExact = config.stored_exact !== false;
+  const storedText = () => String(stored) + (storedExact ? "" : "+");
   let storedCursor = config.cursor;
   let paused = false;
   let buffer = [];
@@ -259,7 +262,7 @@
     pendingNote.hidden = !shown.some((token) => token.pending === true);
     loadingState.hidden = !(tokens.size === 0 && runStatus.dataset.status === "running");
     rowCount.textContent = rows.length + " shown";
-    storedCount.textContent = String(stored);
+    storedCount.textContent = storedText();
     window.boardRowCount = rows.length;
   }
 
@@ -267,8 +270,9 @@
     // Messages from several processes can arrive out of order: the newest cursor's count wins.
     if (typeof count !== "number" || cursor < storedCursor) return;
     stored = count;
+    storedExact = true;
     storedCursor = cursor;
-    storedCount.textContent = String(stored);
+    storedCount.textContent = storedText();
   }
 
   function applyChanges(changed, removed) {
