@@ -63,9 +63,13 @@ def _page(request: HttpRequest, query) -> JsonResponse:
         view = filtered(board_tokens(), query)
         page = ordered(view, query)
         if request.GET.get("cursor"):
-            page = after_cursor(page, query, request.GET["cursor"])
-            offset = 0
-        rows = list(page[offset : offset + limit + 1])
+            offset, rows = 0, []
+            for part in after_cursor(page, query, request.GET["cursor"]):
+                if len(rows) > limit:
+                    break
+                rows += part[: limit + 1 - len(rows)]
+        else:
+            rows = list(page[offset : offset + limit + 1])
     except QueryError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     more = len(rows) > limit

@@ -34,19 +34,33 @@ def _indexes() -> dict[str, str]:
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    """CONCURRENTLY, outside a transaction: the board keeps taking writes while a big table is
+    indexed. A build that failed before left an invalid index behind: it is dropped and built again."""
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
         return
-    for name, definition in _indexes().items():
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON tokens_token {definition}")
+    with connection.cursor() as cursor:
+        for name, definition in _indexes().items():
+            cursor.execute(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+                [name],
+            )
+            found = cursor.fetchone()
+            if found is not None and not found[0]:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON tokens_token {definition}")
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
         return
-    for name in _indexes():
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    with connection.cursor() as cursor:
+        for name in _indexes():
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
     dependencies = [("tokens", "0011_pumpswap")]
-    operations = [migrations.RunPython(create, drop)]
+    operations = [migrations.RunPython(create, drop, atomic=False)]

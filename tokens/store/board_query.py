@@ -187,16 +187,20 @@ def ordered(queryset: QuerySet[Token], query: BoardQuery) -> QuerySet[Token]:
     return queryset.order_by(primary, "mint")
 
 
-def after_cursor(queryset: QuerySet[Token], query: BoardQuery, cursor: str) -> QuerySet[Token]:
+def after_cursor(queryset: QuerySet[Token], query: BoardQuery, cursor: str) -> list[QuerySet[Token]]:
     """The rows after the one the cursor names, in the view's order (keyset, so new launches at the
-    head never shift a page)."""
+    head never shift a page), as parts to read one after the other: the known values after it, then
+    (for a column that can be unknown) the unknown ones. Each part starts where its index does at
+    the cursor: one query with "or unknown" in it made PostgreSQL read every row before the cursor
+    (690 ms 300,000 rows deep at a million tokens)."""
     value, mint = _decode_cursor(cursor, query)
     name = query.sort_column
+    unknown = queryset.filter(**{f"{name}__isnull": True})
     if value is None:
-        return queryset.filter(**{f"{name}__isnull": True}, mint__gt=mint)
-    beyond = f"{name}__lt" if query.descending else f"{name}__gt"
-    later = Q(**{beyond: value}) | Q(**{name: value}, mint__gt=mint) | Q(**{f"{name}__isnull": True})
-    return queryset.filter(later)
+        return [unknown.filter(mint__gt=mint)]
+    reach, beyond = (f"{name}__lte", f"{name}__lt") if query.descending else (f"{name}__gte", f"{name}__gt")
+    known = queryset.filter(Q(**{reach: value}) & (Q(**{beyond: value}) | Q(**{name: value}, mint__gt=mint)))
+    return [known, unknown] if Token._meta.get_field(name).null else [known]
 
 
 def cursor_for(token: Token, query: BoardQuery) -> str:
