@@ -3,7 +3,8 @@ the board offers, with and without a cursor, and the CSV of a large view (stream
 
 The database of its own (PostgreSQL by default, `--sqlite` for the embedded one) is filled with
 `--tokens` realistic rows: launch times over 30 days, market caps, holders, stages (about 1 % graduated,
-with pools), trade figures on the newest tenth. Then the shipped views run in this process through
+with pools), trade figures on the newest tenth, replies on a fifth, a tenth off the board (the saved
+filters'). Then the shipped views run in this process through
 Django's test client (no network, no cache: every request reaches the database). Writes
 bench/results/million[-sqlite].md.
 
@@ -45,7 +46,11 @@ FILTERS = {
     "min_volume_5m=1000": "min_volume_5m=1000",
     "dev_sold=no": "dev_sold=no",
     "q=pepe": "q=pepe",
+    "q=<a mint's 8 characters> (rare)": "q={rare}",
+    "stage=graduating&sort=-usd_market_cap": "stage=graduating&sort=-usd_market_cap",
+    "stage=graduated&sort=-holders": "stage=graduated&sort=-holders",
 }
+DEEP = 300_000  # rows into the board for a cursor page deep down
 
 
 def main() -> None:
@@ -109,7 +114,8 @@ def fill(count: int) -> None:
     fields = ("mint", "name", "symbol", "created_at", "market_cap_sol", "usd_market_cap", "holders",
               "bonding_progress", "complete", "pool_status", "twitter", "volume_5m_usd", "buys_5m", "sells_5m",
               "price_change_5m", "dev_holding_pct", "dev_sold_at", "top10_pct", "snipers_pct", "trades_since",
-              "first_seen_at", "last_seen_at", "passed_filters", "sources", "cursor", "quote")  # fmt: skip
+              "first_seen_at", "last_seen_at", "passed_filters", "sources", "cursor", "quote",
+              "reply_count")  # fmt: skip
     chunk: list[tuple] = []
     # Every other column at its model default (COPY and raw inserts skip Django's defaults).
     defaults = {}
@@ -141,7 +147,8 @@ def fill(count: int) -> None:
             rng.randint(0, 40) if recent else None, round(rng.gauss(0, 30), 2) if recent else None,
             round(rng.uniform(0, 10), 4) if recent else None, created if recent and rng.random() < 0.3 else None,
             round(rng.uniform(10, 60), 4) if recent else None, round(rng.uniform(0, 20), 4) if recent else None,
-            created if recent else None, now, now, True, '["recent"]', i, "SOL",
+            created if recent else None, now, now, rng.random() >= 0.1, '["recent"]', i, "SOL",
+            rng.randint(0, 300) if rng.random() < 0.2 else None,
         ))  # fmt: skip
         if len(chunk) >= 20_000:
             flush()
@@ -167,6 +174,8 @@ def measure(*, repeat: int) -> list[dict]:
     from django.core.cache import cache
     from django.test import Client
 
+    from tokens.models import Token
+
     client = Client()
     results = []
 
@@ -183,8 +192,9 @@ def measure(*, repeat: int) -> list[dict]:
 
     slowest, _ = timed("/")
     results.append({"what": "board page, first render", "seconds": slowest})
+    rare = Token.objects.filter(passed_filters=True).order_by("-created_at").values_list("mint", flat=True)[1234][3:11]
     for name, params in FILTERS.items():
-        slowest, _ = timed(f"/api/tokens/?{params}")
+        slowest, _ = timed(f"/api/tokens/?{params.format(rare=rare)}")
         results.append({"what": f"GET /api/tokens/ filter {name}", "seconds": slowest})
     for sort in SORTS:
         for prefix in ("-", ""):
@@ -193,7 +203,22 @@ def measure(*, repeat: int) -> list[dict]:
             if body and body.get("next_cursor"):
                 paged, _ = timed(f"/api/tokens/?sort={prefix}{sort}&cursor={body['next_cursor']}")
                 results.append({"what": f"GET /api/tokens/ sort={prefix}{sort}, next page by cursor", "seconds": paged})
+            deep = _deep_cursor(f"{prefix}{sort}")
+            paged, _ = timed(f"/api/tokens/?sort={prefix}{sort}&cursor={deep}")
+            results.append(
+                {"what": f"GET /api/tokens/ sort={prefix}{sort}, a page {DEEP:,} rows deep", "seconds": paged}
+            )
     return results
+
+
+def _deep_cursor(sort: str) -> str:
+    from django.http import QueryDict
+
+    from tokens.store.board_query import cursor_for, filtered, ordered, parse_query
+    from tokens.store.selectors import board_tokens
+
+    query = parse_query(QueryDict(f"sort={sort}"))
+    return cursor_for(ordered(filtered(board_tokens(), query), query)[DEEP], query)
 
 
 def csv_memory() -> dict:

@@ -13,6 +13,7 @@ from tokens.models import BotSettings, LoadRun, Token
 from tokens.sources.clients import configured_upstreams
 from tokens.sources.redaction import redact_url
 from tokens.store.rejudge import FILTER_FIELDS, rejudge_stored
+from tokens.store.selectors import board_count
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
@@ -93,8 +94,7 @@ class BotSettingsAdmin(SingletonModelAdmin):
             f"{result.shown} shown again.",
         )
         if result.cursor is not None:
-            stored = Token.objects.filter(passed_filters=True).count()
-            async_to_sync(broadcast)(rejudged_message(cursor=result.cursor, stored=stored))
+            async_to_sync(broadcast)(rejudged_message(cursor=result.cursor, stored=board_count()))
 
     @admin.display(description="Batch size from the environment")
     def environment_override(self, obj: BotSettings) -> str:

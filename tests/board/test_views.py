@@ -156,9 +156,13 @@ def test_the_pages_stored_count_stops_at_its_cap_and_says_so(pumpfun, monkeypatc
 
     pumpfun.coins = make_history(7)
     asyncio.run(run_load(days=1))
+    from tokens.store import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
     monkeypatch.setattr(views, "COUNT_CAP", 5)
     page = Client().get("/").content.decode()
-    assert '<span id="stored-count">5+</span>' in page and '"stored_exact": false' in page
+    assert '<span id="stored-count">5+</span>' in page and '"count_cap": 5' in page
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
     monkeypatch.setattr(views, "COUNT_CAP", 10)
     assert '<span id="stored-count">7</span>' in Client().get("/").content.decode()
 

@@ -13,7 +13,7 @@ from typing import Any
 from tokens.age_filters import AgeFilter
 from tokens.models import LoadRun, Source, Upstream
 from tokens.store.board_query import MAX_TEXT, SORTS, STAGES
-from tokens.store.selectors import CATCH_UP_ROWS, MAX_API_LIMIT, PAGE_SIZE
+from tokens.store.selectors import CATCH_UP_ROWS, COUNT_CAP, MAX_API_LIMIT, PAGE_SIZE
 
 VERSION = "1.0.0"
 MINT_PATTERN = "^[1-9A-HJ-NP-Za-km-z]{32,44}$"  # base58, as every Solana address
@@ -389,7 +389,8 @@ def _token_page_schema() -> dict[str, Any]:
             "count": {
                 "type": "integer",
                 "minimum": 0,
-                "description": "Tokens in the view, all pages; at most 10,000 (then count_exact is false)",
+                "maximum": COUNT_CAP,
+                "description": f"Tokens in the view, all pages; at most {COUNT_CAP:,} (then count_exact is false)",
             },
             "count_exact": {"type": "boolean", "description": "False: the view holds more than `count` tokens"},
             "sort": {"type": "string", "enum": _sorts()},

@@ -41,8 +41,8 @@ from tokens.store.board_query import (
 from tokens.store.selectors import (
     BOARD_ROWS,
     COUNT_CAP,
+    board_count,
     board_tokens,
-    count_up_to,
     recent_runs,
     saved_filter_labels,
 )
@@ -71,7 +71,7 @@ def board(request: HttpRequest) -> HttpResponse:
     rows = list(ordered(view, query)[: BOARD_ROWS + 1])
     more = len(rows) > BOARD_ROWS
     rows = rows[:BOARD_ROWS]
-    stored_count, stored_exact = count_up_to(board_tokens(), COUNT_CAP)  # pages hear the exact one
+    stored_count = board_count()
     layout = "pulse" if request.GET.get("layout") == "pulse" else "table"
     stored = BotSettings.get_solo()
     runs = recent_runs()
@@ -79,7 +79,7 @@ def board(request: HttpRequest) -> HttpResponse:
     context = {
         "tokens": rows,
         "stored_count": stored_count,
-        "stored_exact": stored_exact,
+        "count_cap": COUNT_CAP,
         "query": query,
         "query_error": query_error,
         "stage_choices": STAGE_CHOICES,
@@ -112,7 +112,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "next_cursor": cursor_for(rows[-1], query) if more else None,
             "row_cap": BOARD_ROWS,
             "stored": stored_count,
-            "stored_exact": stored_exact,
+            "count_cap": COUNT_CAP,
             "view": query.given,
             "about_to_graduate": ABOUT_TO_GRADUATE,
             "trade_bounds": {name: list(rule) for name, rule in TRADE_BOUNDS.items()},

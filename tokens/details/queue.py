@@ -21,6 +21,7 @@ from tokens.models import DetailTask, LoadRun, Token
 from tokens.store.batches import READ_AT, lock_board, next_cursor
 from tokens.store.filters import HOLDERS, METADATA, judge
 from tokens.store.rejudge import judging_rules
+from tokens.store.selectors import board_count
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 3
@@ -179,7 +180,7 @@ def apply_details(
             if mint not in removed and tokens[mint].passed_filters
         ],
         removed=sorted(removed),
-        stored=Token.objects.filter(passed_filters=True).count() if removed else None,
+        stored=board_count() if removed else None,
     )
 
 

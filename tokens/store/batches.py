@@ -25,6 +25,7 @@ from tokens.store.filters import HOLDERS, METADATA, STATE, FilterRules
 from tokens.store.lease import Lease, fenced_update, lease_length
 from tokens.store.normalise import TokenRecord
 from tokens.store.processing import judge_record
+from tokens.store.selectors import board_count
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
@@ -118,7 +119,7 @@ def store_batch(
         upsert_tokens(rows)  # 3. tokens
         DetailTask.objects.bulk_create(tasks)  # 4. detail tasks
         run = LoadRun.objects.get(pk=run_id)
-        on_board = Token.objects.filter(passed_filters=True).count()
+        on_board = board_count()
     return StoredBatch(
         run=run,
         cursor=cursor,

@@ -50,9 +50,8 @@
   let sortKey = "created";
   let sortDescending = true;
   let stored = config.stored;
-  // The first render's count stops at 10,000 ("10000+"); every message's is exact.
-  let storedExact = config.stored_exact !== false;
-  const storedText = () => String(stored) + (storedExact ? "" : "+");
+  // The board's count stops at count_cap (10,000): at it, "10000+".
+  const storedText = () => String(stored) + (stored >= config.count_cap ? "+" : "");
   let storedCursor = config.cursor;
   let paused = false;
   let buffer = [];
@@ -270,7 +269,6 @@
     // Messages from several processes can arrive out of order: the newest cursor's count wins.
     if (typeof count !== "number" || cursor < storedCursor) return;
     stored = count;
-    storedExact = true;
     storedCursor = cursor;
     storedCount.textContent = storedText();
   }
