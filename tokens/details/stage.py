@@ -75,7 +75,7 @@ class DetailStage:
         health = self.health[kind]
         while True:
             try:
-                worked = await self.drain_once(kind)
+                worked = await self.drain_once(kind, answered=health.ok)
             except Exception as exc:  # the database or a bug: this turn is lost, the stage is not
                 await asyncio.sleep(health.failed(exc))
                 continue
@@ -83,9 +83,13 @@ class DetailStage:
             if not worked:
                 await asyncio.sleep(IDLE_SECONDS)
 
-    async def drain_once(self, kind: str) -> bool:
-        """One group of tasks claimed, fetched and written; False when there was nothing to do."""
+    async def drain_once(self, kind: str, *, answered: Callable[[], None] = lambda: None) -> bool:
+        """One group of tasks claimed, fetched and written; False when there was nothing to do.
+
+        `answered` is called once the claim has worked: an outage of the database is over then, and
+        said so, even if the run these tasks finish stops the stage before the turn ends."""
         tasks = await sync_to_async(claim_tasks)(kind, _GROUP[kind])
+        answered()
         if not tasks:
             return False
         if kind == STATE and len(tasks) < _GROUP[kind]:
