@@ -93,7 +93,9 @@ def lower_bound(tokens: int, latency: float, rate: float) -> float:
     return latency + max(0, pages - rate) / rate
 
 
-async def watch_flow(host: str, command: list[str], env: dict[str, str]) -> dict:
+async def watch_flow(host: str, command: list[str], env: dict[str, str], *, first_batch_only: bool = False) -> dict:
+    """Run a load flow while a websocket client watches the page's messages; with `first_batch_only`,
+    stop the load once its first batch is on the socket."""
     async with websockets.connect(f"ws://{host}/ws/tokens/", origin=f"http://{host}", max_size=None) as ws:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         started = json.loads(await asyncio.to_thread(process.stdout.readline))["started_at"]
@@ -104,6 +106,10 @@ async def watch_flow(host: str, command: list[str], env: dict[str, str]) -> dict
             if message["type"] == "batch":
                 first_batch = first_batch or time.time()
                 tokens += len(message["tokens"])
+                if first_batch_only:
+                    process.kill()
+                    process.wait()
+                    return {"first_batch": first_batch - started, "first_batch_rows": tokens}
             elif message["type"] == "run" and message["status"] not in ("queued", "running"):
                 finished = time.time()
         outcome = json.loads(await asyncio.to_thread(process.stdout.readline))

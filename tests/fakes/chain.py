@@ -390,6 +390,7 @@ class FakeSolana(FakeDas):
         self.asked: dict[str, int] = {}
         self.method_calls: dict[str, int] = {}
         self.http_posts = 0
+        self.posts: list[tuple[str, int, Any]] = []  # per HTTP post: method, calls in it, first params
         self.allowed_calls_per_second: float | None = None
         self._bucket = 0.0
         self._bucket_at = time.monotonic()
@@ -456,6 +457,10 @@ class FakeSolana(FakeDas):
         if self.refuse_status is not None:  # a provider that refuses the key, whatever is sent
             return Reply(self.refuse_status, {"error": "invalid api key"})
         calls = len(request) if isinstance(request, list) else 1
+        first = (request[0] if request else {}) if isinstance(request, list) else request
+        if isinstance(first, dict):
+            with self.lock:
+                self.posts.append((first.get("method"), calls, first.get("params")))
         if self.latency:
             time.sleep(self.latency)
         if not self._take(calls):

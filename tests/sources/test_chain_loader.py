@@ -1,6 +1,7 @@
 """Loads from the chain against a fake Solana RPC on real sockets: every launch of the window once,
 with its exact facts, whatever the provider does."""
 
+import asyncio
 import time
 
 import pytest
@@ -12,7 +13,9 @@ from tests.fakes.pools import FakePool
 from tests.helpers import run_load, stored_tokens, update_settings
 from tokens.models import LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
+from tokens.sources.chain.lists import get_chain_recent_tokens
 from tokens.sources.chain.pdas import canonical_pool_address
+from tokens.sources.clients import chain_source, solana_rpc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY = 86_400
@@ -78,6 +81,34 @@ async def test_batches_and_calls_per_launch(solana):
     assert solana.asked.keys().isdisjoint({launch.signature for launch in solana_failed(solana)})
 
 
+@pytest.mark.parametrize("offered", [False, True], ids=["signatures", "getTransactionsForAddress"])
+async def test_the_first_batch_is_read_alone_and_no_bigger_than_itself(solana, offered):
+    solana.offer_transactions_for_address = offered
+    launches = a_window(solana, 250, spacing_s=10)
+    reading = {"getTransaction", "getTransactionsForAddress", "getSignaturesForAddress"}
+    before_first: list[tuple[str, int, object]] = []
+
+    async def on_batch(batch):
+        if not before_first:
+            await asyncio.sleep(0.3)  # time enough for any read-ahead to start, were it allowed
+            before_first.extend(post for post in solana.posts if post[0] in reading)
+
+    async with solana_rpc() as rpc:
+        delivered = await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=20)
+    assert delivered == len(launches)
+    if offered:  # the detection (and the first signature page beside it), then 20 full transactions
+        assert sorted((method, params[1].get("limit")) for method, _, params in before_first) == [
+            ("getSignaturesForAddress", 1000), ("getTransactionsForAddress", 1), ("getTransactionsForAddress", 20)
+        ]  # fmt: skip
+    else:  # the first signature page (and the detection beside it), then one array of 20
+        assert sorted((method, calls) for method, calls, _ in before_first) == [
+            ("getSignaturesForAddress", 1), ("getTransaction", 20), ("getTransactionsForAddress", 1)
+        ]  # fmt: skip
+    later = [calls for method, calls, _ in solana.posts[len(before_first) :] if method == "getTransaction"]
+    assert not offered or not later
+    assert offered or max(later) == 100  # then the RPC's whole batches, read ahead
+
+
 def solana_failed(solana):
     return [entry.launch for entry in solana.entries if entry.launch.kind == "failed"]
 
@@ -99,7 +130,8 @@ async def test_get_transactions_for_address_is_used_where_offered(solana):
     assert run.accepted == 150
     assert set(await stored_tokens()) == {launch.mint for launch in launches}
     assert solana.method_calls.get("getTransaction", 0) == 0
-    assert solana.method_calls["getTransactionsForAddress"] == 1 + 2  # the detection, then two pages
+    # The detection, the first batch's 50, then pages of 100 to the end (the window also holds traps).
+    assert solana.method_calls["getTransactionsForAddress"] == 1 + 1 + 2
 
 
 async def test_a_transaction_not_visible_yet_is_asked_again_never_dropped(solana):

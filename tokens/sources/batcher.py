@@ -61,6 +61,11 @@ class Batcher:
         self._collected: list[Launch] = []
         self.delivered = 0
 
+    @property
+    def first_size(self) -> int | None:
+        """How many tokens the first callback waits for (None without a callback: nothing waits)."""
+        return None if self._callback is None else self._batch_size
+
     async def add(self, token: Launch) -> None:
         mint = mint_of(token)
         if mint is not None:

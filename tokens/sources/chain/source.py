@@ -83,17 +83,23 @@ class ChainSource:
         self.uses_transactions_for_address: bool | None = None  # detected once per run
         self.head: str | None = None  # the newest signature when the backfill began
         self.with_state = False
+        self._first: int | None = None  # the size of the backfill's first page, until it is asked
         self._price: Price | None = None
         self._price_read_at = float("-inf")
 
     # -- backfill -------------------------------------------------------------------------------
 
     async def backfill(
-        self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False
+        self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False, first: int | None = None
     ) -> AsyncIterator[list[Launch]]:
         """Pages of launch records in the window, newest first, each with its resume position; with
-        each curve's current state when asked (otherwise it is a detail fetched after storing)."""
+        each curve's current state when asked (otherwise it is a detail fetched after storing).
+
+        `first`: the size of the caller's first batch. The first page then holds that many
+        transactions, read alone: at a public RPC's 10 calls a second, a first request of 100 calls
+        would hold the first rows back for ten seconds of call budget."""
         self.with_state = with_state
+        self._first = max(1, first) if first else None
         if start is not None:
             self.head = start["head"]
             yield await self._rest_of(start["at"], done=start.get("done") or [])
@@ -163,11 +169,24 @@ class ChainSource:
                     self.reach.saw(block_time * 1000)
                 if entry.get("err") is None:
                     inside.append(entry["signature"])
-            for index in range(0, len(inside), self.rpc.batch_size):
-                yield self._records_of(inside[index : index + self.rpc.batch_size])
+            for chunk in self._chunks(inside):
+                yield self._records_of(chunk)
             if done:
                 return
             before = entries[-1]["signature"]
+
+    def _chunks(self, signatures: list[str]) -> list[list[str]]:
+        """The RPC's batches; the first one of the backfill no bigger than the caller's first batch."""
+        chunks, index = [], 0
+        while index < len(signatures):
+            size = min(self._take_first() or self.rpc.batch_size, self.rpc.batch_size)
+            chunks.append(signatures[index : index + size])
+            index += size
+        return chunks
+
+    def _take_first(self) -> int | None:
+        first, self._first = self._first, None
+        return first
 
     async def _records_of(self, signatures: list[str]) -> list[Launch]:
         return await self._maybe_state(self._records(await self._transactions(signatures)))
@@ -181,7 +200,7 @@ class ChainSource:
             options: dict[str, Any] = {
                 "transactionDetails": "full",
                 "sortOrder": "desc",
-                "limit": TRANSACTIONS_PER_CALL,
+                "limit": min(self._take_first() or TRANSACTIONS_PER_CALL, TRANSACTIONS_PER_CALL),
                 "filters": {"blockTime": {"gte": cutoff_s}, "status": "succeeded"},
                 **_TX_OPTIONS,
             }
@@ -462,8 +481,10 @@ class _Tail:
 
 
 async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]:
-    """Yield the jobs' results in order: the first job alone (so that the first batch does not queue
-    behind speculative requests at the provider), then up to READ_AHEAD_CHUNKS jobs ahead."""
+    """Yield the jobs' results in order: the first job alone, and nothing more started until the
+    consumer is done with its page (stored and broadcast: the first rows on a page wait for no
+    speculative request at the provider, nor for another page's decoding on this CPU), then up to
+    READ_AHEAD_CHUNKS jobs ahead."""
     queue: asyncio.Queue = asyncio.Queue(maxsize=READ_AHEAD_CHUNKS)
     first_done = asyncio.Event()
 
@@ -491,8 +512,8 @@ async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]
             if isinstance(item, Exception):
                 raise item
             page = await item
-            first_done.set()
             yield page
+            first_done.set()  # the consumer asks for more: its first page is handled
     finally:
         producer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
