@@ -30,6 +30,7 @@ from tokens.models import BotSettings, LoadRun  # noqa: E402
 from tokens.runs.loader import claim_run, end_run, execute_run  # noqa: E402
 from tokens.runs.pipeline import batch_handler  # noqa: E402
 from tokens.runs.requests import create_run, plan_run  # noqa: E402
+from tokens.runs.warm import warm_up  # noqa: E402
 from tokens.sources.clients import pumpfun_client  # noqa: E402
 from tokens.sources.pumpfun_api.client import get_recent_pump_tokens  # noqa: E402
 from tokens.store.lease import lease_of  # noqa: E402
@@ -61,6 +62,7 @@ def main() -> None:
         upstream=args.upstream,
     )
     run = create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
+    warm_up()  # as a loader worker is, at its start: the time measured is a Load on a running worker
     print(json.dumps({"started_at": time.time()}), flush=True)
     if args.flow == "fetch_all":
         final = asyncio.run(fetch_everything_then_process(run.pk))

@@ -14,6 +14,7 @@ bench/results/million[-sqlite].md.
 import argparse
 import hashlib
 import json
+import math
 import os
 import random
 import resource
@@ -47,10 +48,25 @@ FILTERS = {
     "dev_sold=no": "dev_sold=no",
     "q=pepe": "q=pepe",
     "q=<a mint's 8 characters> (rare)": "q={rare}",
+    "q=<4 characters of a mint> (a handful of matches)": "q={rare4}",
+    "q=qqqq (4 characters, in a few mints at most)": "q=qqqq",
     "stage=graduating&sort=-usd_market_cap": "stage=graduating&sort=-usd_market_cap",
     "stage=graduated&sort=-holders": "stage=graduated&sort=-holders",
 }
 DEEP = 300_000  # rows into the board for a cursor page deep down
+
+
+# A standard SOL curve (UPSTREAM.md): k = 30 SOL x 1,073,000,000 tokens of virtual reserves, 793,100,000
+# real tokens to sell, a supply of 1,000,000,000; its cap runs from ~27.96 SOL to ~410.9 SOL.
+CURVE_K = 30 * 1_073_000_000
+CURVE_START_CAP = CURVE_K * 1e9 / 1_073_000_000**2
+CURVE_END_CAP = CURVE_K * 1e9 / (1_073_000_000 - 793_100_000) ** 2
+
+
+def curve_progress(cap_sol: float) -> float:
+    """The bonding progress (%) of a SOL curve whose market cap is `cap_sol`."""
+    virtual_tokens = math.sqrt(CURVE_K * 1e9 / cap_sol)
+    return round(min(99.9, max(0.0, 100 * (1_073_000_000 - virtual_tokens) / 793_100_000)), 2)
 
 
 def main() -> None:
@@ -134,8 +150,11 @@ def fill(count: int) -> None:
     for i in range(count):
         created = now - timedelta(seconds=60 + (30 * 86_400) * i / count)
         graduated = rng.random() < 0.01
-        progress = 100.0 if graduated else min(99.9, rng.expovariate(1 / 8))
-        cap_sol = rng.lognormvariate(3.4, 0.6) if not graduated else rng.lognormvariate(7, 1.2)
+        if graduated:
+            progress, cap_sol = 100.0, rng.lognormvariate(7, 1.2)
+        else:  # on the curve, the cap and the progress are one quantity (tokens/sources/chain/curve.py)
+            cap_sol = min(CURVE_END_CAP, max(CURVE_START_CAP, rng.lognormvariate(3.4, 0.6)))
+            progress = curve_progress(cap_sol)
         recent = i < count // 10
         name = f"{rng.choice(words).title()} {rng.choice(words)} {i}"
         mint = b58encode(hashlib.sha256(i.to_bytes(8, "big")).digest()).decode()
@@ -194,7 +213,7 @@ def measure(*, repeat: int) -> list[dict]:
     results.append({"what": "board page, first render", "seconds": slowest})
     rare = Token.objects.filter(passed_filters=True).order_by("-created_at").values_list("mint", flat=True)[1234][3:11]
     for name, params in FILTERS.items():
-        slowest, _ = timed(f"/api/tokens/?{params.format(rare=rare)}")
+        slowest, _ = timed(f"/api/tokens/?{params.format(rare=rare, rare4=rare[2:6])}")
         results.append({"what": f"GET /api/tokens/ filter {name}", "seconds": slowest})
     for sort in SORTS:
         for prefix in ("-", ""):

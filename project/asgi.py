@@ -14,6 +14,9 @@ from tokens.board.ws_guard import BoardSocketGuard  # noqa: E402
 from tokens.live.messages import LOADER_CHANNEL  # noqa: E402
 from tokens.runs import server  # noqa: E402
 from tokens.runs.channel_worker import LoaderWorker  # noqa: E402
+from tokens.runs.warm import warm_up  # noqa: E402
+
+warm_up()  # this process executes runs (a Load, a takeover, the embedded feed): ready before the first
 
 application = ProtocolTypeRouter(
     {

@@ -14,6 +14,7 @@ from django.test import Client
 
 from tests.fakes.coins import make_coin, now_ms
 from tests.helpers import run_load
+from tokens.models import Token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,6 +100,30 @@ def test_keyset_cursor_pages_through_every_sort_without_gaps_or_repeats(stored):
         assert seen == whole, sort
     by_cap = mints(get("/api/tokens/?sort=-usd_market_cap&limit=40"))
     assert by_cap == [c["mint"] for c in sorted(stored, key=lambda c: -c["usd_market_cap"])]
+
+
+def test_a_cursor_pages_through_ties_and_unknowns_in_the_sort_direction(stored):
+    """Half the board at one cap (a new curve's), some unknown: each page starts right after its
+    cursor, ties by mint in the sort's direction, unknowns last both ways."""
+    tokens = list(Token.objects.order_by("mint"))
+    for index, token in enumerate(tokens):
+        token.usd_market_cap = None if index % 7 == 0 else 4_200.0 if index % 2 else 9_000.0 + index % 3
+    Token.objects.bulk_update(tokens, ["usd_market_cap"])
+    for descending in (True, False):
+        known = sorted((t for t in tokens if t.usd_market_cap is not None), key=lambda t: (t.usd_market_cap, t.mint))
+        unknown = sorted((t for t in tokens if t.usd_market_cap is None), key=lambda t: t.mint)
+        if descending:
+            known, unknown = known[::-1], unknown[::-1]
+        expected = [t.mint for t in known + unknown]
+        sort = "-usd_market_cap" if descending else "usd_market_cap"
+        seen, cursor = [], ""
+        while True:
+            page = get(f"/api/tokens/?sort={sort}&limit=6" + (f"&cursor={cursor}" if cursor else ""))
+            seen += mints(page)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == expected == mints(get(f"/api/tokens/?sort={sort}&limit=40")), sort
 
 
 def test_csv_downloads_the_view_and_defuses_formulas(stored):

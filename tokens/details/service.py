@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.stage import DetailStage, LiveRefresh
 from tokens.live.messages import broadcast, run_message
 from tokens.models import LoadRun
@@ -112,6 +113,7 @@ class DetailService:
     async def _report(self) -> None:
         """Each attached run shows what is down; a note that could not be written is tried again."""
         while True:
+            raise_swallowed_cancellation()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), REPORT_RETRY_SECONDS)
             self._changed.clear()

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.pools import PRICE_FIELDS, UNPRICED, graduated, read_pools
 from tokens.details.queue import DetailResult, DetailUpdate, apply_details, claim_tasks, finish_tasks
 from tokens.live.messages import broadcast, run_message, update_message
@@ -74,6 +75,7 @@ class DetailStage:
     async def _drain(self, kind: str) -> None:
         health = self.health[kind]
         while True:
+            raise_swallowed_cancellation()
             try:
                 worked = await self.drain_once(kind, answered=health.ok)
             except Exception as exc:  # the database or a bug: this turn is lost, the stage is not
@@ -223,6 +225,7 @@ class LiveRefresh:
 
     async def run(self) -> None:
         while True:
+            raise_swallowed_cancellation()
             try:
                 count, pools, seconds = await sync_to_async(self._pace)()
                 await self.refresh_once(count=count, pools=pools)

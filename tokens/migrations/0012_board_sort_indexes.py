@@ -9,6 +9,8 @@ rows leave unknown is no sort of its own either.
 
 from django.db import migrations
 
+from tokens.store.pg_indexes import create_concurrently, drop_concurrently
+
 SORTED = {
     "usd_market_cap": "cap", "holders": "holders", "bonding_progress": "progress", "reply_count": "replies",
     "volume_5m_usd": "vol5m", "buys_5m": "buys5m", "sells_5m": "sells5m", "price_change_5m": "chg5m",
@@ -34,30 +36,11 @@ def _indexes() -> dict[str, str]:
 
 
 def create(apps, schema_editor):
-    """CONCURRENTLY, outside a transaction: the board keeps taking writes while a big table is
-    indexed. A build that failed before left an invalid index behind: it is dropped and built again."""
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for name, definition in _indexes().items():
-            cursor.execute(
-                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
-                [name],
-            )
-            found = cursor.fetchone()
-            if found is not None and not found[0]:
-                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON tokens_token {definition}")
+    create_concurrently(schema_editor, _indexes())
 
 
 def drop(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for name in _indexes():
-            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+    drop_concurrently(schema_editor, _indexes())
 
 
 class Migration(migrations.Migration):

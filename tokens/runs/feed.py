@@ -25,6 +25,7 @@ from tokens.liveness import process_is_gone
 from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs.loader import execute_run
 from tokens.runs.tasks import take_over
+from tokens.runs.warm import warm_up
 from tokens.runs.watch import watch_runs
 from tokens.sources.base import TAIL_PHASE
 from tokens.sources.clients import resolve_upstream
@@ -40,6 +41,7 @@ class FollowerRunning(Exception):
 
 async def follow_launches(*, restart_wait: tuple[float, float] = RESTART_WAIT) -> LoadRun:
     """Follow until a person stops the feed (returns its last run) or the task is cancelled."""
+    warm_up()
     wait, longest = restart_wait
     # The feed is always up: it also watches the other runs, and runs here those whose executor died.
     watcher = asyncio.create_task(watch_runs(take_over=take_over))

@@ -19,6 +19,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 
 from tokens.age_filters import window_label
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.queue import release_leases_of
 from tokens.live.messages import broadcast, retry_message, run_message
 from tokens.liveness import process_is_gone, this_process
@@ -143,6 +144,7 @@ class LeaseKeeper:
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(settings.RUN_STALE_AFTER / 3)
+            raise_swallowed_cancellation()
             try:
                 await sync_to_async(renew)(self.lease)
             except LeaseLost as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.service import details_service
 from tokens.details.stage import wait_for_run_details
 from tokens.live.messages import batch_message, broadcast, run_message
@@ -166,14 +167,6 @@ def cancel_requested(run_id: int) -> bool:
 
 def in_tail(run_id: int) -> bool:
     return _in_tail_phase(_checkpoint_of(run_id))
-
-
-def raise_swallowed_cancellation() -> None:
-    """asgiref lets a sync call that was cancelled run to its end and then returns normally; the
-    cancellation (Ctrl-C, SIGTERM, shutdown) is still pending on the task, so honour it here."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 async def _wait_for_details(run_id: int, *, kinds: list[str], on_progress: ProgressHook | None) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.live.messages import broadcast, run_message
 from tokens.live.outage import Outage
 from tokens.models import LoadRun
@@ -26,6 +27,7 @@ async def watch_runs(*, take_over: TakeOver, interval: float | None = None) -> N
     pause = min(settings.RUN_STALE_AFTER / 3, 2.0) if interval is None else interval
     health = Outage("the watch for dead runs", first_wait=pause, longest=max(pause, 30.0), log=logger)
     while True:
+        raise_swallowed_cancellation()
         try:
             await check_runs(take_over=take_over)
         except Exception as exc:  # a database outage: said once, tried again with backoff

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from tokens.runs.loader import execute_claimed
 from tokens.runs.queue import claim_next
+from tokens.runs.warm import warm_up
 from tokens.store.lease import hand_over_on_stop
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class WorkerLoop:
         self._outage: str | None = None
 
     async def run(self) -> None:
+        warm_up()
         logger.info("loader worker looking for runs every %g s", self.poll)
         while not self._stopping:
             claimed = await self._claim()

@@ -80,12 +80,19 @@ class Batcher:
         if len(self._pending) >= self._batch_size:
             await self._emit()
 
-    async def consume(self, pages: AsyncIterator[list[Launch]]) -> None:
+    async def consume(self, pages: AsyncIterator[list[Launch]], *, first_page_whole: bool = False) -> None:
+        """Every token of every page; with `first_page_whole`, the first page is the first batch even
+        when it is short (a failed create or a transaction without a launch in it): the source read
+        it alone for the first rows, which then do not wait for the next page."""
         # aclosing: when a callback raises, the page source stops its prefetches at once.
         async with aclosing(pages):
+            first = first_page_whole
             async for page in pages:
                 for token in page:
                     await self.add(token)
+                if first and self._pending and self._callback is not None:
+                    await self._emit()
+                first = False
 
     async def finish(self) -> list[Launch] | int:
         """Flush the final partial batch; return the full list, or the count when streaming."""

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.pools import reading_fields
 from tokens.live.messages import broadcast, update_message
 from tokens.live.outage import Outage
@@ -78,6 +79,7 @@ class TradeService:
     async def run(self) -> None:
         """Forever (cancel to stop)."""
         while True:
+            raise_swallowed_cancellation()
             try:
                 await self._follow()
             except NoWebsocket as exc:

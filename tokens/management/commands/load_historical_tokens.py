@@ -20,6 +20,7 @@ from tokens.models import BotSettings, LoadRun, Source
 from tokens.runs.dispatch import dispatch_run
 from tokens.runs.loader import RunNotClaimable, execute_claimed, execute_run
 from tokens.runs.requests import RunConflict, RunParameterError, check_resumable, create_run, plan_run, request_cancel
+from tokens.runs.warm import warm_up
 
 _UPSTREAM_NAMES = {"chain": "Solana chain", "api": "pump.fun web API"}
 
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             if options["json"]:
                 self.stdout.write(json.dumps({"run_id": run.pk, "status": "queued"}))
             return
+        warm_up()
         on_terminal = sys.stderr.isatty()
         verb = "resuming" if resume else "loading"
         self._say(

@@ -136,7 +136,12 @@ class ChainSource:
         return self.uses_transactions_for_address
 
     async def _signature_page(self, *, before: str | None) -> list[dict[str, Any]]:
-        options: dict[str, Any] = {"limit": SIGNATURE_PAGE, "commitment": "confirmed"}
+        # The backfill's first page as small as its first batch: a thousand signatures take a while
+        # to serve and read, and the first rows need only that many.
+        options: dict[str, Any] = {
+            "limit": min(self._first or SIGNATURE_PAGE, SIGNATURE_PAGE),
+            "commitment": "confirmed",
+        }
         if before is not None:
             options["before"] = before
         entries = await self.rpc.call("getSignaturesForAddress", [MINT_AUTHORITY, options])

@@ -203,10 +203,9 @@
   function compare(a, b) {
     const x = sortValue(a, sortKey);
     const y = sortValue(b, sortKey);
-    if (x === y) return a.mint < b.mint ? -1 : 1;
-    if (x === null) return 1; // unknown values last, whichever the direction
-    if (y === null) return -1;
-    const order = x < y ? -1 : 1;
+    // Ties by mint in the sort's direction, as the server orders them (board_query.ordered).
+    const order = x === y ? (a.mint < b.mint ? -1 : 1) : x === null ? null : y === null ? null : x < y ? -1 : 1;
+    if (order === null) return x === null ? 1 : -1; // unknown values last, whichever the direction
     return sortDescending ? -order : order;
   }
 

@@ -1,0 +1,15 @@
+"""What a process that executes runs builds at its start, not inside a run's first batch.
+
+A Load's first rows should wait for the network only. Left to first use, the channel layer's client
+(importing redis: ~0.1 s) and the link validator's pattern (~0.05 s) were built inside the first
+batch of the first run a worker, the feed or a web process executed.
+"""
+
+from channels.layers import get_channel_layer
+
+from tokens.sources.links import prepare as prepare_links
+
+
+def warm_up() -> None:
+    get_channel_layer()
+    prepare_links()
