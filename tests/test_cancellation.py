@@ -35,4 +35,3 @@ async def test_a_loop_stops_at_its_next_turn_after_a_swallowed_cancellation():
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
     assert turns == 1
-
