@@ -27,8 +27,10 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-SENT_AT = re.compile(r'"sent_at": ([0-9.e+]+)')
-RUNNING = re.compile(r'"status": "(queued|running)"')
+SENT_AT = re.compile(r'"sent_at": ?([0-9.e+]+)')
+RUNNING = re.compile(r'"status": ?"(queued|running)"')
+BATCH_START = re.compile(r'\{"type": ?"batch"')
+RUN_START = re.compile(r'\{"type": ?"run"')
 FLOWS = {
     "project": "loader as shipped (read-ahead)",
     "strict": "fetch -> process -> fetch, strictly in turn (the seed)",
@@ -144,10 +146,10 @@ async def fan_out(hosts: list[str], clients: int, command: list[str], env: dict[
         while True:
             raw = await asyncio.wait_for(ws.recv(), timeout=300)
             arrived = time.time()
-            if raw.startswith('{"type": "batch"'):
+            if BATCH_START.match(raw):
                 latencies.append(arrived - float(SENT_AT.search(raw).group(1)))
-                count += raw.count('"mint": ')
-            elif raw.startswith('{"type": "run"') and not RUNNING.search(raw):
+                count += raw.count('"mint":')
+            elif RUN_START.match(raw) and not RUNNING.search(raw):
                 received.append(count)
                 return
 

@@ -93,6 +93,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
     # A curve's liquidity is the SOL it really holds (its virtual 30 SOL are not there to sell into);
     # a graduated coin's is its pool's, read later.
     real_sol = None if complete else _number(raw.real_sol_lamports, "real_sol_reserves")
+    metadata_uri = safe_document_link(raw.metadata_uri)  # read once: a check per character
     _number(raw.virtual_sol_lamports, "virtual_sol_reserves")  # not stored, but impossible reserves are no coin's
     return TokenRecord(
         mint=raw.mint,
@@ -114,8 +115,8 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         website=safe_url(raw.website),
         last_trade_at=None if last_trade_ms is None else _datetime(last_trade_ms),
         source=raw.list_name if raw.list_name in (RECENT, TRENDING) else RECENT,
-        metadata_uri=safe_document_link(raw.metadata_uri),
-        metadata_refused=_unusable_link(raw.metadata_uri),
+        metadata_uri=metadata_uri,
+        metadata_refused=_unusable_link(raw.metadata_uri, checked=metadata_uri),
         bonding_curve=_address_or_blank(raw.bonding_curve),
         signature=_signature_or_blank(raw.signature),
         quote=raw.quote if raw.quote in ("SOL", "USDC") else "",
@@ -151,9 +152,10 @@ def _progress(raw: Launch, *, complete: bool) -> float | None:
     return bonding_progress(_number(raw.virtual_token_reserves, "virtual_token_reserves"), complete=complete)
 
 
-def _unusable_link(value: Any) -> bool:
-    """A link was given (not blank) and is not a usable one: its detail is unknown, and counted."""
-    return isinstance(value, str) and bool(value.strip()) and not safe_document_link(value)
+def _unusable_link(value: Any, *, checked: str) -> bool:
+    """A link was given (not blank) and is not a usable one (`checked`, what safe_document_link made
+    of it, is blank): its detail is unknown, and counted."""
+    return isinstance(value, str) and bool(value.strip()) and not checked
 
 
 def bonding_progress(virtual_token_reserves: float | None, *, complete: bool) -> float | None:
