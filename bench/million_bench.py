@@ -50,6 +50,7 @@ FILTERS = {
     "q=<a mint's 8 characters> (rare)": "q={rare}",
     "q=<4 characters of a mint> (a handful of matches)": "q={rare4}",
     "q=qqqq (4 characters, in a few mints at most)": "q=qqqq",
+    "q=pump (in every mint: the trigram question given up)": "q=pump",
     "stage=graduating&sort=-usd_market_cap": "stage=graduating&sort=-usd_market_cap",
     "stage=graduated&sort=-holders": "stage=graduated&sort=-holders",
 }

@@ -97,13 +97,12 @@ async def test_the_first_batch_is_read_alone_and_no_bigger_than_itself(solana, o
     async with solana_rpc() as rpc:
         delivered = await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=20)
     assert delivered == len(launches)
-    # The detection and a first signature page of 20 (beside it, unused where the provider offers the
-    # faster way), then those 20 transactions: the failed create among them is not asked for.
+    # The detection and a first signature page of 20 (beside it: where the provider offers the faster
+    # way it is cancelled, sent or not), then those 20 transactions: the failed create is not asked for.
     limits = sorted((method, calls, params[1].get("limit")) for method, calls, params in before_first)
     if offered:
-        assert limits == [
-            ("getSignaturesForAddress", 1, 20), ("getTransactionsForAddress", 1, 1),
-            ("getTransactionsForAddress", 1, 20),
+        assert [row for row in limits if row[0] != "getSignaturesForAddress"] == [
+            ("getTransactionsForAddress", 1, 1), ("getTransactionsForAddress", 1, 20),
         ]  # fmt: skip
     else:
         assert [(method, calls) for method, calls, _ in limits] == [
@@ -112,7 +111,7 @@ async def test_the_first_batch_is_read_alone_and_no_bigger_than_itself(solana, o
         assert limits[0][2] == 20
     later = [calls for method, calls, _ in solana.posts[len(before_first) :] if method == "getTransaction"]
     assert not offered or not later
-    assert offered or max(later) == 100  # then the RPC's whole batches, read ahead
+    assert offered or max(later, default=0) == 100  # then the RPC's whole batches, read ahead
 
 
 def solana_failed(solana):

@@ -74,13 +74,19 @@ class DetailStage:
 
     async def _drain(self, kind: str) -> None:
         health = self.health[kind]
+        claims_failing = False  # the last failure was the claim's: the next claim that works ends it
         while True:
             raise_swallowed_cancellation()
+            turn = _Turn(health, ends_outage=claims_failing)
             try:
-                worked = await self.drain_once(kind, answered=health.ok)
+                worked = await self.drain_once(kind, answered=turn.answered)
             except Exception as exc:  # the database or a bug: this turn is lost, the stage is not
+                # A failure after a claim that worked (a write, a bug) lasts until a whole turn works:
+                # it is not ended by each claim, said again by each failure, at the shortest wait.
+                claims_failing = not turn.claimed
                 await asyncio.sleep(health.failed(exc))
                 continue
+            claims_failing = False
             health.ok()
             if not worked:
                 await asyncio.sleep(IDLE_SECONDS)
@@ -206,6 +212,20 @@ class DetailStage:
                 return DetailResult(mint, None, type(exc).__name__)
 
         return list(await asyncio.gather(*(one(mint) for mint in mints if mint in uris)))
+
+
+class _Turn:
+    """One turn of a detail loop: whether its claim worked, and whether that ends an outage."""
+
+    def __init__(self, health: Outage, *, ends_outage: bool) -> None:
+        self.health = health
+        self.ends_outage = ends_outage
+        self.claimed = False
+
+    def answered(self) -> None:
+        self.claimed = True
+        if self.ends_outage:
+            self.health.ok()
 
 
 class LiveRefresh:

@@ -1,6 +1,7 @@
 """The one place for the Channels group name and the JSON shapes sent to pages and API clients."""
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -23,8 +24,13 @@ RUN_START = "run.start"
 
 def encode(message: dict[str, Any]) -> str:
     """A message as the JSON text pages receive (orjson: a batch of rows several times faster than the
-    standard library; NaN or infinity, which no row should hold, become null instead of invalid JSON)."""
-    return orjson.dumps(message).decode()
+    standard library; NaN or infinity, which no row should hold, become null instead of invalid JSON).
+    Text orjson refuses (a lone surrogate in an upstream's error message) is escaped by the standard
+    library instead: the message still goes."""
+    try:
+        return orjson.dumps(message).decode()
+    except TypeError:
+        return json.dumps(message)
 
 
 def run_start_message(*, run_id: int, resume: bool) -> dict[str, Any]:
@@ -260,12 +266,11 @@ async def broadcast(message: dict[str, Any]) -> None:
     if _layer_down and time.monotonic() - _layer_tried < LAYER_RETRY:
         return  # down a moment ago: not every batch waits out the deadline again
     _layer_tried = time.monotonic()
+    # Encoded once here, not once per connected page: with a thousand pages, encoding each batch a
+    # thousand times was what held delivery back.
+    text = encode(message)
     try:
-        # Encoded once here, not once per connected page: with a thousand pages, encoding each
-        # batch a thousand times was what held delivery back.
-        await asyncio.wait_for(
-            layer.group_send(BOARD_GROUP, {"type": BOARD_EVENT, "text": encode(message)}), LAYER_DEADLINE
-        )
+        await asyncio.wait_for(layer.group_send(BOARD_GROUP, {"type": BOARD_EVENT, "text": text}), LAYER_DEADLINE)
     except Exception as exc:
         if not _layer_down:
             logger.warning("the channel layer is not taking messages (%s); pages catch up when it is back", _why(exc))

@@ -15,8 +15,16 @@ from channels.layers import get_channel_layer
 
 from tokens.sources.links import prepare as prepare_links
 
+_warmed = False
+
 
 def warm_up() -> None:
+    """Once per process, at its start (later calls do nothing: a freeze mid-life would keep whatever
+    is alive then, a request or a loop, for good)."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
     get_channel_layer()
     prepare_links()
     gc.collect()

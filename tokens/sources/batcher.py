@@ -35,7 +35,8 @@ def mint_of(token: Launch) -> str | None:
 
 
 class Batcher:
-    """Feeds every token to the callback once per run, in batches of exactly `batch_size`.
+    """Feeds every token to the callback once per run, in batches of exactly `batch_size` (but the
+    last, and a first page delivered whole: `consume`).
 
     Without a callback it collects every token and `finish()` returns the list, which is what
     callers written before batching expect.
@@ -90,9 +91,10 @@ class Batcher:
             async for page in pages:
                 for token in page:
                     await self.add(token)
-                if first and self._pending and self._callback is not None:
-                    await self._emit()
-                first = False
+                if first and page:  # (a resumed run's rest of a transaction may be empty)
+                    if self._pending and self._callback is not None:
+                        await self._emit()
+                    first = False
 
     async def finish(self) -> list[Launch] | int:
         """Flush the final partial batch; return the full list, or the count when streaming."""

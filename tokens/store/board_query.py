@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
@@ -182,7 +182,10 @@ def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | No
 # A search on PostgreSQL first asks the trigram indexes (migration 0013) for at most this many
 # matches; fewer, and the view is those rows.
 SEARCH_CANDIDATES = 2_000
-_TRIGRAM_WORD = re.compile(r"[^\W_]{3}")  # pg_trgm reads runs of letters and digits
+# A common fragment ("pump" ends every mint) makes a bitmap of most of the board: the question is
+# given up after this long, and the walk (which finds a common fragment's page at once) answers.
+SEARCH_PROBE_MS = 50
+_TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")  # what pg_trgm can index in any locale
 
 
 def _text_match(text: str) -> Q:
@@ -198,13 +201,18 @@ def _text_match(text: str) -> Q:
     if connection.vendor != "postgresql" or not _TRIGRAM_WORD.search(text):
         return contains
     matches = Token.objects.filter(contains).order_by().values_list("pk", flat=True)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_indexscan = off")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        found = list(matches[: SEARCH_CANDIDATES + 1])
-        # Inside a caller's transaction a SET LOCAL would outlive this block (a failure rolls it back).
-        cursor.execute("RESET enable_indexscan")
-        cursor.execute("RESET enable_seqscan")
+    settings = ("enable_indexscan = off", "enable_seqscan = off", f"statement_timeout = {SEARCH_PROBE_MS}")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for setting in settings:
+                cursor.execute(f"SET LOCAL {setting}")
+            found = list(matches[: SEARCH_CANDIDATES + 1])
+            # Inside a caller's transaction a SET LOCAL would outlive this block (a failure's rollback
+            # undoes it).
+            for setting in settings:
+                cursor.execute(f"RESET {setting.split()[0]}")
+    except OperationalError:  # the probe ran out of time (or the indexes are missing): walk
+        return contains
     return contains if len(found) > SEARCH_CANDIDATES else Q(pk__in=found)
 
 

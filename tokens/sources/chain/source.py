@@ -176,6 +176,7 @@ class ChainSource:
                     inside.append(entry["signature"])
             for chunk in self._chunks(inside):
                 yield self._records_of(chunk)
+            self._first = None  # the next pages are whole, even if this one held no success
             if done:
                 return
             before = entries[-1]["signature"]

@@ -973,7 +973,7 @@
     const value = (t) => (field === "created" ? t.created_timestamp : t[field]);
     const shown = [...lane.tokens.values()].sort((a, b) => {
       const [x, y] = [value(a), value(b)];
-      if (x === y || (!known(x) && !known(y))) return a.mint < b.mint ? -1 : 1;
+      if (x === y || (!known(x) && !known(y))) return (a.mint < b.mint ? -1 : 1) * (descending ? -1 : 1);
       if (!known(x)) return 1;
       if (!known(y)) return -1;
       return (x < y ? -1 : 1) * (descending ? -1 : 1);
