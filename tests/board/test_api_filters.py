@@ -48,6 +48,17 @@ def mints(data: dict) -> list[str]:
     return [token["mint"] for token in data["tokens"]]
 
 
+def paged(sort: str, *, limit: int) -> list[str]:
+    """Every mint of the view, page after page by the next cursor."""
+    seen, cursor = [], ""
+    while True:
+        page = get(f"/api/tokens/?sort={sort}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+        seen += mints(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
 def get(path: str) -> dict:
     response = Client().get(path)
     assert response.status_code == 200, response.content
@@ -88,13 +99,7 @@ def test_a_views_count_stops_at_its_cap_and_says_so(stored, monkeypatch):
 
 def test_keyset_cursor_pages_through_every_sort_without_gaps_or_repeats(stored):
     for sort in ("-created", "created", "-usd_market_cap", "usd_market_cap", "-holders", "symbol"):
-        seen, cursor = [], ""
-        while True:
-            page = get(f"/api/tokens/?sort={sort}&limit=7" + (f"&cursor={cursor}" if cursor else ""))
-            seen += mints(page)
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+        seen = paged(sort, limit=7)
         assert len(seen) == len(set(seen)) == 40, sort
         whole = mints(get(f"/api/tokens/?sort={sort}&limit=40"))
         assert seen == whole, sort
@@ -116,13 +121,7 @@ def test_a_cursor_pages_through_ties_and_unknowns_in_the_sort_direction(stored):
             known, unknown = known[::-1], unknown[::-1]
         expected = [t.mint for t in known + unknown]
         sort = "-usd_market_cap" if descending else "usd_market_cap"
-        seen, cursor = [], ""
-        while True:
-            page = get(f"/api/tokens/?sort={sort}&limit=6" + (f"&cursor={cursor}" if cursor else ""))
-            seen += mints(page)
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+        seen = paged(sort, limit=6)
         assert seen == expected == mints(get(f"/api/tokens/?sort={sort}&limit=40")), sort
 
 
