@@ -184,7 +184,7 @@ def filtered(queryset: QuerySet[Token], query: BoardQuery, *, now: datetime | No
 SEARCH_CANDIDATES = 2_000
 # A common fragment ("pump" ends every mint) makes a bitmap of most of the board: the question is
 # given up after this long, and the walk (which finds a common fragment's page at once) answers.
-SEARCH_PROBE_MS = 50
+SEARCH_PROBE_MS = 25
 _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")  # what pg_trgm can index in any locale
 
 
