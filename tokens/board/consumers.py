@@ -7,7 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from tokens.live.messages import BOARD_GROUP, run_message
+from tokens.live.messages import BOARD_EVENT, BOARD_GROUP, run_message
 from tokens.models import LoadRun
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,16 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             client = (self.scope.get("client") or ("unknown",))[0]
             logger.info("board socket from %s closed: malformed frame (%s)", client, str(exc)[:80])
             await self.close(code=UNSUPPORTED_DATA)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """A board message goes straight to the page. Channels' dispatch first closes stale database
+        connections by a hop to its one database thread, for every message of every page: with a
+        thousand pages that hop, queued behind itself, was most of a web process's time (py-spy,
+        bench/run_bench.py fan-out). Forwarding text touches no database."""
+        if message.get("type") == BOARD_EVENT:
+            await self.board_event(message)
+            return
+        await super().dispatch(message)
 
     async def board_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
