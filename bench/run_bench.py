@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,10 +26,6 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-SENT_AT = re.compile(r'"sent_at": ?([0-9.e+]+)')
-RUNNING = re.compile(r'"status": ?"(queued|running)"')
-BATCH_START = re.compile(r'\{"type": ?"batch"')
-RUN_START = re.compile(r'\{"type": ?"run"')
 FLOWS = {
     "project": "loader as shipped (read-ahead)",
     "strict": "fetch -> process -> fetch, strictly in turn (the seed)",
@@ -127,41 +122,34 @@ async def watch_flow(host: str, command: list[str], env: dict[str, str], *, firs
     }
 
 
-async def fan_out(hosts: list[str], clients: int, command: list[str], env: dict[str, str], expected: int) -> dict:
-    sockets = []
-    gate = asyncio.Semaphore(50)  # connect in waves: the listen backlog is finite
-
-    async def connect(host: str):
-        async with gate:
-            return await websockets.connect(f"ws://{host}/ws/tokens/", origin=f"http://{host}", max_size=None)
-
-    sockets = await asyncio.gather(*(connect(hosts[i % len(hosts)]) for i in range(clients)))
+def fan_out(
+    hosts: list[str], clients: int, command: list[str], env: dict[str, str], expected: int, processes: int
+) -> dict:
+    """Pages in `processes` client processes (bench/fan_pages.py), then one load; every page reports
+    each batch's delivery time (arrival - the loader's `sent_at`) and the rows it received."""
+    shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    readers = []
+    for index, share in enumerate(s for s in shares if s):
+        readers.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "fan_pages.py"), "--pages", str(share), "--offset", str(index),
+             *hosts],
+            stdout=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+    for reader in readers:
+        assert reader.stdout.readline().strip() == "READY", "a page process did not connect"
+    process = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    assert process.returncode == 0, process.stderr[-500:]
     latencies: list[float] = []
     received: list[int] = []
-
-    async def listen(ws) -> None:
-        # A thousand pages in one Python process: reading every message whole would make this
-        # client the bottleneck, so it reads only what it measures (the browser parses in C++).
-        count = 0
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), timeout=300)
-            arrived = time.time()
-            if BATCH_START.match(raw):
-                latencies.append(arrived - float(SENT_AT.search(raw).group(1)))
-                count += raw.count('"mint":')
-            elif RUN_START.match(raw) and not RUNNING.search(raw):
-                received.append(count)
-                return
-
-    listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
-    process = await asyncio.to_thread(subprocess.run, command, env=env, cwd=ROOT, capture_output=True, text=True)
-    assert process.returncode == 0, process.stderr[-500:]
-    await asyncio.gather(*listeners)
-    for ws in sockets:
-        await ws.close()
+    for reader in readers:
+        report = json.loads(reader.stdout.readline())
+        reader.wait(timeout=60)
+        latencies += report["latencies"]
+        received += report["received"]
     latencies.sort()
     return {
         "clients": clients,
+        "client_processes": len(readers),
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "lost": sum(expected - count for count in received),
@@ -193,6 +181,10 @@ def main() -> None:
     parser.add_argument(
         "--fanout-rates", type=float, nargs="+", default=[40, 5],
         help="upstream paces for the fan-out runs (5/s is the loader's shipped default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--page-processes", type=int, default=4,
+        help="client processes the fan-out's pages are spread over (1: all in one Python thread)",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="N = 1k and 10k; 1 and 100 clients")
     args = parser.parse_args()
@@ -230,7 +222,8 @@ def main() -> None:
                     env = base_env(fresh_db(template, workdir, f"fanout-{rate}-{clients}"), url, rate)
                     command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project",
                                "--batch-size", str(args.batch_size)]  # fmt: skip
-                    result = asyncio.run(fan_out(hosts, clients, command, env, expected=fan_size))
+                    result = fan_out(hosts, clients, command, env, expected=fan_size,
+                                     processes=min(clients, args.page_processes))  # fmt: skip
                     result["rate"] = rate
                     fanout.append(result)
                     print(json.dumps(result), flush=True)
@@ -263,7 +256,8 @@ def write_report(rows: list[dict], fanout: list[dict], args) -> None:
     lines += [
         "",
         "Fan-out: one load of 1,000 tokens (20 batches) to clients split over two Daphne processes, at the",
-        "benchmark's upstream pace and at the loader's shipped default of 5 requests/s.",
+        "benchmark's upstream pace and at the loader's shipped default of 5 requests/s; the pages are read by",
+        f"{args.page_processes} client processes on the same cores (bench/fan_pages.py).",
         "",
         "| upstream req/s | clients | batch messages received | p50 delivery (ms) | p99 delivery (ms) | tokens lost |",
         "|---:|---:|---:|---:|---:|---:|",

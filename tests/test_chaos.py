@@ -37,18 +37,6 @@ def database():
 
 
 @pytest.fixture
-def own_redis(tmp_path):
-    """A Redis of this test's own, so stopping it touches nothing else."""
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(tmp_path)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process)
-    yield {"url": f"redis://127.0.0.1:{port}/0", "process": process, "port": port, "command": command}
-    stop(process)
-
-
-@pytest.fixture
 def upstream():
     now = now_ms()
     coins = make_history(COUNT, newest_ms=now - 1_000, spacing_ms=10_000)

@@ -1,4 +1,5 @@
-"""The board's websocket: joins the board group and forwards each message to the page."""
+"""The board's websocket: a page of the process's board hub (tokens/board/hub.py), which writes every
+board message to it."""
 
 import json
 import logging
@@ -6,8 +7,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 
-from tokens.live.messages import BOARD_EVENT, BOARD_GROUP, run_message
+from tokens.board.hub import hub_for
+from tokens.live.messages import run_message
 from tokens.models import LoadRun
 
 logger = logging.getLogger(__name__)
@@ -21,8 +24,13 @@ def _latest_run_message() -> dict[str, Any] | None:
 
 
 class BoardConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own (a layer alias that names none): the process's hub writes board messages
+    # to the page, and Channels then waits on the socket alone.
+    channel_layer_alias = None
+
     async def connect(self) -> None:
-        await self.channel_layer.group_add(BOARD_GROUP, self.channel_name)
+        self.hub = hub_for(get_channel_layer())
+        await self.hub.join(self)
         await self.accept()
         # A page that joins mid-run learns the run's state at once instead of at the next batch.
         latest = await _latest_run_message()
@@ -30,7 +38,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(latest)
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(BOARD_GROUP, self.channel_name)
+        if hasattr(self, "hub"):
+            await self.hub.leave(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         """The board only listens: a page sends nothing. A frame that is not JSON text closes the
@@ -44,15 +53,5 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             logger.info("board socket from %s closed: malformed frame (%s)", client, str(exc)[:80])
             await self.close(code=UNSUPPORTED_DATA)
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """A board message goes straight to the page. Channels' dispatch first closes stale database
-        connections by a hop to its one database thread, for every message of every page: with a
-        thousand pages that hop, queued behind itself, was most of a web process's time (py-spy,
-        bench/run_bench.py fan-out). Forwarding text touches no database."""
-        if message.get("type") == BOARD_EVENT:
-            await self.board_event(message)
-            return
-        await super().dispatch(message)
-
-    async def board_event(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["text"])
+    async def send_board_text(self, text: str) -> None:
+        await self.send(text_data=text)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
-from tokens.live.messages import is_following, run_payload, token_payload
+from tokens.live.messages import BOARD_FIELDS, is_following, run_payload, token_payload
 from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.runs.dispatch import dispatch_run
 from tokens.runs.requests import (
@@ -119,6 +119,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "layout": layout,
             "lane_cards": LANE_CARDS,
             "lane_filters": LANE_FILTERS,
+            "board_fields": BOARD_FIELDS,
         },
     }
     return render(request, "tokens/board.html", context)

@@ -116,6 +116,13 @@ def board_token_payload(token: Token) -> dict[str, Any]:
     return {field: full[field] for field in BOARD_FIELDS}
 
 
+def batch_row(token: Token) -> dict[str, Any]:
+    """A board row without its null fields: a new launch's trade figures are all unknown, and every
+    batch goes to every page (half of each row's bytes were nulls; bench/run_bench.py fan-out). A field
+    a batch row lacks is null; the page fills them in (`wholeRow` in board.js)."""
+    return {name: value for name, value in board_token_payload(token).items() if value is not None}
+
+
 def progress_payload(run: LoadRun) -> dict[str, Any]:
     processed = run.fetched
     total = run.estimated_total
@@ -192,7 +199,7 @@ def batch_message(
         "run_id": run.pk,
         "index": run.batches,
         "cursor": cursor,
-        "tokens": [board_token_payload(token) for token in tokens],
+        "tokens": [batch_row(token) for token in tokens],
         "removed": removed,
         "progress": progress_payload(run),
         "stored": stored,  # tokens on the board after this batch (all runs), for the live count

@@ -550,6 +550,12 @@
     element.hidden = !text;
   }
 
+  function wholeRow(row) {
+    // A batch leaves a row's null fields out (every batch goes to every page): put them back.
+    for (const name of config.board_fields) if (!(name in row)) row[name] = null;
+    return row;
+  }
+
   function handle(message) {
     if (message.type === "update") {
       applyUpdate(message.tokens, message.removed);
@@ -562,8 +568,9 @@
     } else if (message.type === "retry") {
       showRetry(message);
     } else if (message.type === "batch") {
-      receiveTokens(message.tokens, message.removed);
-      pulseReceive(message.tokens, message.removed);
+      const rows = message.tokens.map(wholeRow);
+      receiveTokens(rows, message.removed);
+      pulseReceive(rows, message.removed);
       showStored(message.stored, message.cursor);
       followCursor(message.cursor);
       // The panel follows one run: batches of another (the always-on feed beside a load) only add rows.

@@ -1,0 +1,131 @@
+"""The board hub: one subscription per process for all of its pages, every message to every page in
+order, and a lost channel layer closing the pages so they reconnect and catch up."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from project.asgi import application
+from tests.fakes.coins import make_history
+from tests.helpers import queue_run
+from tokens.board.hub import TRY_AGAIN_LATER
+from tokens.live.messages import BOARD_GROUP
+from tokens.runs.loader import execute_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def board_socket() -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, "/ws/tokens/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
+
+
+async def batches_until_finished(socket: WebsocketCommunicator) -> list[dict]:
+    batches = []
+    while True:
+        message = await socket.receive_json_from(timeout=5)
+        if message["type"] == "batch":
+            batches.append(message)
+        if message["type"] == "run" and message["status"] not in ("queued", "running"):
+            return batches
+
+
+async def test_forty_pages_get_every_batch_in_order_through_one_subscription(pumpfun, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.WS_MAX_PER_IP = 100  # every test page comes from one address
+    layer = get_channel_layer()
+    pumpfun.coins = make_history(35)
+    pages = [board_socket() for _ in range(40)]
+    for page in pages:
+        assert (await page.connect())[0]
+    assert len(layer.groups[BOARD_GROUP]) == 1  # the process, not each page
+
+    run = await sync_to_async(queue_run)(days=1, batch_size=10)
+    await execute_run(run_id=run.pk)
+
+    everyone = await asyncio.gather(*(batches_until_finished(page) for page in pages))
+    expected = [coin["mint"] for coin in pumpfun.coins]
+    for batches in everyone:
+        assert [b["index"] for b in batches] == [1, 2, 3, 4]
+        assert [t["mint"] for b in batches for t in b["tokens"]] == expected
+
+    for page in pages[:39]:
+        await page.disconnect()
+    assert len(layer.groups[BOARD_GROUP]) == 1  # one page still reads
+    await pages[39].disconnect()
+    assert not layer.groups.get(BOARD_GROUP)  # the last page gone: the process leaves the group
+
+
+async def test_a_page_that_leaves_mid_run_does_not_hold_up_the_others(pumpfun, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    pumpfun.coins = make_history(30)
+    staying, leaving = board_socket(), board_socket()
+    await staying.connect()
+    await leaving.connect()
+    run = await sync_to_async(queue_run)(days=1, batch_size=10)
+    task = asyncio.create_task(execute_run(run_id=run.pk))
+    first = await leaving.receive_json_from(timeout=5)
+    await leaving.disconnect()
+    await task
+    batches = await batches_until_finished(staying)
+    await staying.disconnect()
+    assert first["type"] == "run"
+    assert sum(len(b["tokens"]) for b in batches) == 30
+
+
+async def test_a_quiet_process_stays_in_the_group_past_the_layers_expiry(settings, monkeypatch):
+    """A layer forgets a group member after `group_expiry` (a day on Redis): the hub joins again."""
+    from tokens.board import hub
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"group_expiry": 2}}
+    }
+    monkeypatch.setattr(hub, "REJOIN_SECONDS", 0.3)
+    page = board_socket()
+    assert (await page.connect())[0]
+    await asyncio.sleep(4)  # twice the expiry without a message
+    await get_channel_layer().group_send(BOARD_GROUP, {"type": "board.event", "text": '{"type": "ping"}'})
+    assert await page.receive_json_from(timeout=5) == {"type": "ping"}
+    await page.disconnect()
+
+
+@pytest.mark.production
+async def test_a_redis_that_dies_closes_every_page_to_reconnect_and_a_new_page_is_served_when_it_is_back(
+    own_redis, settings
+):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [own_redis["url"]]}}
+    }
+    pages = [board_socket() for _ in range(3)]
+    for page in pages:
+        assert (await page.connect())[0]
+
+    own_redis["process"].kill()
+    own_redis["process"].wait()
+    closes = [await page.receive_output(timeout=30) for page in pages]
+    assert [(c["type"], c["code"]) for c in closes] == [("websocket.close", TRY_AGAIN_LATER)] * 3
+
+    restarted = await asyncio.to_thread(_restart, own_redis)
+    try:
+        page = board_socket()
+        assert (await page.connect())[0]
+        await get_channel_layer().group_send(BOARD_GROUP, {"type": "board.event", "text": '{"type": "ping"}'})
+        assert await page.receive_json_from(timeout=5) == {"type": "ping"}
+        await page.disconnect()
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def _restart(own_redis):
+    import subprocess
+
+    from tests.live import wait_for_port
+
+    process = subprocess.Popen(own_redis["command"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(own_redis["port"], process)
+    return process

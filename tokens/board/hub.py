@@ -1,0 +1,130 @@
+"""One subscription to the board group per web process, handed to every page that process serves.
+
+Channels' way is a channel per page in the group: every batch is then copied once per page into the
+layer, and each process pulls its pages' copies one at a time (channels_redis receives one message per
+Redis round trip under one lock per process). With a thousand pages that queue, not the pages, set the
+delivery time (bench/run_bench.py fan-out: p99 2.7 s). Here the process's one channel takes each message
+once and writes its text to every page's socket in turn; no library offers this for Channels.
+
+If the layer fails the hub closes its pages with "try again later": each page reconnects and catches
+up from its cursor through the API, as it would after any lost connection."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from tokens.cancellation import raise_swallowed_cancellation
+from tokens.live.messages import BOARD_EVENT, BOARD_GROUP
+
+logger = logging.getLogger(__name__)
+TRY_AGAIN_LATER = 4013  # 1013 as Daphne lets an application send it (tokens/board/ws_guard.py)
+# channels_redis forgets a group member after a day (group_expiry): the hub joins again well before.
+REJOIN_SECONDS = 3600.0
+
+
+class Page(Protocol):
+    """What the hub needs of a page (the board's consumer is one)."""
+
+    async def send_board_text(self, text: str) -> None: ...
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None: ...
+
+
+class BoardHub:
+    def __init__(self, *, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self._pages: set[Page] = set()
+        self._lock = asyncio.Lock()
+        self._channel: str | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def pages(self) -> int:
+        return len(self._pages)
+
+    async def join(self, page: Page) -> None:
+        """Subscribe the process when its first page joins. A layer that cannot subscribe raises here,
+        and the page's socket is refused (the page tries again)."""
+        async with self._lock:
+            if self._task is None or self._task.done():
+                self._channel = await self.layer.new_channel(prefix="board-hub")
+                await self.layer.group_add(BOARD_GROUP, self._channel)
+                self._task = asyncio.create_task(self._listen(self._channel), name="board hub")
+            self._pages.add(page)
+
+    async def leave(self, page: Page) -> None:
+        """Unsubscribe the process when its last page leaves."""
+        async with self._lock:
+            self._pages.discard(page)
+            if self._pages or self._task is None:
+                return
+            task, channel, self._task, self._channel = self._task, self._channel, None, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            try:
+                await self.layer.group_discard(BOARD_GROUP, channel)
+            except Exception as exc:  # the group forgets it by itself (group_expiry)
+                logger.info("the board hub could not leave the group (%s)", type(exc).__name__)
+
+    async def _listen(self, channel: str) -> None:
+        renewal = asyncio.create_task(self._stay_in_group(channel), name="board hub membership")
+        try:
+            while True:
+                raise_swallowed_cancellation()
+                try:
+                    message = await self.layer.receive(channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    await self._fail(exc)
+                    return
+                if message.get("type") == BOARD_EVENT:
+                    await self._deliver(message["text"])
+        finally:
+            renewal.cancel()
+
+    async def _stay_in_group(self, channel: str) -> None:
+        """Join again every hour: a quiet day must not drop the process from the group. A failure
+        here is the listener's to report (it fails on the same layer)."""
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            try:
+                await self.layer.group_add(BOARD_GROUP, channel)
+            except Exception as exc:
+                logger.info("the board hub could not renew its membership (%s)", type(exc).__name__)
+
+    async def _deliver(self, text: str) -> None:
+        for page in list(self._pages):
+            try:
+                await page.send_board_text(text)
+            except Exception as exc:  # a socket that went away mid-send: the others still get theirs
+                logger.debug("a board page could not be sent to (%s)", type(exc).__name__)
+
+    async def _fail(self, exc: Exception) -> None:
+        logger.warning(
+            "the board lost the channel layer (%s); %d pages reconnect and catch up",
+            f"{type(exc).__name__}: {exc}"[:200],
+            len(self._pages),
+        )
+        async with self._lock:
+            pages, self._pages, self._task, self._channel = list(self._pages), set(), None, None
+        for page in pages:
+            with contextlib.suppress(Exception):  # already gone
+                await page.close(code=TRY_AGAIN_LATER)
+
+
+_hubs: dict[tuple[int, int], BoardHub] = {}
+
+
+def hub_for(layer: Any) -> BoardHub:
+    """The hub of this event loop and layer (tests run each in a loop and layer of their own)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), id(layer))
+    hub = _hubs.get(key)
+    if hub is None or hub.loop is not loop or hub.layer is not layer:
+        for stale in [k for k, h in _hubs.items() if h.loop.is_closed()]:
+            del _hubs[stale]
+        hub = _hubs[key] = BoardHub(layer=layer, loop=loop)
+    return hub
