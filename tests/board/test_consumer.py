@@ -88,8 +88,9 @@ async def test_batch_cursors_rise_by_one_across_runs(pumpfun):
 
 
 async def test_a_client_whose_channel_overflows_catches_up_from_the_api(pumpfun, settings):
-    """The layer drops messages for a channel over capacity, silently. The client sees the cursor
-    jump (or the run end) and asks the API for everything after its cursor."""
+    """The layer drops messages for a channel over capacity, silently (a web process's one board
+    channel, or, here, a client's own). The client sees the cursor jump (or the run end) and asks the
+    API for everything after its cursor."""
     from channels.layers import get_channel_layer
     from django.test import AsyncClient
 

@@ -77,6 +77,66 @@ async def test_a_page_that_leaves_mid_run_does_not_hold_up_the_others(pumpfun, s
     assert sum(len(b["tokens"]) for b in batches) == 30
 
 
+async def test_a_page_hears_the_run_first_and_then_every_message_in_order(settings):
+    """Messages that reach the hub while a page is still reading the run's state wait for it."""
+    import json
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    await sync_to_async(queue_run)(days=1)
+    first_page = board_socket()
+    await first_page.connect()  # the hub is running
+    page = board_socket()
+    connecting = asyncio.create_task(page.connect())
+    sent = 0
+    while not connecting.done():
+        sent += 1
+        await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": json.dumps({"type": "ping", "n": sent})})
+        await asyncio.sleep(0)
+    assert (await connecting)[0]
+    assert sent > 1  # messages did arrive while it connected
+    sent += 1
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": json.dumps({"type": "ping", "n": sent})})
+    hello = await page.receive_json_from(timeout=5)
+    numbers = []
+    while not numbers or numbers[-1] != sent:
+        numbers.append((await page.receive_json_from(timeout=5))["n"])
+    await page.disconnect()
+    await first_page.disconnect()
+    assert hello["type"] == "run"
+    assert numbers == sorted(numbers) and len(numbers) == len(set(numbers))
+
+
+async def test_a_page_whose_connect_fails_is_not_kept(settings):
+    """The run's state cannot be read (its table is gone for a moment): the socket ends, and the hub
+    does not keep writing to it."""
+    from django.db import connection
+
+    from tokens.board.hub import hub_for
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    staying = board_socket()
+    await staying.connect()
+
+    def rename(old: str, new: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    await sync_to_async(rename)("tokens_loadrun", "tokens_loadrun_away")
+    try:
+        for _ in range(3):
+            refused = board_socket()
+            await refused.connect()  # accepted, then the run's state fails
+            with pytest.raises(Exception):  # noqa: B017  (the database's error, whichever backend)
+                await refused.wait(timeout=5)
+    finally:
+        await sync_to_async(rename)("tokens_loadrun_away", "tokens_loadrun")
+    assert hub_for(layer).pages == 1
+    await staying.disconnect()
+    assert hub_for(layer).pages == 0 and not layer.groups.get(BOARD_GROUP)
+
+
 async def test_a_quiet_process_stays_in_the_group_past_the_layers_expiry(settings, monkeypatch):
     """A layer forgets a group member after `group_expiry` (a day on Redis): the hub joins again."""
     from tokens.board import hub

@@ -29,13 +29,23 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
 
     async def connect(self) -> None:
+        # Board messages wait here until the page has the run's state, so none arrives before it.
+        self._held: list[str] | None = []
         self.hub = hub_for(get_channel_layer())
         await self.hub.join(self)
-        await self.accept()
-        # A page that joins mid-run learns the run's state at once instead of at the next batch.
-        latest = await _latest_run_message()
-        if latest is not None:
-            await self.send_json(latest)
+        try:
+            await self.accept()
+            # A page that joins mid-run learns the run's state at once instead of at the next batch.
+            latest = await _latest_run_message()
+            if latest is not None:
+                await self.send_json(latest)
+            while self._held:
+                await self.send(text_data=self._held.pop(0))
+            self._held = None
+        except BaseException:
+            # Channels calls disconnect only for a socket that connected: the hub must not keep it.
+            await self.hub.leave(self)
+            raise
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "hub"):
@@ -54,4 +64,7 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=UNSUPPORTED_DATA)
 
     async def send_board_text(self, text: str) -> None:
+        if self._held is not None:
+            self._held.append(text)
+            return
         await self.send(text_data=text)

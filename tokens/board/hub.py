@@ -15,12 +15,13 @@ import logging
 from typing import Any, Protocol
 
 from tokens.cancellation import raise_swallowed_cancellation
-from tokens.live.messages import BOARD_EVENT, BOARD_GROUP
+from tokens.live.messages import BOARD_EVENT, BOARD_GROUP, LAYER_DEADLINE
 
 logger = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 4013  # 1013 as Daphne lets an application send it (tokens/board/ws_guard.py)
-# channels_redis forgets a group member after a day (group_expiry): the hub joins again well before.
-REJOIN_SECONDS = 3600.0
+# A layer forgets a group member after `group_expiry` (a day on Redis), and the in-memory layer
+# drops from every group a channel whose oldest message waited a minute: the hub joins again often.
+REJOIN_SECONDS = 30.0
 
 
 class Page(Protocol):
@@ -45,28 +46,39 @@ class BoardHub:
         return len(self._pages)
 
     async def join(self, page: Page) -> None:
-        """Subscribe the process when its first page joins. A layer that cannot subscribe raises here,
-        and the page's socket is refused (the page tries again)."""
+        """Subscribe the process when its first page joins. A layer that cannot subscribe (in
+        LAYER_DEADLINE) raises here, and the page's socket is refused (the page tries again)."""
         async with self._lock:
             if self._task is None or self._task.done():
-                self._channel = await self.layer.new_channel(prefix="board-hub")
-                await self.layer.group_add(BOARD_GROUP, self._channel)
-                self._task = asyncio.create_task(self._listen(self._channel), name="board hub")
+                channel = await self.layer.new_channel(prefix="board-hub")
+                await asyncio.wait_for(self.layer.group_add(BOARD_GROUP, channel), LAYER_DEADLINE)
+                self._channel = channel
+                self._task = asyncio.create_task(self._listen(channel), name="board hub")
             self._pages.add(page)
 
     async def leave(self, page: Page) -> None:
-        """Unsubscribe the process when its last page leaves."""
+        """Unsubscribe the process when its last page leaves. The page is out at once, even if this
+        call is cancelled while it waits for the lock."""
+        self._pages.discard(page)
         async with self._lock:
-            self._pages.discard(page)
             if self._pages or self._task is None:
                 return
             task, channel, self._task, self._channel = self._task, self._channel, None, None
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            try:
-                await self.layer.group_discard(BOARD_GROUP, channel)
-            except Exception as exc:  # the group forgets it by itself (group_expiry)
-                logger.info("the board hub could not leave the group (%s)", type(exc).__name__)
+            await self._unsubscribe(channel)
+
+    async def _unsubscribe(self, channel: str | None) -> None:
+        if channel is None:
+            return
+        try:
+            await asyncio.wait_for(self.layer.group_discard(BOARD_GROUP, channel), LAYER_DEADLINE)
+        except Exception as exc:  # the group forgets it by itself (group_expiry)
+            logger.info("the board hub could not leave the group (%s)", type(exc).__name__)
+        # channels_redis keeps a buffer per channel of a process: a stale name must not hold messages.
+        buffers = getattr(self.layer, "receive_buffer", None)
+        if isinstance(buffers, dict):
+            buffers.pop(channel, None)
 
     async def _listen(self, channel: str) -> None:
         renewal = asyncio.create_task(self._stay_in_group(channel), name="board hub membership")
@@ -78,20 +90,21 @@ class BoardHub:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    await self._fail(exc)
+                    await self._fail(exc, channel=channel)
                     return
-                if message.get("type") == BOARD_EVENT:
-                    await self._deliver(message["text"])
+                text = message.get("text") if isinstance(message, dict) else None
+                if isinstance(text, str) and message.get("type") == BOARD_EVENT:
+                    await self._deliver(text)
         finally:
             renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
 
     async def _stay_in_group(self, channel: str) -> None:
-        """Join again every hour: a quiet day must not drop the process from the group. A failure
-        here is the listener's to report (it fails on the same layer)."""
+        """A failure here is the listener's to report (it fails on the same layer)."""
         while True:
             await asyncio.sleep(REJOIN_SECONDS)
             try:
-                await self.layer.group_add(BOARD_GROUP, channel)
+                await asyncio.wait_for(self.layer.group_add(BOARD_GROUP, channel), LAYER_DEADLINE)
             except Exception as exc:
                 logger.info("the board hub could not renew its membership (%s)", type(exc).__name__)
 
@@ -102,7 +115,7 @@ class BoardHub:
             except Exception as exc:  # a socket that went away mid-send: the others still get theirs
                 logger.debug("a board page could not be sent to (%s)", type(exc).__name__)
 
-    async def _fail(self, exc: Exception) -> None:
+    async def _fail(self, exc: Exception, *, channel: str) -> None:
         logger.warning(
             "the board lost the channel layer (%s); %d pages reconnect and catch up",
             f"{type(exc).__name__}: {exc}"[:200],
@@ -113,6 +126,7 @@ class BoardHub:
         for page in pages:
             with contextlib.suppress(Exception):  # already gone
                 await page.close(code=TRY_AGAIN_LATER)
+        await self._unsubscribe(channel)
 
 
 _hubs: dict[tuple[int, int], BoardHub] = {}
