@@ -52,12 +52,14 @@ def test_kill_9_during_details_then_resume_fetches_the_rest_once(tmp_path, chain
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     [(fetched, done, queued)] = query(db, "SELECT fetched, details_done, details_queued FROM tokens_loadrun")
-    assert fetched == COUNT and queued == 3 * COUNT and done < queued  # every row stored, details half way
+    assert fetched == COUNT and done < queued  # every row stored, details half way
+    # Holders and metadata for each; a curve read for the first page's only (later pages came with theirs).
+    assert 2 * COUNT < queued < 3 * COUNT
     holders_asked_before = len(surveys(solana))
 
     time.sleep(1.2)  # RUN_STALE_AFTER=1
     output = manage(env, "load_historical_tokens", "--resume", "1").stdout
-    assert "Run 1 succeeded" in output and f"details {3 * COUNT} of {3 * COUNT}" in output
+    assert "Run 1 succeeded" in output and f"details {queued} of {queued}" in output
     rows = query(db, "SELECT mint, holders, image_uri, usd_market_cap FROM tokens_token")
     expected = {launch.mint: index % 5 + 1 for index, launch in enumerate(launches)}
     assert {mint: holders for mint, holders, _, _ in rows} == expected

@@ -395,6 +395,8 @@ class FakeSolana(FakeDas):
         self._bucket = 0.0
         self._bucket_at = time.monotonic()
         self.before_call: Callable[[FakeSolana, str], None] | None = None
+        self.gap_lists_read = 0  # signature lists read "until" a signature (a tail filling its gap)
+        self.failing_method: str | None = None  # answered with a JSON-RPC internal error while set
         self.subscribers: list[Subscriber] = []
         self._ws_server = None
         self._ws_thread: threading.Thread | None = None
@@ -498,6 +500,8 @@ class FakeSolana(FakeDas):
             self.method_calls[name] = self.method_calls.get(name, 0) + 1
         if self.before_call is not None:
             self.before_call(self, name)
+        if name == self.failing_method:
+            return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32603, "message": "Internal error"}}
         handler = {
             "getSignaturesForAddress": self._signatures,
             "getTransaction": self._transaction,
@@ -524,6 +528,8 @@ class FakeSolana(FakeDas):
             floor = self.by_signature[options["until"]] + 1 if options.get("until") else 0
             mentioning = [e for e in self.entries[floor:top] if address in _mentions(e.launch)]
             chosen = mentioning[-limit:][::-1]
+            if options.get("until"):
+                self.gap_lists_read += 1  # a tail's gap fill has seen the ledger as it is now
         return [
             {"signature": e.launch.signature, "slot": e.slot, "blockTime": e.launch.block_time, "memo": None,
              "err": {"InstructionError": [1, {"Custom": 6000}]} if e.launch.kind == "failed" else None,

@@ -114,6 +114,66 @@ async def test_the_first_batch_is_read_alone_and_no_bigger_than_itself(solana, o
     assert offered or max(later, default=0) == 100  # then the RPC's whole batches, read ahead
 
 
+@pytest.mark.parametrize("offered", [False, True], ids=["signatures", "getTransactionsForAddress"])
+async def test_pages_after_the_first_come_with_their_curves(solana, offered):
+    """The first batch goes without its curves (nothing may hold it up); every later page reads
+    its curves while earlier ones are stored, and its rows need no curve read afterwards."""
+    solana.offer_transactions_for_address = offered
+    launches = a_window(solana, 250, spacing_s=10)
+    grown = launches[200]
+    solana.set_curve(grown.bonding_curve, curve_account(
+        virtual_tokens=536_500_000_000_000, virtual_quote=60_000_000_000, real_tokens=256_600_000_000_000,
+        real_quote=30_000_000_000,
+    ))  # fmt: skip
+    batches = []
+
+    async def on_batch(batch):
+        batches.append(batch)
+
+    async with solana_rpc() as rpc:
+        await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=20)
+    first, later = batches[0], [record for batch in batches[1:] for record in batch]
+    assert all(record.curve_fields is None for record in first)
+    assert len(later) == 250 - len(first) and all(record.curve_fields for record in later)
+    fields = next(record.curve_fields for record in later if record.mint == grown.mint)
+    assert fields["market_cap_sol"] == pytest.approx(111.84, abs=0.01)
+    assert fields["usd_market_cap"] == pytest.approx(111.84 * 150, rel=1e-3)
+    assert fields["bonding_progress"] == pytest.approx(67.65, abs=0.01)
+    assert (fields["liquidity_sol"], fields["liquidity_usd"]) == (30.0, pytest.approx(4500.0))
+    assert fields["price_usd"] == pytest.approx(111.84 * 150 / 1e9, rel=1e-3)
+    # 230 curves, 100 a call, and the price account once.
+    assert solana.method_calls["getMultipleAccounts"] <= 4
+
+
+async def test_a_load_stores_later_pages_with_their_state_and_reads_only_the_first_batchs_curves(solana):
+    launches = a_window(solana, 60, spacing_s=10)
+    run = await run_load(days=1, batch_size=20, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 60
+    rows = await stored_tokens()
+    assert all(rows[x.mint].market_cap_sol == pytest.approx(27.96, abs=0.01) for x in launches)
+    assert all(rows[x.mint].state_read_at is not None and rows[x.mint].price_usd for x in launches)
+    curve_reads = [params[0] for method, _, params in solana.posts if method == "getMultipleAccounts"]
+    curves_read = {key for keys in curve_reads for key in keys}
+    assert {x.bonding_curve for x in launches} <= curves_read  # the first batch's by the details stage
+    assert run.details_queued < 3 * 60  # holders and metadata for each; curves for the first batch only
+
+
+async def test_a_page_whose_curves_cannot_be_read_goes_without_them(solana, caplog):
+    solana.offer_transactions_for_address = True
+    a_window(solana, 150, spacing_s=10)
+    solana.failing_method = "getMultipleAccounts"
+    batches = []
+
+    async def on_batch(batch):
+        batches.append(batch)
+
+    async with solana_rpc() as rpc:
+        delivered = await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=20)
+    assert delivered == 150 and sum(len(b) for b in batches) == 150
+    assert all(record.curve_fields is None for batch in batches for record in batch)
+    assert "bonding curves of a backfill page unavailable" in caplog.text
+
+
 def solana_failed(solana):
     return [entry.launch for entry in solana.entries if entry.launch.kind == "failed"]
 

@@ -44,7 +44,9 @@ async def stop(run: LoadRun, task: asyncio.Task) -> LoadRun:
 
 async def test_the_chain_tail_delivers_every_new_launch_once_across_a_dropped_websocket(solana):
     run, task = await start_following(solana, backfill=20)
-    await wait_for(lambda: len(solana.subscribers) == 1)
+    # Subscribed, and its gap fill past: launches from now on come over the websocket alone (added
+    # before that list is read, they would be in it too, and fetched from it).
+    await wait_for(lambda: len(solana.subscribers) == 1 and solana.gap_lists_read >= 1)
     first = new_launches(1_000, 5)
     solana.add(*first)  # over the websocket
     await wait_for(stored_count(25))

@@ -25,8 +25,8 @@ from tokens.live.messages import broadcast, run_message, update_message
 from tokens.live.outage import Outage
 from tokens.models import BotSettings, DetailTask, LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
-from tokens.sources.chain.curve import TOKEN_DECIMALS, CurveState
-from tokens.sources.chain.launches import curve_figures
+from tokens.sources.chain.curve import CurveState
+from tokens.sources.chain.launches import curve_figures, trading_curve_fields
 from tokens.sources.chain.pdas import canonical_pool_address
 from tokens.sources.chain.pool_reader import PoolReader, PoolReadError
 from tokens.sources.chain.source import ACCOUNTS_PER_CALL, ChainError, ChainSource
@@ -311,20 +311,7 @@ def state_fields(state: CurveState, *, initial_real: int | None, sol_usd: float 
     figures = curve_figures(state, initial_real=initial_real, sol_usd=sol_usd)
     if figures.complete:
         return {**UNPRICED, "bonding_progress": 100.0, "complete": True, "quote": figures.quote}
-    return {
-        "market_cap_sol": figures.market_cap_sol,
-        "usd_market_cap": figures.usd_market_cap,
-        "price_usd": _per_token(figures.usd_market_cap, state.token_total_supply),
-        "liquidity_sol": figures.liquidity_sol,
-        "liquidity_usd": figures.liquidity_usd,
-        "bonding_progress": figures.progress,
-        "complete": False,
-        "quote": figures.quote,
-    }
-
-
-def _per_token(cap: float | None, supply: int) -> float | None:
-    return None if cap is None or supply <= 0 else float(f"{cap / (supply / 10**TOKEN_DECIMALS):.10g}")
+    return trading_curve_fields(state, figures)
 
 
 def _curves_of(mints: list[str]) -> dict[str, tuple[str, int | None]]:

@@ -73,6 +73,9 @@ class Launch:
     # buys took, in percent of supply.
     dev_percent_at_launch: Any = None
     bundled_percent_at_launch: Any = None
+    # A backfill page read with its curves (the chain): the token fields of a curve still trading,
+    # as the details stage would write them; the token then needs no curve read after it is stored.
+    curve_fields: dict[str, Any] | None = None
 
     @classmethod
     def from_coin(cls, coin: Any, *, upstream: str, list_name: str = RECENT, position: dict | None = None) -> "Launch":

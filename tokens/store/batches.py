@@ -13,6 +13,7 @@ rows others hold) needs none of it. Two transactions that follow the order canno
 
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,9 @@ _UPDATED_FIELDS = [
     "nsfw", "twitter", "telegram", "website", "last_trade_at", "sources", "cursor", "passed_filters", "pending",
     "rejection_reason", "last_seen_at", "last_run", "dev_holding_pct", "bundled_pct",
 ]  # fmt: skip
+# Written by a launch read with its curve (it has a `state_read_at`); one stored again without it
+# keeps those a curve read wrote before.
+_READ_WITH_CURVE_FIELDS = ("price_usd", "liquidity_usd", "state_read_at")
 # Figures the trade stream's ledger computes: a launch stored again keeps them (its create
 # transaction's first buys only fill them while they are unknown).
 _LEDGER_FIELDS = ("dev_holding_pct", "bundled_pct")
@@ -195,25 +199,52 @@ def upsert_tokens(rows: list[Token]) -> None:
     fields = [field for field in Token._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
+    table = quote(Token._meta.db_table)
+    read_at = quote(Token._meta.get_field("state_read_at").column)
     updates = ", ".join(
-        f"{quote(field.column)} = excluded.{quote(field.column)}" for field in fields if field.name in _UPDATED_FIELDS
+        [f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.name in _UPDATED_FIELDS]
+        + [
+            f"{quote(f.column)} = CASE WHEN excluded.{read_at} IS NULL THEN {table}.{quote(f.column)} "
+            f"ELSE excluded.{quote(f.column)} END"
+            for f in fields
+            if f.name in _READ_WITH_CURVE_FIELDS
+        ]
     )
     sql = (
-        f"INSERT INTO {quote(Token._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
     )
-    adapters = [_db_value(field) for field in fields]
-    pairs = list(zip(fields, adapters, strict=True))
-    values = [[adapt(getattr(row, field.attname)) for field, adapt in pairs] for row in rows]
+    read = attrgetter(*(field.attname for field in fields))
+    prepared = [(index, _db_value(field)) for index, field in enumerate(fields) if _needs_preparing(field)]
+    values = []
+    for row in rows:
+        value = list(read(row))
+        for index, prepare in prepared:
+            if value[index] is not None:
+                value[index] = prepare(value[index])
+        values.append(value)
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
 
 
+def _needs_preparing(field) -> bool:
+    """Plain values go as they are; datetimes and JSON as the database takes them."""
+    return field.get_internal_type() in ("DateTimeField", "JSONField")
+
+
 def _db_value(field):
-    """How a field's Python value goes to the database; plain values need nothing."""
-    if field.get_internal_type() in ("DateTimeField", "JSONField"):
+    """A field's preparation for the database (None needs none). A batch's rows share most of their
+    moments (the batch's own `now` in three fields of each): each is prepared once."""
+    if field.get_internal_type() != "DateTimeField":
         return lambda value: field.get_db_prep_save(value, connection)
-    return lambda value: value
+    prepared: dict[Any, Any] = {}
+
+    def prepare(value):
+        if value not in prepared:
+            prepared[value] = field.get_db_prep_save(value, connection)
+        return prepared[value]
+
+    return prepare
 
 
 def lock_board() -> BoardCursor:
@@ -256,6 +287,9 @@ def _row(
         market_cap_sol=record.market_cap_sol,
         usd_market_cap=record.usd_market_cap,
         liquidity_sol=record.liquidity_sol,
+        price_usd=record.price_usd,
+        liquidity_usd=record.liquidity_usd,
+        state_read_at=now if record.state_read else None,
         # A run that could not count holders keeps the last count we knew rather than erasing it.
         holders=record.holders,
         reply_count=record.reply_count,

@@ -72,6 +72,9 @@ class TokenRecord:
     seen_by: str = ""  # the launch source that delivered this record
     dev_holding_pct: float | None = None  # at launch (the create transaction), until the stream knows better
     bundled_pct: float | None = None
+    price_usd: float | None = None
+    liquidity_usd: float | None = None
+    state_read: bool = False  # the curve's current state came with the record: no curve read after storing
 
     @property
     def created_ms(self) -> int:
@@ -95,7 +98,7 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
     real_sol = None if complete else _number(raw.real_sol_lamports, "real_sol_reserves")
     metadata_uri = safe_document_link(raw.metadata_uri)  # read once: a check per character
     _number(raw.virtual_sol_lamports, "virtual_sol_reserves")  # not stored, but impossible reserves are no coin's
-    return TokenRecord(
+    record = TokenRecord(
         mint=raw.mint,
         name=clean_text(raw.name, MAX_NAME),
         symbol=clean_text(raw.symbol, MAX_SYMBOL),
@@ -125,6 +128,35 @@ def normalise(raw: Any, *, now_ms: int) -> TokenRecord:
         dev_holding_pct=_percent(raw.dev_percent_at_launch),
         bundled_pct=_percent(raw.bundled_percent_at_launch),
     )
+    if isinstance(raw.curve_fields, dict):
+        _take_curve_fields(record, raw.curve_fields)
+    return record
+
+
+_CURVE_PRICES = ("market_cap_sol", "usd_market_cap", "price_usd", "liquidity_sol", "liquidity_usd")
+
+
+def _take_curve_fields(record: TokenRecord, fields: dict[str, Any]) -> None:
+    """A trading curve's current figures, read with the record (tokens/sources/chain/launches.py).
+    Figures no curve can have leave the state unread (the details stage reads it again); the launch
+    itself stands."""
+    if fields.get("complete") is not False:
+        return  # a completed curve prices nothing: the details stage reads its pool
+    try:
+        prices = {name: _number(fields.get(name), name) for name in _CURVE_PRICES}
+    except InvalidRecord:
+        return
+    progress = fields.get("bonding_progress")
+    if progress is not None and (isinstance(progress, bool) or not isinstance(progress, (int, float))
+                                 or not 0 <= progress <= 100):  # fmt: skip
+        return
+    for name, value in prices.items():
+        setattr(record, name, value)
+    record.bonding_progress = None if progress is None else float(progress)
+    record.complete = False
+    if fields.get("quote") in ("SOL", "USDC"):
+        record.quote = fields["quote"]
+    record.state_read = True
 
 
 def _percent(value: Any) -> float | None:

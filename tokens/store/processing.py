@@ -25,7 +25,7 @@ class DetailPlan:
 
     def for_record(self, record: TokenRecord) -> tuple[str, ...]:
         wanted = []
-        if self.curve_state and record.bonding_curve and record.signature:
+        if self.curve_state and record.bonding_curve and record.signature and not record.state_read:
             wanted.append(STATE)
         if self.holders:
             wanted.append(HOLDERS)

@@ -5,11 +5,13 @@ A payload that did not parse becomes a record whose `invalid` says why; validati
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from tokens.sources.base import RECENT, Launch
 from tokens.sources.chain.addresses import USDC_MINT
 from tokens.sources.chain.curve import (
     SOL_DECIMALS,
+    TOKEN_DECIMALS,
     USDC_DECIMALS,
     CurveState,
     bonding_progress,
@@ -135,6 +137,25 @@ def curve_figures(state: CurveState, *, initial_real: int | None, sol_usd: float
     )  # fmt: skip
 
 
+def trading_curve_fields(state: CurveState, figures: CurveFigures) -> dict[str, Any]:
+    """Token fields of a curve still trading (not complete): what the details stage writes after a
+    curve read, and what a backfill page read with its curves carries."""
+    return {
+        "market_cap_sol": figures.market_cap_sol,
+        "usd_market_cap": figures.usd_market_cap,
+        "price_usd": _per_token(figures.usd_market_cap, state.token_total_supply),
+        "liquidity_sol": figures.liquidity_sol,
+        "liquidity_usd": figures.liquidity_usd,
+        "bonding_progress": figures.progress,
+        "complete": False,
+        "quote": figures.quote,
+    }
+
+
+def _per_token(cap: float | None, supply: int) -> float | None:
+    return None if cap is None or supply <= 0 else float(f"{cap / (supply / 10**TOKEN_DECIMALS):.10g}")
+
+
 def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: float | None) -> None:
     """A launch with its curve's current figures (for a trending ranking, read before delivery). A
     completed curve's are not its coin's price (the pool's is): they stay unknown."""
@@ -147,6 +168,7 @@ def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: floa
         for name in ("market_cap_sol", "usd_market_cap", "virtual_sol_lamports"):
             setattr(record, name, getattr(figures, name))
         record.real_sol_lamports = state.real_quote_reserves if state.quote == "SOL" else None
+        record.curve_fields = trading_curve_fields(state, figures)
 
 
 def apply_pool_reading(record: Launch, reading: PoolReading, *, sol_usd: float | None) -> None:

@@ -42,7 +42,7 @@ async def get_chain_recent_tokens(
     batcher = Batcher(batch_callback=batch_callback, batch_size=batch_size, seen=seen)
     cutoff_s, _ = window_seconds(days, now_ms)
     start = resume_from if resume_from and resume_from.get("phase") == CHAIN_PHASE else None
-    pages = source.backfill(cutoff_s=cutoff_s, start=start, first=batcher.first_size)
+    pages = source.backfill(cutoff_s=cutoff_s, start=start, first=batcher.first_size, state_after_first=True)
     await batcher.consume(pages, first_page_whole=True)
     return await batcher.finish()
 

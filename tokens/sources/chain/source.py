@@ -83,22 +83,40 @@ class ChainSource:
         self.uses_transactions_for_address: bool | None = None  # detected once per run
         self.head: str | None = None  # the newest signature when the backfill began
         self.with_state = False
+        self.state_after_first = False
+        self._pages_planned = 0
         self._first: int | None = None  # the size of the backfill's first page, until it is asked
         self._price: Price | None = None
         self._price_read_at = float("-inf")
+        self._price_read: asyncio.Future | None = None  # one price read at a time, shared by its askers
 
     # -- backfill -------------------------------------------------------------------------------
 
     async def backfill(
-        self, *, cutoff_s: int, start: dict[str, Any] | None, with_state: bool = False, first: int | None = None
+        self,
+        *,
+        cutoff_s: int,
+        start: dict[str, Any] | None,
+        with_state: bool = False,
+        state_after_first: bool = False,
+        first: int | None = None,
     ) -> AsyncIterator[list[Launch]]:
         """Pages of launch records in the window, newest first, each with its resume position; with
         each curve's current state when asked (otherwise it is a detail fetched after storing).
+
+        `with_state`: every page, and graduated coins priced from their pools (a trending ranking).
+        `state_after_first`: every page but the first reads its curves (one `getMultipleAccounts`
+        per 100, while earlier pages are stored) so its rows are stored with their market caps, and
+        need no detail round of their own (a third of the loader's CPU went to those); the first page
+        goes out without, so the first rows wait for nothing. A graduated coin is left to the details
+        stage (its pool).
 
         `first`: the size of the caller's first batch. The first page then holds that many
         transactions, read alone: at a public RPC's 10 calls a second, a first request of 100 calls
         would hold the first rows back for ten seconds of call budget."""
         self.with_state = with_state
+        self.state_after_first = state_after_first
+        self._pages_planned = 0
         self._first = max(1, first) if first else None
         if start is not None:
             self.head = start["head"]
@@ -175,7 +193,7 @@ class ChainSource:
                 if entry.get("err") is None:
                     inside.append(entry["signature"])
             for chunk in self._chunks(inside):
-                yield self._records_of(chunk)
+                yield self._records_of(chunk, state=self._next_page_state())
             self._first = None  # the next pages are whole, even if this one held no success
             if done:
                 return
@@ -194,11 +212,27 @@ class ChainSource:
         first, self._first = self._first, None
         return first
 
-    async def _records_of(self, signatures: list[str]) -> list[Launch]:
-        return await self._maybe_state(self._records(await self._transactions(signatures)))
+    async def _records_of(self, signatures: list[str], *, state: str) -> list[Launch]:
+        return await self._maybe_state(self._records(await self._transactions(signatures)), state=state)
 
-    async def _maybe_state(self, records: list[Launch]) -> list[Launch]:
-        return await self._with_state(records) if self.with_state else records
+    def _next_page_state(self) -> str:
+        """What the next page (in the order pages are made) reads of its curves: "" nothing,
+        "curves", or "pools" too."""
+        first = self._pages_planned == 0
+        self._pages_planned += 1
+        if self.with_state:
+            return "pools"
+        return "curves" if self.state_after_first and not first else ""
+
+    async def _maybe_state(self, records: list[Launch], *, state: str) -> list[Launch]:
+        if state == "curves":
+            try:
+                return await self._with_state(records, pools=False)
+            except (RpcError, ChainError) as exc:
+                # The rows go without: their curves are read after storing, as details.
+                logger.warning("bonding curves of a backfill page unavailable (%s); read after storing", exc)
+                return records
+        return await self._with_state(records, pools=True) if state else records
 
     async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
         token: str | None = None
@@ -223,7 +257,7 @@ class ChainSource:
             if self.head is None and decoded_list:
                 self.head = decoded_list[0].signature
             if decoded_list:
-                yield self._maybe_state(self._records(decoded_list))
+                yield self._maybe_state(self._records(decoded_list), state=self._next_page_state())
             token = result.get("paginationToken")
             if not token or not transactions:
                 # The provider applied the window's start as a filter: running out of pages is reaching it.
@@ -232,8 +266,9 @@ class ChainSource:
 
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
         """The records of a transaction a resumed run had only partly delivered."""
+        state = self._next_page_state()
         records = self._records(await self._transactions([signature]))
-        return await self._maybe_state([r for r in records if r.position["done"][-1] not in done])
+        return await self._maybe_state([r for r in records if r.position["done"][-1] not in done], state=state)
 
     def _records(self, decoded_list: list[DecodedTransaction]) -> list[Launch]:
         records = []
@@ -273,15 +308,15 @@ class ChainSource:
 
     # -- current state ----------------------------------------------------------------------------
 
-    async def _with_state(self, records: list[Launch]) -> list[Launch]:
-        """Current market cap, progress and graduation of each launch (for a trending ranking, which
-        needs them before anything is delivered)."""
+    async def _with_state(self, records: list[Launch], *, pools: bool = True) -> list[Launch]:
+        """Current market cap, progress and graduation of each launch; with `pools`, graduated coins
+        priced from their pools (a trending ranking needs them before anything is delivered)."""
         launches = [r for r in records if isinstance(r.bonding_curve, str)]
         states, sol_usd = await self.current_states([r.bonding_curve for r in launches])
         for record in launches:
             apply_curve_state(record, states.get(record.bonding_curve), sol_usd=sol_usd)
         graduated = {r.mint: r for r in launches if r.complete is True}
-        if graduated:  # their curves price nothing: their pools do (unknown if not read)
+        if graduated and pools:  # their curves price nothing: their pools do (unknown if not read)
             readings = await PoolReader(rpc=self.rpc).find({mint: r.quote or "SOL" for mint, r in graduated.items()})
             for mint, reading in readings.items():
                 apply_pool_reading(graduated[mint], reading, sol_usd=sol_usd)
@@ -293,7 +328,10 @@ class ChainSource:
         groups = [curves[i : i + ACCOUNTS_PER_CALL] for i in range(0, len(curves), ACCOUNTS_PER_CALL)]
         calls = [self.curve_states(group, with_price=False) for group in groups]
         if self.clock() - self._price_read_at > PRICE_REFRESH_SECONDS:
-            calls.append(self.curve_states([], with_price=True))
+            # Pages read ahead ask at once: one read of the price serves them all.
+            if self._price_read is None or self._price_read.done():
+                self._price_read = asyncio.ensure_future(self.curve_states([], with_price=True))
+            calls.append(asyncio.shield(self._price_read))
         results = await asyncio.gather(*calls)
         states: dict[str, CurveState] = {}
         for found in results[: len(groups)]:
