@@ -44,8 +44,8 @@ def test_a_launch_read_with_its_curve_is_stored_with_it_and_no_curve_read_is_que
     token = Token.objects.get()
     assert (token.market_cap_sol, token.usd_market_cap, token.price_usd) == (111.84, 16_776.0, 1.6776e-05)
     assert (token.liquidity_sol, token.liquidity_usd, token.bonding_progress) == (30.0, 4_500.0, 67.65)
-    assert token.state_read_at is not None and token.complete is False
-    assert not DetailTask.objects.filter(kind=STATE).exists()
+    assert token.state_read_at is not None and token.details_updated_at == token.state_read_at
+    assert token.complete is False and not DetailTask.objects.filter(kind=STATE).exists()
 
 
 def test_stored_again_without_its_curve_it_keeps_what_the_read_gave_until_the_curve_is_read(run):
@@ -58,12 +58,15 @@ def test_stored_again_without_its_curve_it_keeps_what_the_read_gave_until_the_cu
     assert DetailTask.objects.filter(kind=STATE).count() == 1  # and its curve is read again
 
 
-def test_read_again_with_its_curve_an_unknown_usd_price_is_unknown_not_the_old_one(run):
+def test_a_stored_token_read_again_with_a_page_keeps_what_is_stored_until_its_curve_is_read(run):
+    """What is stored may be newer than a page read ahead (here the trade stream saw it graduate)."""
     store(run, [launch(FIELDS)])
-    store(run, [launch({**FIELDS, "usd_market_cap": None, "price_usd": None, "liquidity_usd": None})])
+    Token.objects.update(complete=True, bonding_progress=100.0, pool_status="migrating", market_cap_sol=None)
+    store(run, [launch({**FIELDS, "market_cap_sol": 120.0})])
     token = Token.objects.get()
-    assert token.market_cap_sol == 111.84
-    assert (token.usd_market_cap, token.price_usd, token.liquidity_usd) == (None, None, None)
+    assert (token.complete, token.bonding_progress, token.pool_status) == (True, 100.0, "migrating")
+    assert token.market_cap_sol is None and token.price_usd == 1.6776e-05  # the stored price stays
+    assert DetailTask.objects.filter(kind=STATE).count() == 1  # and its curve is read again
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ _UPDATED_FIELDS = [
 ]  # fmt: skip
 # Written by a launch read with its curve (it has a `state_read_at`); one stored again without it
 # keeps those a curve read wrote before.
-_READ_WITH_CURVE_FIELDS = ("price_usd", "liquidity_usd", "state_read_at")
+_READ_WITH_CURVE_FIELDS = ("price_usd", "liquidity_usd", "state_read_at", "details_updated_at")
 # Figures the trade stream's ledger computes: a launch stored again keeps them (its create
 # transaction's first buys only fill them while they are unknown).
 _LEDGER_FIELDS = ("dev_holding_pct", "bundled_pct")
@@ -90,6 +90,9 @@ def store_batch(
                 "mint", *READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS
             )
         }
+        for record in records:
+            if record.state_read and record.mint in known:
+                _leave_state_to_details(record, known[record.mint])
         kept = {
             record.mint: _use_fresh_details(record, known.get(record.mint), rules=rules, now=now) for record in records
         }
@@ -162,6 +165,18 @@ def _use_fresh_details(
         _take_known(record, known, kinds=fresh)
         judge_record(record, rules, awaiting=tuple(kind for kind in record.awaiting if kind not in fresh))
     return tuple(kept)
+
+
+def _leave_state_to_details(record: TokenRecord, known: dict[str, Any]) -> None:
+    """A stored token's curve state is the details stage's to write: what is stored may be newer than
+    a page's read-ahead (a trade, a graduation a moment ago); the stored values stay, and its curve
+    is read again after storing. Only a new launch is stored with the state read with its page."""
+    record.state_read = False
+    for name in ("market_cap_sol", "usd_market_cap", "price_usd", "liquidity_sol", "liquidity_usd", "bonding_progress"):
+        setattr(record, name, None)
+    _take_known(record, known, kinds=(STATE,))
+    if not record.rejection_reason and STATE not in record.awaiting:
+        record.awaiting = (*record.awaiting, STATE)
 
 
 def _take_known(record: TokenRecord, known: dict[str, Any], *, kinds) -> None:
@@ -290,6 +305,7 @@ def _row(
         price_usd=record.price_usd,
         liquidity_usd=record.liquidity_usd,
         state_read_at=now if record.state_read else None,
+        details_updated_at=now if record.state_read else None,
         # A run that could not count holders keeps the last count we knew rather than erasing it.
         holders=record.holders,
         reply_count=record.reply_count,

@@ -156,9 +156,11 @@ def _per_token(cap: float | None, supply: int) -> float | None:
     return None if cap is None or supply <= 0 else float(f"{cap / (supply / 10**TOKEN_DECIMALS):.10g}")
 
 
-def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: float | None) -> None:
+def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: float | None, store: bool = False) -> None:
     """A launch with its curve's current figures (for a trending ranking, read before delivery). A
-    completed curve's are not its coin's price (the pool's is): they stay unknown."""
+    completed curve's are not its coin's price (the pool's is): they stay unknown. With `store`, the
+    figures are to be stored with the launch (`curve_fields`): read moments before it is stored, not
+    at the start of a scan of the whole window."""
     if state is None:
         return
     figures = curve_figures(state, initial_real=record.initial_real_token_reserves, sol_usd=sol_usd)
@@ -168,7 +170,8 @@ def apply_curve_state(record: Launch, state: CurveState | None, *, sol_usd: floa
         for name in ("market_cap_sol", "usd_market_cap", "virtual_sol_lamports"):
             setattr(record, name, getattr(figures, name))
         record.real_sol_lamports = state.real_quote_reserves if state.quote == "SOL" else None
-        record.curve_fields = trading_curve_fields(state, figures)
+        if store:
+            record.curve_fields = trading_curve_fields(state, figures)
 
 
 def apply_pool_reading(record: Launch, reading: PoolReading, *, sol_usd: float | None) -> None:

@@ -266,9 +266,10 @@ class ChainSource:
 
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
         """The records of a transaction a resumed run had only partly delivered."""
-        state = self._next_page_state()
+        # A few records of one transaction: read as they are (the first whole page after it is the
+        # resumed run's first page, and goes out without its curves too).
         records = self._records(await self._transactions([signature]))
-        return await self._maybe_state([r for r in records if r.position["done"][-1] not in done], state=state)
+        return await self._maybe_state([r for r in records if r.position["done"][-1] not in done], state="")
 
     def _records(self, decoded_list: list[DecodedTransaction]) -> list[Launch]:
         records = []
@@ -314,7 +315,7 @@ class ChainSource:
         launches = [r for r in records if isinstance(r.bonding_curve, str)]
         states, sol_usd = await self.current_states([r.bonding_curve for r in launches])
         for record in launches:
-            apply_curve_state(record, states.get(record.bonding_curve), sol_usd=sol_usd)
+            apply_curve_state(record, states.get(record.bonding_curve), sol_usd=sol_usd, store=not pools)
         graduated = {r.mint: r for r in launches if r.complete is True}
         if graduated and pools:  # their curves price nothing: their pools do (unknown if not read)
             readings = await PoolReader(rpc=self.rpc).find({mint: r.quote or "SOL" for mint, r in graduated.items()})
@@ -331,6 +332,8 @@ class ChainSource:
             # Pages read ahead ask at once: one read of the price serves them all.
             if self._price_read is None or self._price_read.done():
                 self._price_read = asyncio.ensure_future(self.curve_states([], with_price=True))
+                # Its askers may all be gone (cancelled) when it fails: its error is theirs, not the log's.
+                self._price_read.add_done_callback(_collect_outcome)
             calls.append(asyncio.shield(self._price_read))
         results = await asyncio.gather(*calls)
         states: dict[str, CurveState] = {}
@@ -522,6 +525,11 @@ class _Tail:
             decoded = await self.source._one(signature)
         self._remember(signature)
         return await self.source._tail_records([decoded]) if decoded.events or decoded.invalid else []
+
+
+def _collect_outcome(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]:
