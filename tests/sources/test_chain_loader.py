@@ -97,13 +97,13 @@ async def test_the_first_batch_is_read_alone_and_no_bigger_than_itself(solana, o
     async with solana_rpc() as rpc:
         delivered = await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=20)
     assert delivered == len(launches)
-    # The detection and a first signature page of 20 (beside it: where the provider offers the faster
-    # way it is cancelled, sent or not), then those 20 transactions: the failed create is not asked for.
+    # A first signature page of 20 beside a first page of 20 whole transactions (which also tells
+    # whether the provider offers them; where it does, the signature page is cancelled, sent or not),
+    # then those 20 transactions: the failed create is not asked for.
     limits = sorted((method, calls, params[1].get("limit")) for method, calls, params in before_first)
     if offered:
-        assert [row for row in limits if row[0] != "getSignaturesForAddress"] == [
-            ("getTransactionsForAddress", 1, 1), ("getTransactionsForAddress", 1, 20),
-        ]  # fmt: skip
+        # The first page of whole transactions is also the test of whether the provider offers them.
+        assert [row for row in limits if row[0] != "getSignaturesForAddress"] == [("getTransactionsForAddress", 1, 20)]
     else:
         assert [(method, calls) for method, calls, _ in limits] == [
             ("getSignaturesForAddress", 1), ("getTransaction", 19), ("getTransactionsForAddress", 1)
@@ -196,8 +196,9 @@ async def test_get_transactions_for_address_is_used_where_offered(solana):
     assert run.accepted == 150
     assert set(await stored_tokens()) == {launch.mint for launch in launches}
     assert solana.method_calls.get("getTransaction", 0) == 0
-    # The detection, the first batch's 50, then pages of 100 to the end (the window also holds traps).
-    assert solana.method_calls["getTransactionsForAddress"] == 1 + 1 + 2
+    # The first batch's 50 (also the test of whether the provider offers the method), then pages of
+    # 100 to the end (the window also holds traps).
+    assert solana.method_calls["getTransactionsForAddress"] == 1 + 2
 
 
 async def test_a_transaction_not_visible_yet_is_asked_again_never_dropped(solana):

@@ -123,41 +123,59 @@ class ChainSource:
             yield await self._rest_of(start["at"], done=start.get("done") or [])
             jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=start["at"])
         else:
-            # Ask for the first signature page while finding out whether the provider has a faster
-            # way: one round trip for both.
-            first_page = asyncio.ensure_future(self._signature_page(before=None))
+            # Ask for the first signature page and, where the provider has the faster way, the first
+            # page of whole transactions: one round trip for both, and the first is dropped if the
+            # second comes.
+            first_page = asyncio.ensure_future(self._signature_page(before=None, limit=self._first))
             try:
-                faster = await self._offers_transactions_for_address()
+                opening = await self._opening_full_page(cutoff_s=cutoff_s)
             except BaseException:
                 first_page.cancel()
                 raise
-            if faster:
+            if opening is not None:
                 first_page.cancel()
-                jobs = self._full_transaction_jobs(cutoff_s=cutoff_s)
+                jobs = self._full_transaction_jobs(cutoff_s=cutoff_s, opening=opening)
             else:
                 jobs = self._transaction_jobs(cutoff_s=cutoff_s, before=None, first_page=first_page)
         async for page in _in_order(jobs):
             yield page
 
-    async def _offers_transactions_for_address(self) -> bool:
-        if self.uses_transactions_for_address is None:
-            try:
-                await self.rpc.call(
-                    "getTransactionsForAddress", [MINT_AUTHORITY, {"transactionDetails": "signatures", "limit": 1}]
-                )
-                self.uses_transactions_for_address = True
-            except MethodNotFound:
-                self.uses_transactions_for_address = False
-            except RpcCallError as exc:
-                logger.info("getTransactionsForAddress is not usable here (%s); reading signatures instead", exc)
-                self.uses_transactions_for_address = False
-        return self.uses_transactions_for_address
+    async def _opening_full_page(self, *, cutoff_s: int) -> Any:
+        """The first answer of `getTransactionsForAddress`, or None where the provider does not offer
+        it (then signatures and `getTransaction` read the window). Asking for the page is the test:
+        a separate probe cost the first rows a round trip."""
+        if self.uses_transactions_for_address is False:
+            return None
+        first = self._first  # the signatures' first chunk takes it if this is refused
+        try:
+            result = await self._full_page(cutoff_s=cutoff_s, token=None)
+        except MethodNotFound:
+            self.uses_transactions_for_address, self._first = False, first
+            return None
+        except RpcCallError as exc:
+            logger.info("getTransactionsForAddress is not usable here (%s); reading signatures instead", exc)
+            self.uses_transactions_for_address, self._first = False, first
+            return None
+        self.uses_transactions_for_address = True
+        return result
 
-    async def _signature_page(self, *, before: str | None) -> list[dict[str, Any]]:
+    async def _full_page(self, *, cutoff_s: int, token: str | None) -> Any:
+        options: dict[str, Any] = {
+            "transactionDetails": "full",
+            "sortOrder": "desc",
+            "limit": min(self._take_first() or TRANSACTIONS_PER_CALL, TRANSACTIONS_PER_CALL),
+            "filters": {"blockTime": {"gte": cutoff_s}, "status": "succeeded"},
+            **_TX_OPTIONS,
+        }
+        if token:
+            options["paginationToken"] = token
+        return await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options])
+
+    async def _signature_page(self, *, before: str | None, limit: int | None) -> list[dict[str, Any]]:
         # The backfill's first page as small as its first batch: a thousand signatures take a while
         # to serve and read, and the first rows need only that many.
         options: dict[str, Any] = {
-            "limit": min(self._first or SIGNATURE_PAGE, SIGNATURE_PAGE),
+            "limit": min(limit or SIGNATURE_PAGE, SIGNATURE_PAGE),
             "commitment": "confirmed",
         }
         if before is not None:
@@ -177,7 +195,7 @@ class ChainSource:
             if first_page is not None:
                 entries, first_page = await first_page, None
             else:
-                entries = await self._signature_page(before=before)
+                entries = await self._signature_page(before=before, limit=self._first)
             if not entries:
                 return  # the start of the chain's history (or of what this node keeps)
             if self.head is None:
@@ -234,19 +252,13 @@ class ChainSource:
                 return records
         return await self._with_state(records, pools=True) if state else records
 
-    async def _full_transaction_jobs(self, *, cutoff_s: int) -> AsyncIterator[Awaitable[list]]:
+    async def _full_transaction_jobs(self, *, cutoff_s: int, opening: Any) -> AsyncIterator[Awaitable[list]]:
         token: str | None = None
         while True:
-            options: dict[str, Any] = {
-                "transactionDetails": "full",
-                "sortOrder": "desc",
-                "limit": min(self._take_first() or TRANSACTIONS_PER_CALL, TRANSACTIONS_PER_CALL),
-                "filters": {"blockTime": {"gte": cutoff_s}, "status": "succeeded"},
-                **_TX_OPTIONS,
-            }
-            if token:
-                options["paginationToken"] = token
-            result = await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options])
+            if opening is not None:
+                result, opening = opening, None
+            else:
+                result = await self._full_page(cutoff_s=cutoff_s, token=token)
             transactions = result.get("data") if isinstance(result, dict) else None
             if not isinstance(transactions, list):
                 raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
