@@ -53,9 +53,12 @@ def test_a_backfill_and_a_detail_stage_of_the_same_run_at_once_never_deadlock():
     def details(kind: str) -> None:
         try:
             while True:
+                # Read before claiming: a backfill that ends between an empty claim and this check stored a
+                # last batch this thread must still claim.
+                over = backfill_over.is_set()
                 tasks = claim_tasks(kind, 50)
                 if not tasks:
-                    if backfill_over.is_set():
+                    if over:
                         return
                     time.sleep(0.001)
                     continue
