@@ -6,6 +6,7 @@ invokes. Its traps are switched on per launch (`Launch` fields) or per server (a
 """
 
 import base64
+import bisect
 import contextlib
 import hashlib
 import json
@@ -377,6 +378,7 @@ class FakeSolana(FakeDas):
     def __init__(self, *, latency: float = 0.0, sol_usd: float = 150.0) -> None:
         super().__init__(latency=latency)
         self.entries: list[_Entry] = []
+        self._in_time_order = True  # entries added oldest first by block time (pages are then found by bisection)
         self.by_signature: dict[str, int] = {}
         self.accounts: dict[str, bytes] = {}
         self.owners: dict[str, str] = {}  # an account's owner program; the pump program if not named
@@ -388,6 +390,7 @@ class FakeSolana(FakeDas):
         self.offer_transactions_for_address = False
         self.null_first: set[str] = set()  # signatures answered null on their first getTransaction
         self.asked: dict[str, int] = {}
+        self.served_whole: dict[str, int] = {}  # transactions handed over by getTransactionsForAddress
         self.method_calls: dict[str, int] = {}
         self.http_posts = 0
         self.posts: list[tuple[str, int, Any]] = []  # per HTTP post: method, calls in it, first params
@@ -412,6 +415,7 @@ class FakeSolana(FakeDas):
             for launch in launches:
                 slot = 300_000_000 + len(self.entries)
                 self.by_signature[launch.signature] = len(self.entries)
+                self._note_time(launch.block_time)
                 self.entries.append(_Entry(launch=launch, slot=slot))
                 if launch.kind in ("create",):
                     for each in [launch] + [launch.sibling(n) for n in range(1, launch.extra_launches + 1)]:
@@ -431,10 +435,15 @@ class FakeSolana(FakeDas):
         with self.lock:
             for tx in txs:
                 self.by_signature[tx.signature] = len(self.entries)
+                self._note_time(tx.block_time)
                 self.entries.append(_Entry(launch=tx, slot=slot or 300_000_000 + len(self.entries)))
         if notify:
             for tx in txs:
                 self._notify(tx)
+
+    def _note_time(self, block_time: int) -> None:
+        if self.entries and block_time < self.entries[-1].launch.block_time:
+            self._in_time_order = False
 
     def slot_of(self, signature: str) -> int:
         return self.entries[self.by_signature[signature]].slot
@@ -559,19 +568,30 @@ class FakeSolana(FakeDas):
         if options.get("transactionDetails") == "signatures":
             return {"data": self._signatures([address, {"limit": options.get("limit", 1)}]), "paginationToken": None}
         limit = min(int(options.get("limit", 100)), 100)
-        gte = ((options.get("filters") or {}).get("blockTime") or {}).get("gte", 0)
-        start = int(options.get("paginationToken") or len(self.entries))
-        out, position = [], start
+        window = (options.get("filters") or {}).get("blockTime") or {}
+        gte, lt = window.get("gte", 0), window.get("lt")
         with self.lock:
+            start = int(options.get("paginationToken") or self._below(lt))
+            out, position = [], start
             while position > 0 and len(out) < limit:
                 position -= 1
                 entry = self.entries[position]
                 if entry.launch.block_time < gte:
                     position = 0
                     break
-                if entry.launch.kind not in ("failed", "trades"):
+                if entry.launch.kind not in ("failed", "trades") and (lt is None or entry.launch.block_time < lt):
                     out.append(transaction_json(entry.launch, slot=entry.slot))
+                    self.served_whole[entry.launch.signature] = self.served_whole.get(entry.launch.signature, 0) + 1
         return {"data": out, "paginationToken": str(position) if position > 0 else None}
+
+    def _below(self, lt: int | None) -> int:
+        """How many entries come before block time `lt` (all without it); the ledger is in block
+        time order when its entries were added so, and then this is a bisection."""
+        if lt is None:
+            return len(self.entries)
+        if self._in_time_order:
+            return bisect.bisect_left(self.entries, lt, key=lambda entry: entry.launch.block_time)
+        return len(self.entries)  # the walk skips what is at or after `lt`
 
     def _multiple_accounts(self, params: list[Any]) -> Any:
         keys = params[0]

@@ -2,6 +2,8 @@
 with its exact facts, whatever the provider does."""
 
 import asyncio
+import itertools
+import threading
 import time
 
 import pytest
@@ -196,9 +198,55 @@ async def test_get_transactions_for_address_is_used_where_offered(solana):
     assert run.accepted == 150
     assert set(await stored_tokens()) == {launch.mint for launch in launches}
     assert solana.method_calls.get("getTransaction", 0) == 0
-    # The first batch's 50 (also the test of whether the provider offers the method), then pages of
-    # 100 to the end (the window also holds traps).
-    assert solana.method_calls["getTransactionsForAddress"] == 1 + 2
+    # The first batch's 50 (also the test of whether the provider offers the method), then the rest of
+    # the day in slices (most of it empty here: the launches are all in its last half hour), each
+    # transaction handed over once (but the opening page's oldest, read again with its second).
+    assert sorted(solana.served_whole.values())[-2:] == [1, 2]
+    assert 1 + 2 <= solana.method_calls["getTransactionsForAddress"] <= 15
+
+
+async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_side(solana):
+    """2,000 launches over 17 hours: the opening page alone, then the window cut by block time into
+    ranges read at once (each a chain of pages), handed over newest first, each launch once."""
+    solana.offer_transactions_for_address = True
+    launches = a_window(solana, 2000, spacing_s=30)
+    together = threading.Barrier(2, timeout=10)
+    calls = []
+
+    def two_slices_at_once(fake, method):
+        if method == "getTransactionsForAddress":
+            calls.append(method)
+            if len(calls) in (2, 3):  # the first slice (from the opening page on) and the next
+                together.wait()  # breaks (and the read fails) unless both are asked at the same time
+
+    solana.before_call = two_slices_at_once
+    delivered, batches = [], []
+
+    async def on_batch(batch):
+        delivered.extend(batch)
+        batches.append(batch)
+
+    async with solana_rpc() as rpc:
+        await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=100)
+    assert [record.mint for record in delivered] == [launch.mint for launch in reversed(launches)]
+    assert len(solana.served_whole) == 2000 + 2  # and two traps (the failed create is not handed over)
+    assert sorted(solana.served_whole.values())[-2:] == [1, 2]  # the opening page's oldest is read with its second
+    options = [params[1] for method, _, params in solana.posts if method == "getTransactionsForAddress"]
+    started = [
+        (o["filters"]["blockTime"]["gte"], o["filters"]["blockTime"]["lt"])
+        for o in options[1:]
+        if "paginationToken" not in o
+    ]
+    # Ranges that tile the day from the opening page's oldest second down, each started once (asked
+    # side by side: in any order).
+    started.sort(reverse=True)
+    assert len(started) >= 3 and len(set(started)) == len(started) and all(low < high for low, high in started)
+    assert all(newer[0] == older[1] for newer, older in itertools.pairwise(started))
+    times = {launch.mint: launch.block_time for launch in launches}
+    assert started[0][1] == min(times[record.mint] for record in batches[0]) + 1  # the opening page's oldest
+    assert started[-1][0] == options[0]["filters"]["blockTime"]["gte"]  # the window's start
+    # About 4 pages a slice: 20 pages of launches, then the quiet rest of the day.
+    assert solana.method_calls["getTransactionsForAddress"] <= 40
 
 
 async def test_a_transaction_not_visible_yet_is_asked_again_never_dropped(solana):

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 SIGNATURE_PAGE = 1000
 ACCOUNTS_PER_CALL = 100
 TRANSACTIONS_PER_CALL = 100  # getTransactionsForAddress, full transactions
+SLICE_PAGES = 4  # a slice of the window read by getTransactionsForAddress is sized for this many pages
 READ_AHEAD_CHUNKS = 8
 PRICE_REFRESH_SECONDS = 10.0
 CHAIN_PHASE = "chain"
@@ -148,7 +149,7 @@ class ChainSource:
             return None
         first = self._first  # the signatures' first chunk takes it if this is refused
         try:
-            result = await self._full_page(cutoff_s=cutoff_s, token=None)
+            result = await self._full_page(gte=cutoff_s)
         except MethodNotFound:
             self.uses_transactions_for_address, self._first = False, first
             return None
@@ -159,12 +160,13 @@ class ChainSource:
         self.uses_transactions_for_address = True
         return result
 
-    async def _full_page(self, *, cutoff_s: int, token: str | None) -> Any:
+    async def _full_page(self, *, gte: int, lt: int | None = None, token: str | None = None) -> Any:
+        window: dict[str, int] = {"gte": gte} if lt is None else {"gte": gte, "lt": lt}
         options: dict[str, Any] = {
             "transactionDetails": "full",
             "sortOrder": "desc",
             "limit": min(self._take_first() or TRANSACTIONS_PER_CALL, TRANSACTIONS_PER_CALL),
-            "filters": {"blockTime": {"gte": cutoff_s}, "status": "succeeded"},
+            "filters": {"blockTime": window, "status": "succeeded"},
             **_TX_OPTIONS,
         }
         if token:
@@ -253,28 +255,60 @@ class ChainSource:
         return await self._with_state(records, pools=True) if state else records
 
     async def _full_transaction_jobs(self, *, cutoff_s: int, opening: Any) -> AsyncIterator[Awaitable[list]]:
+        """The opening page alone, then the rest of the window cut by `blockTime` into slices read side
+        by side (up to READ_AHEAD_CHUNKS at once) and handed over in order. One chain of pages cannot
+        go faster than a round trip and the provider's serving of a page (each needs the last one's
+        `paginationToken`); slices make the call rate the limit instead.
+
+        The first slice goes on from the opening page (its token, its filter) down to the slice's
+        start, dropping what lies below it; the others are fresh `gte`/`lt` ranges, each sized from
+        the launch rate seen so far to hold about SLICE_PAGES pages."""
+        decoded, token = self._page_contents(opening)
+        if decoded:
+            self.head = self.head or decoded[0].signature
+            yield self._maybe_state(self._records(decoded), state=self._next_page_state())
+        if not token:
+            # The provider applied the window's start as a filter: running out of pages is reaching it.
+            self.reach.reached_start = True
+            return
+        # The first range ends with the opening page's oldest second, whose transactions the opening
+        # page may hold in part: those are skipped, not read twice. (A page without block times, which
+        # the filter should not allow, is read again from now, skipped the same way.)
+        oldest = min((d.block_time for d in decoded if d.block_time is not None), default=int(self.clock()))
+        pace, high, skip = _LaunchPace(decoded), oldest + 1, {d.signature for d in decoded}
+        while high > cutoff_s:
+            low = max(cutoff_s, high - pace.seconds_for(SLICE_PAGES * TRANSACTIONS_PER_CALL))
+            yield self._slice(gte=low, lt=high, skip=skip, pace=pace, state=self._next_page_state(),
+                              last=low <= cutoff_s)  # fmt: skip
+            high, skip = low, set()
+
+    async def _slice(self, *, gte: int, lt: int, skip: set[str], pace: "_LaunchPace", state: str, last: bool):
+        """Every transaction of [gte, lt) but those in `skip`, page after page."""
+        found: list[DecodedTransaction] = []
         token: str | None = None
         while True:
-            if opening is not None:
-                result, opening = opening, None
-            else:
-                result = await self._full_page(cutoff_s=cutoff_s, token=token)
-            transactions = result.get("data") if isinstance(result, dict) else None
-            if not isinstance(transactions, list):
-                raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
-            decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
-            for decoded in decoded_list:
-                if decoded.block_time is not None:
-                    self.reach.saw(decoded.block_time * 1000)
-            if self.head is None and decoded_list:
-                self.head = decoded_list[0].signature
-            if decoded_list:
-                yield self._maybe_state(self._records(decoded_list), state=self._next_page_state())
-            token = result.get("paginationToken")
-            if not token or not transactions:
-                # The provider applied the window's start as a filter: running out of pages is reaching it.
-                self.reach.reached_start = True
-                return
+            decoded, token = self._page_contents(await self._full_page(gte=gte, lt=lt, token=token))
+            # The range is applied here too: a provider that ignored it would otherwise hand over
+            # other slices' transactions again.
+            found += [d for d in decoded if d.signature not in skip and _within(d.block_time, gte, lt)]
+            if not token or any(d.block_time is not None and d.block_time < gte for d in decoded):
+                break
+        pace.saw(len(found), lt - gte)
+        if last:
+            self.reach.reached_start = True
+        return await self._maybe_state(self._records(found), state=state)
+
+    def _page_contents(self, result: Any) -> tuple[list[DecodedTransaction], str | None]:
+        """A `getTransactionsForAddress` answer's transactions, decoded, and its pagination token."""
+        transactions = result.get("data") if isinstance(result, dict) else None
+        if not isinstance(transactions, list):
+            raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
+        decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
+        for decoded in decoded_list:
+            if decoded.block_time is not None:
+                self.reach.saw(decoded.block_time * 1000)
+        token = result.get("paginationToken")
+        return decoded_list, token if isinstance(token, str) and token and transactions else None
 
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
         """The records of a transaction a resumed run had only partly delivered."""
@@ -537,6 +571,29 @@ class _Tail:
             decoded = await self.source._one(signature)
         self._remember(signature)
         return await self.source._tail_records([decoded]) if decoded.events or decoded.invalid else []
+
+
+class _LaunchPace:
+    """Launches a second in the window, from what was read so far (the opening page, then every
+    slice read), to size the next slices. Launches come at a few a second, unevenly over a day: a
+    slice that holds more pages than planned is only read with less overlap, one that holds fewer
+    costs a short last page."""
+
+    def __init__(self, opening: list[DecodedTransaction]) -> None:
+        times = [d.block_time for d in opening if d.block_time is not None]
+        self.count = len(times)
+        self.seconds = max(times) - min(times) + 1 if times else 1
+
+    def saw(self, count: int, seconds: int) -> None:
+        self.count += count
+        self.seconds += max(1, seconds)
+
+    def seconds_for(self, launches: int) -> int:
+        return max(1, round(launches * self.seconds / max(1, self.count)))
+
+
+def _within(block_time: int | None, gte: int, lt: int) -> bool:
+    return block_time is None or gte <= block_time < lt
 
 
 def _collect_outcome(future: asyncio.Future) -> None:
