@@ -391,6 +391,7 @@ class FakeSolana(FakeDas):
         self.null_first: set[str] = set()  # signatures answered null on their first getTransaction
         self.asked: dict[str, int] = {}
         self.served_whole: dict[str, int] = {}  # transactions handed over by getTransactionsForAddress
+        self.whole_quirk: str | None = None  # "ignores-lt", "empty-first-pages": getTransactionsForAddress oddities
         self.method_calls: dict[str, int] = {}
         self.http_posts = 0
         self.posts: list[tuple[str, int, Any]] = []  # per HTTP post: method, calls in it, first params
@@ -569,8 +570,11 @@ class FakeSolana(FakeDas):
             return {"data": self._signatures([address, {"limit": options.get("limit", 1)}]), "paginationToken": None}
         limit = min(int(options.get("limit", 100)), 100)
         window = (options.get("filters") or {}).get("blockTime") or {}
-        gte, lt = window.get("gte", 0), window.get("lt")
+        gte, lt = window.get("gte", 0), (None if self.whole_quirk == "ignores-lt" else window.get("lt"))
         with self.lock:
+            if self.whole_quirk == "empty-first-pages" and not options.get("paginationToken"):
+                # A provider that scans a stretch a call may answer a page of nothing that goes on.
+                return {"data": [], "paginationToken": str(self._below(lt))}
             start = int(options.get("paginationToken") or self._below(lt))
             out, position = [], start
             while position > 0 and len(out) < limit:

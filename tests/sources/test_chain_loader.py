@@ -17,6 +17,7 @@ from tokens.models import LoadRun, Token
 from tokens.sources.chain.addresses import MAYHEM_SOL_VAULT
 from tokens.sources.chain.lists import get_chain_recent_tokens
 from tokens.sources.chain.pdas import canonical_pool_address
+from tokens.sources.chain.source import READ_AHEAD_CHUNKS as READ_AHEAD
 from tokens.sources.clients import chain_source, solana_rpc
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,16 +211,20 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     ranges read at once (each a chain of pages), handed over newest first, each launch once."""
     solana.offer_transactions_for_address = True
     launches = a_window(solana, 2000, spacing_s=30)
-    together = threading.Barrier(2, timeout=10)
-    calls = []
+    solana.latency = 0.02
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
 
-    def two_slices_at_once(fake, method):
+    def count_in_flight(fake, method):
         if method == "getTransactionsForAddress":
-            calls.append(method)
-            if len(calls) in (2, 3):  # the first slice (from the opening page on) and the next
-                together.wait()  # breaks (and the read fails) unless both are asked at the same time
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.05)  # each call takes a while: ranges asked side by side overlap in here
+            with lock:
+                in_flight[0] -= 1
 
-    solana.before_call = two_slices_at_once
+    solana.before_call = count_in_flight
     delivered, batches = [], []
 
     async def on_batch(batch):
@@ -229,6 +234,7 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     async with solana_rpc() as rpc:
         await get_chain_recent_tokens(1, source=chain_source(rpc), batch_callback=on_batch, batch_size=100)
     assert [record.mint for record in delivered] == [launch.mint for launch in reversed(launches)]
+    assert most[0] >= 2  # ranges read side by side
     assert len(solana.served_whole) == 2000 + 2  # and two traps (the failed create is not handed over)
     assert sorted(solana.served_whole.values())[-2:] == [1, 2]  # the opening page's oldest is read with its second
     options = [params[1] for method, _, params in solana.posts if method == "getTransactionsForAddress"]
@@ -245,8 +251,38 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     times = {launch.mint: launch.block_time for launch in launches}
     assert started[0][1] == min(times[record.mint] for record in batches[0]) + 1  # the opening page's oldest
     assert started[-1][0] == options[0]["filters"]["blockTime"]["gte"]  # the window's start
-    # About 4 pages a slice: 20 pages of launches, then the quiet rest of the day.
+    # About 4 pages a range: 20 pages of launches, then the quiet rest of the day in doubling steps.
     assert solana.method_calls["getTransactionsForAddress"] <= 40
+
+
+async def test_whole_pages_of_nothing_that_go_on_are_followed(solana):
+    """A provider may answer a range's first call with no transactions and a token (it scans a
+    stretch a call): the range goes on, and nothing is missed."""
+    solana.offer_transactions_for_address = True
+    solana.whole_quirk = "empty-first-pages"
+    launches = a_window(solana, 1500, spacing_s=30)
+    delivered = []
+
+    async def on_batch(batch):
+        delivered.extend(batch)
+
+    async with solana_rpc() as rpc:
+        source = chain_source(rpc)
+        await get_chain_recent_tokens(1, source=source, batch_callback=on_batch, batch_size=100)
+    assert [record.mint for record in delivered] == [launch.mint for launch in reversed(launches)]
+    assert source.reach.reached_start
+
+
+async def test_a_provider_that_ignores_the_ranges_end_fails_the_run_at_once(solana):
+    """Reading ranges from a provider that ignores `lt` would read the window once per range: the
+    run stops with the reason instead (a resumed run goes on by signatures)."""
+    solana.offer_transactions_for_address = True
+    solana.whole_quirk = "ignores-lt"
+    a_window(solana, 1500, spacing_s=30)
+    run = await run_load(days=1, batch_size=100, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.FAILED
+    assert "ignored the blockTime filter's `lt`" in run.error
+    assert solana.method_calls["getTransactionsForAddress"] <= 1 + READ_AHEAD
 
 
 async def test_a_transaction_not_visible_yet_is_asked_again_never_dropped(solana):

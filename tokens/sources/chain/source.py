@@ -255,44 +255,54 @@ class ChainSource:
         return await self._with_state(records, pools=True) if state else records
 
     async def _full_transaction_jobs(self, *, cutoff_s: int, opening: Any) -> AsyncIterator[Awaitable[list]]:
-        """The opening page alone, then the rest of the window cut by `blockTime` into slices read side
+        """The opening page alone, then the rest of the window cut by `blockTime` into ranges read side
         by side (up to READ_AHEAD_CHUNKS at once) and handed over in order. One chain of pages cannot
         go faster than a round trip and the provider's serving of a page (each needs the last one's
-        `paginationToken`); slices make the call rate the limit instead.
+        `paginationToken`); ranges make the call rate the limit instead.
 
-        The first slice goes on from the opening page (its token, its filter) down to the slice's
-        start, dropping what lies below it; the others are fresh `gte`/`lt` ranges, each sized from
-        the launch rate seen so far to hold about SLICE_PAGES pages."""
+        Each range is a fresh `gte`/`lt` query, sized from the launch rate seen so far: the first for
+        one page (the second batch waits for no more), the others for SLICE_PAGES. The first ends
+        with the opening page's oldest second, whose transactions the opening page may hold in part:
+        those are asked again and skipped."""
         decoded, token = self._page_contents(opening)
-        if decoded:
-            self.head = self.head or decoded[0].signature
-            yield self._maybe_state(self._records(decoded), state=self._next_page_state())
-        if not token:
+        # A provider that ignored the window's start: what lies before it is not the window's.
+        inside = [d for d in decoded if d.block_time is None or d.block_time >= cutoff_s]
+        if inside:
+            self.head = self.head or inside[0].signature
+            yield self._maybe_state(self._records(inside), state=self._next_page_state())
+        if not token or len(inside) < len(decoded):
             # The provider applied the window's start as a filter: running out of pages is reaching it.
             self.reach.reached_start = True
             return
-        # The first range ends with the opening page's oldest second, whose transactions the opening
-        # page may hold in part: those are skipped, not read twice. (A page without block times, which
-        # the filter should not allow, is read again from now, skipped the same way.)
-        oldest = min((d.block_time for d in decoded if d.block_time is not None), default=int(self.clock()))
-        pace, high, skip = _LaunchPace(decoded), oldest + 1, {d.signature for d in decoded}
+        # (A page without block times, which the filter should not allow, is followed from now.)
+        oldest = min((d.block_time for d in inside if d.block_time is not None), default=int(self.clock()))
+        pace, high, skip, pages = _LaunchPace(inside), oldest + 1, {d.signature for d in inside}, 1
         while high > cutoff_s:
-            low = max(cutoff_s, high - pace.seconds_for(SLICE_PAGES * TRANSACTIONS_PER_CALL))
+            low = max(cutoff_s, high - pace.seconds_for(pages * TRANSACTIONS_PER_CALL))
             yield self._slice(gte=low, lt=high, skip=skip, pace=pace, state=self._next_page_state(),
                               last=low <= cutoff_s)  # fmt: skip
-            high, skip = low, set()
+            high, skip, pages = low, set(), SLICE_PAGES
 
     async def _slice(self, *, gte: int, lt: int, skip: set[str], pace: "_LaunchPace", state: str, last: bool):
         """Every transaction of [gte, lt) but those in `skip`, page after page."""
         found: list[DecodedTransaction] = []
         token: str | None = None
+        tokens: set[str] = set()
         while True:
             decoded, token = self._page_contents(await self._full_page(gte=gte, lt=lt, token=token))
-            # The range is applied here too: a provider that ignored it would otherwise hand over
-            # other slices' transactions again.
+            if any(d.block_time is not None and d.block_time >= lt for d in decoded):
+                # Every range would be read from the window's newest transaction down: the window many
+                # times over, at the provider's price. A resumed run goes on by signatures.
+                raise ChainError(
+                    "getTransactionsForAddress ignored the blockTime filter's `lt`; "
+                    "resume the run to go on by signatures"
+                )
             found += [d for d in decoded if d.signature not in skip and _within(d.block_time, gte, lt)]
             if not token or any(d.block_time is not None and d.block_time < gte for d in decoded):
                 break
+            if token in tokens:
+                raise ChainError("getTransactionsForAddress answered a paginationToken it had already given")
+            tokens.add(token)  # (a page may be empty and still go on: the provider scans a stretch a call)
         pace.saw(len(found), lt - gte)
         if last:
             self.reach.reached_start = True
@@ -308,7 +318,7 @@ class ChainSource:
             if decoded.block_time is not None:
                 self.reach.saw(decoded.block_time * 1000)
         token = result.get("paginationToken")
-        return decoded_list, token if isinstance(token, str) and token and transactions else None
+        return decoded_list, token if isinstance(token, str) and token else None
 
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
         """The records of a transaction a resumed run had only partly delivered."""
@@ -583,17 +593,23 @@ class _LaunchPace:
         times = [d.block_time for d in opening if d.block_time is not None]
         self.count = len(times)
         self.seconds = max(times) - min(times) + 1 if times else 1
+        self.quiet = 0
 
     def saw(self, count: int, seconds: int) -> None:
         self.count += count
         self.seconds += max(1, seconds)
+        # An empty range says little of the average, much about what is next: quiet time (or the
+        # start of the provider's history), crossed in doubling steps.
+        self.quiet = max(1, seconds) if count == 0 else 0
 
     def seconds_for(self, launches: int) -> int:
-        return max(1, round(launches * self.seconds / max(1, self.count)))
+        return max(1, round(launches * self.seconds / max(1, self.count)), 2 * self.quiet)
 
 
 def _within(block_time: int | None, gte: int, lt: int) -> bool:
-    return block_time is None or gte <= block_time < lt
+    """In the range; a transaction without a block time (the filter should not let one through)
+    cannot be placed in one, and would otherwise come with every range."""
+    return block_time is not None and gte <= block_time < lt
 
 
 def _collect_outcome(future: asyncio.Future) -> None:
@@ -613,6 +629,9 @@ async def _in_order(jobs: AsyncIterator[Awaitable[list]]) -> AsyncIterator[list]
         try:
             async for job in jobs:
                 task = asyncio.ensure_future(job)
+                # A job that fails while a later one is being awaited, and is then cancelled unread,
+                # would log "exception never retrieved": its error is the consumer's, or nobody's.
+                task.add_done_callback(_collect_outcome)
                 try:
                     await queue.put(task)
                     if queue.qsize() == 1 and not first_done.is_set():
