@@ -251,7 +251,7 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     times = {launch.mint: launch.block_time for launch in launches}
     assert started[0][1] == min(times[record.mint] for record in batches[0]) + 1  # the opening page's oldest
     assert started[-1][0] == options[0]["filters"]["blockTime"]["gte"]  # the window's start
-    # About 4 pages a range: 20 pages of launches, then the quiet rest of the day in doubling steps.
+    # About 8 pages a range: 20 pages of launches, then the quiet rest of the day in doubling steps.
     assert solana.method_calls["getTransactionsForAddress"] <= 40
 
 
