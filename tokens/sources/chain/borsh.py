@@ -31,11 +31,16 @@ class Reader:
         return len(self.data) - self.at
 
     def take(self, size: int) -> bytes:
-        if size > self.remaining:
-            raise InvalidEvent(f"payload ends {size - self.remaining} bytes early at byte {self.at}")
-        chunk = self.data[self.at : self.at + size]
-        self.at += size
-        return chunk
+        start = self.skip(size)
+        return self.data[start : self.at]
+
+    def skip(self, size: int) -> int:
+        """Move past `size` bytes; where they start."""
+        start, end = self.at, self.at + size
+        if end > len(self.data):
+            raise InvalidEvent(f"payload ends {end - len(self.data)} bytes early at byte {start}")
+        self.at = end
+        return start
 
     def string(self) -> str:
         (length,) = struct.unpack("<I", self.take(4))
@@ -71,19 +76,26 @@ class Reader:
 
 # Fixed-size kinds and their struct codes (a key becomes base58, a flag is checked to be 0 or 1).
 _FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B", "u8": "B", "u16": "H"}
-_compiled: dict[Group, list[tuple[Any, ...]]] = {}
+# Compiled layouts by the group's identity (hashing a group's nested tuple on every read cost more
+# than reading it); each entry keeps its group alive, so an identity is never reused for another.
+_compiled: dict[int, tuple[Group, list[tuple[Any, ...]]]] = {}
 
 
 def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
     """The fields in order. Runs of fixed-size fields are read with one precompiled struct (a trade
     stream decodes thousands of events a second); strings and vectors by the reader."""
+    found = _compiled.get(id(fields))
+    segments = found[1] if found is not None and found[0] is fields else _compile(fields)
     values: dict[str, Any] = {}
-    for segment in _compiled.get(fields) or _compile(fields):
+    for segment in segments:
         if segment[0] == "var":
             values[segment[1]] = getattr(reader, segment[2])()
             continue
-        _, layout, names, kinds = segment
-        raw = layout.unpack(reader.take(layout.size))
+        _, layout, names, kinds, plain = segment
+        raw = layout.unpack_from(reader.data, reader.skip(layout.size))
+        if plain:  # integers only: nothing to convert or check
+            values.update(zip(names, raw, strict=True))
+            continue
         for name, kind, value in zip(names, kinds, raw, strict=True):
             if kind == "key":
                 value = str(Pubkey(value))
@@ -102,7 +114,9 @@ def _compile(fields: Group) -> list[tuple[Any, ...]]:
     def close_run() -> None:
         if run:
             code = "<" + "".join(_FIXED[kind] for _, kind in run)
-            segments.append(("fixed", struct.Struct(code), [n for n, _ in run], [k for _, k in run]))
+            kinds = [k for _, k in run]
+            plain = not any(kind in ("key", "flag") for kind in kinds)
+            segments.append(("fixed", struct.Struct(code), [n for n, _ in run], kinds, plain))
             run.clear()
 
     for name, kind in fields:
@@ -112,7 +126,7 @@ def _compile(fields: Group) -> list[tuple[Any, ...]]:
             close_run()
             segments.append(("var", name, kind))
     close_run()
-    _compiled[fields] = segments
+    _compiled[id(fields)] = (fields, segments)
     return segments
 
 
