@@ -391,7 +391,9 @@ class FakeSolana(FakeDas):
         self.null_first: set[str] = set()  # signatures answered null on their first getTransaction
         self.asked: dict[str, int] = {}
         self.served_whole: dict[str, int] = {}  # transactions handed over by getTransactionsForAddress
-        self.whole_quirk: str | None = None  # "ignores-lt", "empty-first-pages": getTransactionsForAddress oddities
+        # getTransactionsForAddress oddities: "ignores-lt", "empty-first-pages", "endless-empty", "repeats-pages"
+        self.whole_quirk: str | None = None
+        self._quirk_pages = 0
         self.method_calls: dict[str, int] = {}
         self.http_posts = 0
         self.posts: list[tuple[str, int, Any]] = []  # per HTTP post: method, calls in it, first params
@@ -572,10 +574,15 @@ class FakeSolana(FakeDas):
         window = (options.get("filters") or {}).get("blockTime") or {}
         gte, lt = window.get("gte", 0), (None if self.whole_quirk == "ignores-lt" else window.get("lt"))
         with self.lock:
+            self._quirk_pages += 1
             if self.whole_quirk == "empty-first-pages" and not options.get("paginationToken"):
                 # A provider that scans a stretch a call may answer a page of nothing that goes on.
                 return {"data": [], "paginationToken": str(self._below(lt))}
-            start = int(options.get("paginationToken") or self._below(lt))
+            if self.whole_quirk == "endless-empty":
+                return {"data": [], "paginationToken": f"{self._below(lt)}-{self._quirk_pages}"}
+            if self.whole_quirk == "repeats-pages":  # every page the range's first, under a new token
+                options = {**options, "paginationToken": None}
+            start = int(str(options.get("paginationToken") or self._below(lt)).split("-")[0])
             out, position = [], start
             while position > 0 and len(out) < limit:
                 position -= 1
@@ -586,6 +593,8 @@ class FakeSolana(FakeDas):
                 if entry.launch.kind not in ("failed", "trades") and (lt is None or entry.launch.block_time < lt):
                     out.append(self._whole(entry))
                     self.served_whole[entry.launch.signature] = self.served_whole.get(entry.launch.signature, 0) + 1
+        if self.whole_quirk == "repeats-pages" and position > 0:
+            return {"data": out, "paginationToken": f"{position}-{self._quirk_pages}"}
         return {"data": out, "paginationToken": str(position) if position > 0 else None}
 
     def _whole(self, entry: "_Entry") -> dict[str, Any]:

@@ -271,6 +271,23 @@ async def test_whole_pages_of_nothing_that_go_on_are_followed(solana):
         await get_chain_recent_tokens(1, source=source, batch_callback=on_batch, batch_size=100)
     assert [record.mint for record in delivered] == [launch.mint for launch in reversed(launches)]
     assert source.reach.reached_start
+    # The first page was empty: the live tail takes over after what was newest when the load began.
+    assert {record.position["head"] for record in delivered} == {launches[-1].signature}
+
+
+@pytest.mark.parametrize(
+    ("quirk", "reason"),
+    [("endless-empty", "pages of nothing in a row"), ("repeats-pages", "a page of what it had already given")],
+)
+async def test_a_provider_whose_pages_never_end_fails_the_run(solana, quirk, reason):
+    """Pages of nothing without end, or the same page under new tokens: the run stops with the
+    reason instead of paying for calls without end (or storing launches twice)."""
+    solana.offer_transactions_for_address = True
+    solana.whole_quirk = quirk
+    a_window(solana, 1500, spacing_s=30)
+    run = await run_load(days=1, batch_size=100, source="recent", upstream="chain")
+    assert run.status == LoadRun.Status.FAILED and reason in run.error
+    assert solana.method_calls["getTransactionsForAddress"] < 400
 
 
 async def test_a_provider_that_ignores_the_ranges_end_fails_the_run_at_once(solana):

@@ -30,6 +30,15 @@ def test_common_launch_links_take_the_shortcut(url):
     assert _PLAIN_URL.fullmatch(url) and safe_link(url) == url
 
 
+def test_the_shortcut_holds_hosts_to_dns_length():
+    """253 characters at most (the generated links never probe the edge: hypothesis writes a
+    lookahead's text into the string and keeps only what matches)."""
+    longest = "https://" + ("a" * 63 + ".") * 3 + "a" * 57 + ".com/x"
+    too_long = "https://" + ("a" * 63 + ".") * 3 + "a" * 58 + ".com/x"
+    assert _PLAIN_URL.fullmatch(longest) and safe_link(longest) == longest
+    assert not _PLAIN_URL.fullmatch(too_long) and safe_link(too_long) == ""
+
+
 @pytest.mark.parametrize(
     ("url", "kept"),
     [

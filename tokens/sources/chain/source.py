@@ -56,6 +56,8 @@ PRICE_REFRESH_SECONDS = 10.0
 CHAIN_PHASE = "chain"
 TAIL_PHASE = "tail"
 RECENT = "recent"
+_CLOCK_SLACK_SECONDS = 60  # block times may run ahead of this machine's clock
+_EMPTY_PAGES_IN_A_ROW = 32  # a provider scanning a quiet stretch; more is a provider that never ends
 _TX_OPTIONS = {"encoding": "json", "maxSupportedTransactionVersion": 0, "commitment": "confirmed"}
 
 
@@ -274,9 +276,16 @@ class ChainSource:
             # The provider applied the window's start as a filter: running out of pages is reaching it.
             self.reach.reached_start = True
             return
-        # (A page without block times, which the filter should not allow, is followed from now.)
-        oldest = min((d.block_time for d in inside if d.block_time is not None), default=int(self.clock()))
-        pace, high, skip, pages = _LaunchPace(inside), oldest + 1, {d.signature for d in inside}, 1
+        times = [d.block_time for d in inside if d.block_time is not None]
+        if times:
+            high = min(times) + 1
+        else:
+            # A first page of nothing that goes on (or without block times, which the filter should not
+            # allow): the window is read from a little after now, and the live tail takes over after
+            # the newest signature there is now, so nothing made meanwhile is missed.
+            self.head = self.head or await self.newest_signature()
+            high = int(self.clock()) + _CLOCK_SLACK_SECONDS
+        pace, skip, pages = _LaunchPace(inside), {d.signature for d in inside}, 1
         while high > cutoff_s:
             low = max(cutoff_s, high - pace.seconds_for(pages * TRANSACTIONS_PER_CALL))
             yield self._slice(gte=low, lt=high, skip=skip, pace=pace, state=self._next_page_state(),
@@ -284,25 +293,32 @@ class ChainSource:
             high, skip, pages = low, set(), SLICE_PAGES
 
     async def _slice(self, *, gte: int, lt: int, skip: set[str], pace: "_LaunchPace", state: str, last: bool):
-        """Every transaction of [gte, lt) but those in `skip`, page after page."""
+        """Every transaction of [gte, lt) but those in `skip`, page after page. A provider whose pages
+        do not move on (nothing new in a page of transactions, or page after page of nothing) fails
+        the run rather than bill it without end."""
         found: list[DecodedTransaction] = []
+        seen = set(skip)
         token: str | None = None
-        tokens: set[str] = set()
+        pages = empty = timeless = 0
         while True:
             decoded, token = self._page_contents(await self._full_page(gte=gte, lt=lt, token=token))
-            if any(d.block_time is not None and d.block_time >= lt for d in decoded):
-                # Every range would be read from the window's newest transaction down: the window many
-                # times over, at the provider's price. A resumed run goes on by signatures.
-                raise ChainError(
-                    "getTransactionsForAddress ignored the blockTime filter's `lt`; "
-                    "resume the run to go on by signatures"
-                )
-            found += [d for d in decoded if d.signature not in skip and _within(d.block_time, gte, lt)]
+            pages += 1
+            _check_range(decoded, lt=lt)
+            new = [d for d in decoded if d.signature not in seen and _within(d.block_time, gte, lt)]
+            seen.update(d.signature for d in new)
+            found += new
+            timeless += sum(d.block_time is None for d in decoded)
             if not token or any(d.block_time is not None and d.block_time < gte for d in decoded):
                 break
-            if token in tokens:
-                raise ChainError("getTransactionsForAddress answered a paginationToken it had already given")
-            tokens.add(token)  # (a page may be empty and still go on: the provider scans a stretch a call)
+            # (The first page may hold only what the opening page had: its oldest second.)
+            if decoded and not new and pages > 1:
+                raise ChainError("getTransactionsForAddress answered a page of what it had already given")
+            empty = 0 if decoded else empty + 1
+            if empty > _EMPTY_PAGES_IN_A_ROW:
+                raise ChainError(f"getTransactionsForAddress answered {empty} pages of nothing in a row")
+        if timeless:
+            logger.warning("getTransactionsForAddress handed over %d transactions without a block time: left out",
+                           timeless)  # fmt: skip
         pace.saw(len(found), lt - gte)
         if last:
             self.reach.reached_start = True
@@ -604,6 +620,16 @@ class _LaunchPace:
 
     def seconds_for(self, launches: int) -> int:
         return max(1, round(launches * self.seconds / max(1, self.count)), 2 * self.quiet)
+
+
+def _check_range(decoded: list[DecodedTransaction], *, lt: int) -> None:
+    """A provider that ignores `lt` would have every range read from the window's newest transaction
+    down (the window many times over, at its price): the run stops with the reason. (A transaction
+    just past the end, from a provider that applies the filter loosely, is only left out.)"""
+    if any(d.block_time is not None and d.block_time >= lt + _CLOCK_SLACK_SECONDS for d in decoded):
+        raise ChainError(
+            "getTransactionsForAddress ignored the blockTime filter's `lt`; resume the run to go on by signatures"
+        )
 
 
 def _within(block_time: int | None, gte: int, lt: int) -> bool:
