@@ -569,7 +569,15 @@ class FakeSolana(FakeDas):
         if address != MINT_AUTHORITY:
             return {"data": [], "paginationToken": None}
         if options.get("transactionDetails") == "signatures":
-            return {"data": self._signatures([address, {"limit": options.get("limit", 1)}]), "paginationToken": None}
+            window = (options.get("filters") or {}).get("blockTime") or {}
+            gte, lt = window.get("gte", 0), window.get("lt")
+            with self.lock:
+                chosen = [
+                    e for e in reversed(self.entries[: self._below(lt)])
+                    if e.launch.block_time >= gte and (lt is None or e.launch.block_time < lt)
+                ][: int(options.get("limit", 1))]  # fmt: skip
+            return {"data": [{"signature": e.launch.signature, "slot": e.slot, "blockTime": e.launch.block_time,
+                              "err": None} for e in chosen], "paginationToken": None}  # fmt: skip
         limit = min(int(options.get("limit", 100)), 100)
         window = (options.get("filters") or {}).get("blockTime") or {}
         gte, lt = window.get("gte", 0), (None if self.whole_quirk == "ignores-lt" else window.get("lt"))

@@ -196,7 +196,7 @@ async def test_get_transactions_for_address_is_used_where_offered(solana):
     solana.offer_transactions_for_address = True
     launches = a_window(solana, 150, spacing_s=10)
     run = await run_load(days=1, batch_size=50, source="recent", upstream="chain")
-    assert run.accepted == 150
+    assert run.accepted == 150 and run.warning == ""  # the window's start was reached: older launches exist
     assert set(await stored_tokens()) == {launch.mint for launch in launches}
     assert solana.method_calls.get("getTransaction", 0) == 0
     # The first batch's 50 (also the test of whether the provider offers the method), then the rest of
@@ -237,7 +237,8 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     assert most[0] >= 2  # ranges read side by side
     assert len(solana.served_whole) == 2000 + 2  # and two traps (the failed create is not handed over)
     assert sorted(solana.served_whole.values())[-2:] == [1, 2]  # the opening page's oldest is read with its second
-    options = [params[1] for method, _, params in solana.posts if method == "getTransactionsForAddress"]
+    asked = [params[1] for method, _, params in solana.posts if method == "getTransactionsForAddress"]
+    options = [o for o in asked if o["transactionDetails"] == "full"]
     started = [
         (o["filters"]["blockTime"]["gte"], o["filters"]["blockTime"]["lt"])
         for o in options[1:]
@@ -251,6 +252,9 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     times = {launch.mint: launch.block_time for launch in launches}
     assert started[0][1] == min(times[record.mint] for record in batches[0]) + 1  # the opening page's oldest
     assert started[-1][0] == options[0]["filters"]["blockTime"]["gte"]  # the window's start
+    # and one signature from before it, if there is one: the window was read to its start
+    [history] = [o for o in asked if o["transactionDetails"] == "signatures"]
+    assert history["filters"]["blockTime"] == {"lt": started[-1][0]} and history["limit"] == 1
     # About 8 pages a range: 20 pages of launches, then the quiet rest of the day in doubling steps.
     assert solana.method_calls["getTransactionsForAddress"] <= 40
 
@@ -413,12 +417,18 @@ async def test_trending_ranks_a_graduated_coin_by_its_pool_and_leaves_one_withou
     assert migrating.mint not in rows  # no price to rank it by
 
 
-async def test_a_history_shorter_than_the_window_is_said(solana):
-    launches = history(5, spacing_s=60)  # the node keeps only the last few minutes
+@pytest.mark.parametrize("offered", [False, True], ids=["signatures", "getTransactionsForAddress"])
+@pytest.mark.parametrize("count", [5, 1500])
+async def test_a_history_shorter_than_the_window_is_said(solana, offered, count):
+    """Whether the last page ran out at the window's start or at the end of what the node keeps:
+    with `getTransactionsForAddress` the start is a filter, so one call asks for anything older."""
+    solana.offer_transactions_for_address = offered
+    launches = history(count, spacing_s=60)  # the node keeps only the last hours
     solana.add(*launches)
     run = await run_load(days=7, source="recent", upstream="chain")
-    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == 5
-    assert run.warning.startswith("the Solana RPC's history reached back only to ")
+    assert run.status == LoadRun.Status.SUCCEEDED and run.accepted == count
+    oldest = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(launches[0].block_time))
+    assert run.warning.startswith(f"the Solana RPC's history reached back only to {oldest}")
 
 
 async def test_the_web_api_says_how_far_back_it_reached(pumpfun, history):

@@ -272,9 +272,11 @@ class ChainSource:
         if inside:
             self.head = self.head or inside[0].signature
             yield self._maybe_state(self._records(inside), state=self._next_page_state())
-        if not token or len(inside) < len(decoded):
-            # The provider applied the window's start as a filter: running out of pages is reaching it.
-            self.reach.reached_start = True
+        if len(inside) < len(decoded):
+            self.reach.reached_start = True  # a transaction from before the window: its start is reached
+            return
+        if not token:
+            self.reach.reached_start = await self._history_before(cutoff_s)
             return
         times = [d.block_time for d in inside if d.block_time is not None]
         if times:
@@ -321,8 +323,24 @@ class ChainSource:
                            timeless)  # fmt: skip
         pace.saw(len(found), lt - gte)
         if last:
-            self.reach.reached_start = True
+            self.reach.reached_start = await self._history_before(gte)
         return await self._maybe_state(self._records(found), state=state)
+
+    async def _history_before(self, cutoff_s: int) -> bool:
+        """Whether the provider keeps anything from before the window's start (one call, a signature
+        at most). With the start applied as a filter, running out of pages cannot tell a window read to
+        its start from a history that ends inside it; the signatures path sees the difference itself."""
+        options = {"transactionDetails": "signatures", "sortOrder": "desc", "limit": 1,
+                   "filters": {"blockTime": {"lt": cutoff_s}}}  # fmt: skip
+        try:
+            result = await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options])
+        except RpcError as exc:
+            # The window was read; whether history goes further back stays unknown, and is not
+            # reported as a shortfall it may not be.
+            logger.warning("could not ask for history before the window's start (%s)", exc)
+            return True
+        data = result.get("data") if isinstance(result, dict) else None
+        return bool(data) if isinstance(data, list) else True
 
     def _page_contents(self, result: Any) -> tuple[list[DecodedTransaction], str | None]:
         """A `getTransactionsForAddress` answer's transactions, decoded, and its pagination token."""
