@@ -1,6 +1,7 @@
 """Decoding pump.fun launches from bytes: the real mainnet samples, every layout, every trap."""
 
 import base64
+import re
 
 import pytest
 
@@ -11,9 +12,11 @@ from tests.fakes.chain import (
     create_event_payload,
     curve_account,
     pyth_account,
+    trade_event_payload,
     transaction_json,
 )
 from tokens.sources.chain.addresses import TOKEN_2022_PROGRAM, USDC_MINT
+from tokens.sources.chain.borsh import Reader, read_appended, read_fields, read_layout
 from tokens.sources.chain.curve import (
     InvalidAccount,
     bonding_progress,
@@ -23,12 +26,15 @@ from tokens.sources.chain.curve import (
     market_cap_in_quote,
 )
 from tokens.sources.chain.events import (
+    _CREATE_BASE,
+    _CREATE_GROUPS,
     InvalidEvent,
     create_event_from_log_data,
     decode_transaction,
     parse_create_event,
 )
 from tokens.sources.chain.launches import launch_records
+from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS
 
 MAINNET_2024 = (
     "G3KpTd7rY3YFAAAANDQ0NDQFAAAANDQ0NDRDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1Xb21BUDhqSkxkNzNaTHlKbXJkSnFGQmhza1VySnky"
@@ -181,3 +187,35 @@ def test_the_pyth_price_is_read_and_a_stale_one_is_no_price():
     partial[40] = 0
     with pytest.raises(InvalidAccount):
         decode_pyth_price(bytes(partial))
+
+
+def _group_by_group(payload: bytes, base, groups) -> dict:
+    reader = Reader(payload)
+    values = read_fields(reader, base)
+    values.update(read_appended(reader, groups))
+    return values
+
+
+@pytest.mark.parametrize("layout", ["create", "trade"])
+def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(layout):
+    """`read_layout` reads the newest layout in one pass and anything else group by group: cut at
+    every byte, and with bytes appended, a payload reads to the same fields or fails alike."""
+    launch = Launch(index=7, block_time=1_700_000_000)
+    payload, base, groups = (
+        (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS)
+        if layout == "create"
+        else (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS)
+    )
+    outcomes = set()
+    for cut in [*range(len(payload) + 1), None]:
+        data = payload[:cut] if cut is not None else payload + b"\x01" * 9  # a newer layout's tail
+        try:
+            expected = _group_by_group(data, base, groups)
+        except InvalidEvent as exc:
+            with pytest.raises(InvalidEvent, match=re.escape(str(exc))):
+                read_layout(data, base, groups)
+            outcomes.add("fails")
+            continue
+        assert read_layout(data, base, groups) == expected, cut
+        outcomes.add("reads")
+    assert outcomes == {"reads", "fails"}

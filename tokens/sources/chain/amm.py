@@ -9,7 +9,7 @@ carries are those before the trade.
 
 from dataclasses import dataclass
 
-from tokens.sources.chain.borsh import Group, InvalidEvent, Reader, read_appended, read_fields
+from tokens.sources.chain.borsh import Group, InvalidEvent, read_layout
 
 AMM_BUY_EVENT_DISCRIMINATOR = bytes.fromhex("67f4521f2cf57777")
 AMM_SELL_EVENT_DISCRIMINATOR = bytes.fromhex("3e2f370aa503dc2a")
@@ -67,20 +67,13 @@ _SELL_GROUPS: tuple[Group, ...] = (_CREATOR, _CASHBACK, _BUYBACK, _PAST_IDL)
 
 
 def parse_amm_buy_event(payload: bytes) -> AmmTradeEvent:
-    values = _read(payload, _BUY_BASE, _BUY_GROUPS)
+    values = read_layout(payload, _BUY_BASE, _BUY_GROUPS)
     return _event(values, is_buy=True, base="base_amount_out", quote="quote_amount_in")
 
 
 def parse_amm_sell_event(payload: bytes) -> AmmTradeEvent:
-    values = _read(payload, _SELL_BASE, _SELL_GROUPS)
+    values = read_layout(payload, _SELL_BASE, _SELL_GROUPS)
     return _event(values, is_buy=False, base="base_amount_in", quote="quote_amount_out")
-
-
-def _read(payload: bytes, base: Group, groups: tuple[Group, ...]) -> dict:
-    reader = Reader(payload)
-    values = read_fields(reader, base)
-    values.update(read_appended(reader, groups))
-    return values
 
 
 def _event(values: dict, *, is_buy: bool, base: str, quote: str) -> AmmTradeEvent:

@@ -6,6 +6,7 @@ ever had, with the fields that arrived together read together or not at all.
 """
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from solders.pubkey import Pubkey
@@ -21,7 +22,61 @@ class InvalidEvent(ValueError):
     """An event payload that does not parse; never guessed at."""
 
 
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+
+
+def _end(data: bytes, at: int, size: int) -> int:
+    """Where `size` bytes from `at` end, if the payload holds them."""
+    end = at + size
+    if end > len(data):
+        raise InvalidEvent(f"payload ends {end - len(data)} bytes early at byte {at}")
+    return end
+
+
+def _length(data: bytes, at: int) -> int:
+    """A u32 length prefix."""
+    _end(data, at, 4)
+    return _U32.unpack_from(data, at)[0]
+
+
+def _string(data: bytes, at: int) -> tuple[str, int]:
+    length = _length(data, at)
+    if length > MAX_STRING_BYTES:
+        raise InvalidEvent(f"string length {length} at byte {at} is not plausible")
+    end = _end(data, at + 4, length)
+    try:
+        return data[at + 4 : end].decode("utf-8"), end
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"string at byte {at + 4} is not UTF-8") from exc
+
+
+def _shares(data: bytes, at: int) -> tuple[tuple[tuple[str, int], ...], int]:
+    """A vec of {address: key, share_bps: u16}."""
+    count = _length(data, at)
+    if count > MAX_VECTOR_ITEMS:
+        raise InvalidEvent(f"vector length {count} at byte {at} is not plausible")
+    at += 4
+    shares = []
+    for _ in range(count):
+        end = _end(data, at, 34)
+        shares.append((str(Pubkey(data[at : at + 32])), _U16.unpack_from(data, at + 32)[0]))
+        at = end
+    return tuple(shares), at
+
+
+_VARIABLE: dict[str, Callable[[bytes, int], tuple[Any, int]]] = {"string": _string, "shares": _shares}
+# Fixed-size kinds and their struct codes (a key becomes base58, a flag is checked to be 0 or 1).
+_FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B", "u8": "B", "u16": "H"}
+
+# A group compiled: runs of fixed-size fields as one struct each (layout, names, the positions of
+# keys, the flags' positions), and variable-size fields (None, name, reader) between them.
+_Segment = tuple[Any, ...]
+
+
 class Reader:
+    """A position in a payload, for the reads outside the event layouts (an account's key)."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.at = 0
@@ -30,93 +85,107 @@ class Reader:
     def remaining(self) -> int:
         return len(self.data) - self.at
 
-    def take(self, size: int) -> bytes:
-        start = self.skip(size)
-        return self.data[start : self.at]
-
-    def skip(self, size: int) -> int:
-        """Move past `size` bytes; where they start."""
-        start, end = self.at, self.at + size
-        if end > len(self.data):
-            raise InvalidEvent(f"payload ends {end - len(self.data)} bytes early at byte {start}")
-        self.at = end
-        return start
-
-    def string(self) -> str:
-        (length,) = struct.unpack("<I", self.take(4))
-        if length > MAX_STRING_BYTES:
-            raise InvalidEvent(f"string length {length} at byte {self.at - 4} is not plausible")
-        try:
-            return self.take(length).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidEvent(f"string at byte {self.at - length} is not UTF-8") from exc
-
     def key(self) -> str:
-        return str(Pubkey(self.take(32)))
-
-    def u64(self) -> int:
-        return struct.unpack("<Q", self.take(8))[0]
-
-    def i64(self) -> int:
-        return struct.unpack("<q", self.take(8))[0]
-
-    def flag(self) -> bool:
-        value = self.take(1)[0]
-        if value > 1:
-            raise InvalidEvent(f"bool at byte {self.at - 1} is {value}")
-        return value == 1
-
-    def shares(self) -> tuple[tuple[str, int], ...]:
-        """A vec of {address: key, share_bps: u16}."""
-        (count,) = struct.unpack("<I", self.take(4))
-        if count > MAX_VECTOR_ITEMS:
-            raise InvalidEvent(f"vector length {count} at byte {self.at - 4} is not plausible")
-        return tuple((self.key(), struct.unpack("<H", self.take(2))[0]) for _ in range(count))
+        start, self.at = self.at, _end(self.data, self.at, 32)
+        return str(Pubkey(self.data[start : self.at]))
 
 
-# Fixed-size kinds and their struct codes (a key becomes base58, a flag is checked to be 0 or 1).
-_FIXED = {"key": "32s", "u64": "Q", "i64": "q", "flag": "B", "u8": "B", "u16": "H"}
-# Compiled layouts by the group's identity (hashing a group's nested tuple on every read cost more
-# than reading it); each entry keeps its group alive, so an identity is never reused for another.
-_compiled: dict[int, tuple[Group, list[tuple[Any, ...]]]] = {}
+def read_layout(data: bytes, base: Group, groups: tuple[Group, ...] = ()) -> dict[str, Any]:
+    """The `base` fields, then the appended `groups` the payload holds, oldest first. A payload that
+    ends between groups is an older layout; one that ends inside a group is broken (`InvalidEvent`);
+    bytes after the last known group are a newer layout's, ignored.
+
+    A payload of the newest layout (nearly all of them) is read in one pass over the layout's
+    fields end to end, its fixed-size runs merged across the groups' edges; any other is read again
+    group by group, which tells an older layout from a broken one."""
+    values: dict[str, Any] = {}
+    try:
+        _read_group(data, 0, _whole_layout(base, groups), values)
+        return values
+    except InvalidEvent:
+        pass
+    reader = Reader(data)
+    values = read_fields(reader, base)
+    values.update(read_appended(reader, groups))
+    return values
 
 
 def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
     """The fields in order. Runs of fixed-size fields are read with one precompiled struct (a trade
-    stream decodes thousands of events a second); strings and vectors by the reader."""
-    found = _compiled.get(id(fields))
-    segments = found[1] if found is not None and found[0] is fields else _compile(fields)
+    stream decodes thousands of events a second); strings and vectors one by one."""
     values: dict[str, Any] = {}
-    for segment in segments:
-        if segment[0] == "var":
-            values[segment[1]] = getattr(reader, segment[2])()
-            continue
-        _, layout, names, kinds, plain = segment
-        raw = layout.unpack_from(reader.data, reader.skip(layout.size))
-        if plain:  # integers only: nothing to convert or check
-            values.update(zip(names, raw, strict=True))
-            continue
-        for name, kind, value in zip(names, kinds, raw, strict=True):
-            if kind == "key":
-                value = str(Pubkey(value))
-            elif kind == "flag":
-                if value > 1:
-                    raise InvalidEvent(f"bool {name} is {value}")
-                value = value == 1
-            values[name] = value
+    reader.at = _read_group(reader.data, reader.at, _compiled_group(fields), values)
     return values
 
 
-def _compile(fields: Group) -> list[tuple[Any, ...]]:
-    segments: list[tuple[Any, ...]] = []
+def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
+    """The groups the payload holds (see `read_layout`)."""
+    values: dict[str, Any] = {}
+    data, at = reader.data, reader.at
+    for group in groups:
+        if at == len(data):
+            break
+        try:
+            at = _read_group(data, at, _compiled_group(group), values)
+        except InvalidEvent as exc:
+            raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {reader.at}): {exc}") from None
+        reader.at = at
+    return values
+
+
+def _read_group(data: bytes, at: int, segments: list[_Segment], values: dict[str, Any]) -> int:
+    for layout, names, keys, flags in segments:
+        if layout is None:  # a variable-size field: names is its name, keys its reader
+            values[names], at = keys(data, at)
+            continue
+        if at + layout.size > len(data):
+            _end(data, at, layout.size)
+        raw = layout.unpack_from(data, at)
+        at += layout.size
+        values.update(zip(names, raw, strict=True))
+        for index in keys:
+            values[names[index]] = str(Pubkey(raw[index]))
+        for index in flags:
+            if raw[index] > 1:
+                raise InvalidEvent(f"bool {names[index]} is {raw[index]}")
+            values[names[index]] = raw[index] == 1
+    return at
+
+
+# Every layout's fields end to end, compiled, by the identities of its base and groups.
+_whole: dict[tuple[int, int], tuple[Group, tuple[Group, ...], list[_Segment]]] = {}
+
+
+def _whole_layout(base: Group, groups: tuple[Group, ...]) -> list[_Segment]:
+    found = _whole.get((id(base), id(groups)))
+    if found is not None and found[0] is base and found[1] is groups:
+        return found[2]
+    segments = _compiled_group(tuple(field for group in (base, *groups) for field in group))
+    _whole[(id(base), id(groups))] = (base, groups, segments)
+    return segments
+
+
+# Compiled groups by the group's identity (hashing a group's nested tuple on every read cost more
+# than reading it); each entry keeps its group alive, so an identity is never reused for another.
+_compiled: dict[int, tuple[Group, list[_Segment]]] = {}
+
+
+def _compiled_group(fields: Group) -> list[_Segment]:
+    found = _compiled.get(id(fields))
+    if found is not None and found[0] is fields:
+        return found[1]
+    segments: list[_Segment] = []
     run: list[tuple[str, str]] = []
 
     def close_run() -> None:
         if run:
-            code = "<" + "".join(_FIXED[kind] for _, kind in run)
-            kinds = [k for _, k in run]
-            plain = not any(kind in ("key", "flag") for kind in kinds)
-            segments.append(("fixed", struct.Struct(code), [n for n, _ in run], kinds, plain))
+            kinds = [kind for _, kind in run]
+            segments.append((
+                struct.Struct("<" + "".join(_FIXED[kind] for kind in kinds)),
+                tuple(name for name, _ in run),
+                tuple(i for i, kind in enumerate(kinds) if kind == "key"),
+                tuple(i for i, kind in enumerate(kinds) if kind == "flag"),
+            ))  # fmt: skip
             run.clear()
 
     for name, kind in fields:
@@ -124,23 +193,7 @@ def _compile(fields: Group) -> list[tuple[Any, ...]]:
             run.append((name, kind))
         else:
             close_run()
-            segments.append(("var", name, kind))
+            segments.append((None, name, _VARIABLE[kind], ()))
     close_run()
     _compiled[id(fields)] = (fields, segments)
     return segments
-
-
-def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
-    """The groups the payload holds, oldest first. A payload that ends between groups is an older
-    layout; one that ends inside a group is broken (`InvalidEvent`); bytes after the last known
-    group are a newer layout's, ignored."""
-    values: dict[str, Any] = {}
-    for group in groups:
-        if reader.remaining == 0:
-            break
-        start = reader.at
-        try:
-            values.update(read_fields(reader, group))
-        except InvalidEvent as exc:
-            raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {start}): {exc}") from None
-    return values

@@ -28,9 +28,7 @@ from tokens.sources.chain.borsh import (
     ZERO_KEY,
     Group,
     InvalidEvent,
-    Reader,
-    read_appended,
-    read_fields,
+    read_layout,
 )
 from tokens.sources.chain.trades import (
     COMPLETE_EVENT_DISCRIMINATOR,
@@ -105,9 +103,7 @@ _CREATE_GROUPS: tuple[Group, ...] = (
 
 def parse_create_event(payload: bytes) -> CreateEvent:
     """The event's fields from its borsh payload (after the 8-byte discriminator)."""
-    reader = Reader(payload)
-    values = read_fields(reader, _CREATE_BASE)
-    values.update(read_appended(reader, _CREATE_GROUPS))
+    values = read_layout(payload, _CREATE_BASE, _CREATE_GROUPS)
     if values.get("quote_mint") == ZERO_KEY:
         values["quote_mint"] = None
     return CreateEvent(**values)

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass
 
 from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, USDC_MINT, WSOL_MINT
-from tokens.sources.chain.borsh import Group, InvalidEvent, Reader, read_appended, read_fields
+from tokens.sources.chain.borsh import Group, InvalidEvent, Reader, read_layout
 from tokens.sources.chain.curve import SOL_DECIMALS, TOKEN_DECIMALS, USDC_DECIMALS, InvalidAccount
 from tokens.sources.chain.pdas import canonical_pool_address
 
@@ -61,10 +61,8 @@ def decode_pool(data: bytes, *, owner: str) -> Pool:
         raise InvalidAccount(f"owned by {owner}, not PumpSwap")
     if not data.startswith(POOL_DISCRIMINATOR):
         raise InvalidAccount("not a PumpSwap pool account (discriminator differs)")
-    reader = Reader(data[len(POOL_DISCRIMINATOR) :])
     try:
-        values = read_fields(reader, _POOL_BASE)
-        values.update(read_appended(reader, _POOL_GROUPS))
+        values = read_layout(data[len(POOL_DISCRIMINATOR) :], _POOL_BASE, _POOL_GROUPS)
     except InvalidEvent as exc:
         raise InvalidAccount(f"pool account does not parse: {exc}") from None
     return Pool(**values)

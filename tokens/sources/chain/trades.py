@@ -10,7 +10,7 @@ all-zero `quote_mint`); USDC-quoted coins have zeros there and the amounts in th
 from dataclasses import dataclass
 from typing import Any
 
-from tokens.sources.chain.borsh import ZERO_KEY, Group, InvalidEvent, Reader, read_appended, read_fields
+from tokens.sources.chain.borsh import ZERO_KEY, Group, InvalidEvent, read_layout
 
 TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
 COMPLETE_EVENT_DISCRIMINATOR = bytes.fromhex("5f72619cd42e9808")
@@ -142,9 +142,7 @@ def parse_migration_event(payload: bytes) -> MigrationEvent:
 
 
 def _parse(payload: bytes, base: Group, groups: tuple[Group, ...]) -> dict[str, Any]:
-    reader = Reader(payload)
-    values = read_fields(reader, base)
-    values.update(read_appended(reader, groups))
+    values = read_layout(payload, base, groups)
     if values.get("quote_mint") == ZERO_KEY:
         values["quote_mint"] = None
     return values
