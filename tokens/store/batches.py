@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
@@ -249,39 +251,52 @@ def _needs_preparing(field) -> bool:
 
 def _db_value(field):
     """A field's preparation for the database (None needs none). A batch's rows share most of their
-    moments (the batch's own `now` in three fields of each): each is prepared once."""
-    if field.get_internal_type() != "DateTimeField":
-        return lambda value: field.get_db_prep_save(value, connection)
+    values (the batch's own `now` in three fields of each, the same `sources` list): each is
+    prepared once. A list of strings is known by its items (other lists are prepared each time: 1
+    and True are equal keys, not equal JSON)."""
     prepared: dict[Any, Any] = {}
 
     def prepare(value):
-        if value not in prepared:
-            prepared[value] = field.get_db_prep_save(value, connection)
-        return prepared[value]
+        key = tuple(value) if type(value) is list and all(type(item) is str for item in value) else value
+        try:
+            return prepared[key]
+        except KeyError:
+            prepared[key] = field.get_db_prep_save(value, connection)
+        except TypeError:  # an unhashable item
+            return field.get_db_prep_save(value, connection)
+        return prepared[key]
 
     return prepare
 
 
 def _token(**values: Any) -> Token:
-    """A Token of these field values (by attribute name) and the other fields' defaults, made as
-    Django makes rows read from the database, positionally: a third of the cost of keywords, and a
-    backfill makes one per launch."""
+    """A Token of these field values (by attribute name) and the other fields' defaults, holding
+    what `Token(**values)` holds, made without `Model.__init__`'s per-field work (a backfill makes
+    one per launch, and that work was a tenth of storing it). Only while nothing listens to Token's
+    init signals, which that shortcut would not send (tests/store: the two are held equal)."""
     if not values.keys() <= _TOKEN_NAMES:
         raise TypeError(f"Token has no field {sorted(values.keys() - _TOKEN_NAMES)}")
-    return Token(*[values[name] if name in values else default() for name, default in _TOKEN_DEFAULTS])
+    if pre_init.has_listeners(Token) or post_init.has_listeners(Token):
+        return Token(**values)
+    token = Token.__new__(Token)
+    attributes = token.__dict__
+    attributes["_state"] = ModelState()
+    attributes.update(_CONSTANT_DEFAULTS)
+    for name, make in _MADE_DEFAULTS:
+        attributes[name] = make()
+    attributes.update(values)
+    return token
 
 
-def _default_of(field) -> Any:
-    """The field's default, as a function: a constant is taken once, a factory (a list) is called."""
-    if callable(field.default):
-        return field.get_default
-    value = field.get_default()
-    return lambda: value
-
-
-# Each concrete field's attribute name and default, in the model's order.
-_TOKEN_DEFAULTS = [(field.attname, _default_of(field)) for field in Token._meta.concrete_fields]
-_TOKEN_NAMES = frozenset(name for name, _ in _TOKEN_DEFAULTS)
+# Each concrete field's default by attribute name: constants taken once, factories (a list) called
+# for each row.
+_CONSTANT_DEFAULTS = {
+    field.attname: field.get_default() for field in Token._meta.concrete_fields if not callable(field.default)
+}
+_MADE_DEFAULTS = [
+    (field.attname, field.get_default) for field in Token._meta.concrete_fields if callable(field.default)
+]
+_TOKEN_NAMES = frozenset(field.attname for field in Token._meta.concrete_fields)
 
 
 def lock_board() -> BoardCursor:

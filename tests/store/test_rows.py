@@ -1,0 +1,46 @@
+"""The rows a batch stores are made without Model.__init__: they must hold what it would."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db.models.signals import post_init
+
+from tokens.models import Token
+from tokens.store.batches import _token
+
+
+def _fields(token: Token) -> dict:
+    return {field.attname: getattr(token, field.attname) for field in Token._meta.concrete_fields}
+
+
+def test_a_row_made_for_a_batch_holds_what_the_model_would_make():
+    values = {
+        "mint": "Mint1111111111111111111111111111111111pump", "name": "Coin", "symbol": "C",
+        "created_at": datetime(2026, 12, 1, tzinfo=UTC), "market_cap_sol": 31.5, "holders": None,
+        "sources": ["chain"], "passed_filters": True, "last_run_id": 7,
+    }  # fmt: skip
+    made, modelled = _token(**values), Token(**values)
+    assert _fields(made) == _fields(modelled)
+    assert (made._state.adding, made._state.db) == (modelled._state.adding, modelled._state.db)
+    assert made.pk is None and made.last_run_id == 7
+    # Defaults that are factories are made for each row, never shared.
+    assert _token(mint="a").sources is not _token(mint="b").sources
+
+
+def test_a_field_the_model_does_not_have_is_refused():
+    with pytest.raises(TypeError, match="no field"):
+        _token(mint="a", colour="red")
+
+
+def test_with_an_init_signal_listening_rows_are_made_by_the_model():
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listener, sender=Token)
+    try:
+        token = _token(mint="a")
+    finally:
+        post_init.disconnect(listener, sender=Token)
+    assert seen == [token]
