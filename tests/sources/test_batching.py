@@ -6,6 +6,8 @@ import pytest
 
 from tests.fakes.coins import make_history, now_ms
 from tests.fakes.pumpfun import FakePumpFun
+from tokens.sources.base import Launch
+from tokens.sources.batcher import Batcher
 from tokens.sources.pumpfun_api.client import PumpFunClient, get_hybrid_recent_tokens, get_recent_pump_tokens
 
 
@@ -79,3 +81,21 @@ async def test_a_slow_callback_holds_back_the_next_page(server):
 
     assert len(pages_during_callbacks) == 3
     assert all(before == after for before, after in pages_during_callbacks)
+
+
+async def test_the_first_pages_can_each_end_a_batch_the_rest_make_exact_batches():
+    """The chain reads its first pages alone for the first rows: a short one goes as it is."""
+    pages = [["a", "b", "c"], ["d"], ["e", "f", "g", "h"], [], ["i", "j"]]
+    batches: list[list[str]] = []
+
+    async def collect(batch):
+        batches.append([launch.mint for launch in batch])
+
+    async def page_source():
+        for page in pages:
+            yield [Launch(mint=mint) for mint in page]
+
+    batcher = Batcher(batch_callback=collect, batch_size=3)
+    await batcher.consume(page_source(), whole_pages=2)
+    assert await batcher.finish() == 10
+    assert batches == [["a", "b", "c"], ["d"], ["e", "f", "g"], ["h", "i", "j"]]

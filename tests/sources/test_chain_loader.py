@@ -257,6 +257,11 @@ async def test_get_transactions_for_address_reads_slices_of_the_window_side_by_s
     assert history["filters"]["blockTime"] == {"lt": started[-1][0]} and history["limit"] == 1
     # About 8 pages a range: 20 pages of launches, then the quiet rest of the day in doubling steps.
     assert solana.method_calls["getTransactionsForAddress"] <= 40
+    # The first ranges grow (one page, two, four, then eight): the first batches wait for no range of
+    # eight; the opening page and the first range are batches of their own, whatever they hold.
+    spans = [high - low for low, high in started[:4]]
+    assert [round(later / earlier) for earlier, later in itertools.pairwise(spans)] == [2, 2, 2]
+    assert len(batches[1]) <= 100 and all(len(batch) == 100 for batch in batches[2:-1])
 
 
 async def test_whole_pages_of_nothing_that_go_on_are_followed(solana):

@@ -36,7 +36,7 @@ def mint_of(token: Launch) -> str | None:
 
 class Batcher:
     """Feeds every token to the callback once per run, in batches of exactly `batch_size` (but the
-    last, and a first page delivered whole: `consume`).
+    last, and the first pages delivered whole: `consume`).
 
     Without a callback it collects every token and `finish()` returns the list, which is what
     callers written before batching expect.
@@ -81,20 +81,21 @@ class Batcher:
         if len(self._pending) >= self._batch_size:
             await self._emit()
 
-    async def consume(self, pages: AsyncIterator[list[Launch]], *, first_page_whole: bool = False) -> None:
-        """Every token of every page; with `first_page_whole`, the first page is the first batch even
-        when it is short (a failed create or a transaction without a launch in it): the source read
-        it alone for the first rows, which then do not wait for the next page."""
+    async def consume(self, pages: AsyncIterator[list[Launch]], *, whole_pages: int = 0) -> None:
+        """Every token of every page; the first `whole_pages` pages each end a batch, short or not
+        (a failed create, a transaction without a launch, a page of 98): the source read them alone
+        for the first rows, which then do not wait for the next page (on the chain, a range of eight
+        pages that took a second to come)."""
         # aclosing: when a callback raises, the page source stops its prefetches at once.
         async with aclosing(pages):
-            first = first_page_whole
+            whole = whole_pages
             async for page in pages:
                 for token in page:
                     await self.add(token)
-                if first and page:  # (a resumed run's rest of a transaction may be empty)
+                if whole and page:  # (a resumed run's rest of a transaction may be empty)
                     if self._pending and self._callback is not None:
                         await self._emit()
-                    first = False
+                    whole -= 1
 
     async def finish(self) -> list[Launch] | int:
         """Flush the final partial batch; return the full list, or the count when streaming."""

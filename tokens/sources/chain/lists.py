@@ -43,7 +43,9 @@ async def get_chain_recent_tokens(
     cutoff_s, _ = window_seconds(days, now_ms)
     start = resume_from if resume_from and resume_from.get("phase") == CHAIN_PHASE else None
     pages = source.backfill(cutoff_s=cutoff_s, start=start, first=batcher.first_size, state_after_first=True)
-    await batcher.consume(pages, first_page_whole=True)
+    # The opening page and the next (signatures: the first chunk after it; whole transactions: the
+    # first range, sized to one page) are the first batches, whatever they hold.
+    await batcher.consume(pages, whole_pages=2)
     return await batcher.finish()
 
 

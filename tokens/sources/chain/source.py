@@ -263,9 +263,10 @@ class ChainSource:
         `paginationToken`); ranges make the call rate the limit instead.
 
         Each range is a fresh `gte`/`lt` query, sized from the launch rate seen so far: the first for
-        one page (the second batch waits for no more), the others for SLICE_PAGES. The first ends
-        with the opening page's oldest second, whose transactions the opening page may hold in part:
-        those are asked again and skipped."""
+        one page (the second batch waits for no more, and is handed over whole), the next for two
+        and four (the next batches wait for no range of eight), then SLICE_PAGES. The first ends with
+        the opening page's oldest second, whose transactions the opening page may hold in part: those
+        are asked again and skipped."""
         decoded, token = self._page_contents(opening)
         # A provider that ignored the window's start: what lies before it is not the window's.
         inside = [d for d in decoded if d.block_time is None or d.block_time >= cutoff_s]
@@ -292,7 +293,9 @@ class ChainSource:
             low = max(cutoff_s, high - pace.seconds_for(pages * TRANSACTIONS_PER_CALL))
             yield self._slice(gte=low, lt=high, skip=skip, pace=pace, state=self._next_page_state(),
                               last=low <= cutoff_s)  # fmt: skip
-            high, skip, pages = low, set(), SLICE_PAGES
+            # Read side by side, a range of eight pages took a second to come: the third batch
+            # waited for it.
+            high, skip, pages = low, set(), min(pages * 2, SLICE_PAGES)
 
     async def _slice(self, *, gte: int, lt: int, skip: set[str], pace: "_LaunchPace", state: str, last: bool):
         """Every transaction of [gte, lt) but those in `skip`, page after page. A provider whose pages
