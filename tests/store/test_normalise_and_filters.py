@@ -1,13 +1,16 @@
 """Validation and normalisation of upstream records, and each filter."""
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fakes.coins import make_coin, now_ms
 from tests.helpers import coin_launch
 from tokens.store.filters import FilterRules, holder_rejection_reason, rejection_reason
-from tokens.store.normalise import InvalidRecord, bonding_progress, normalise
+from tokens.store.normalise import _BIDI_CONTROLS, InvalidRecord, bonding_progress, clean_text, normalise
 
 NOW = now_ms()
 
@@ -143,3 +146,25 @@ def test_a_graduated_coin_whose_pool_is_not_read_is_not_judged_on_price_until_it
     assert rejection_reason(priced, strict) == "USD market cap below 10000"
     on_curve = record(usd_market_cap=None)
     assert rejection_reason(on_curve, strict) == "USD market cap unknown"
+
+
+def _clean_text_char_by_char(value: str, limit: int) -> str:
+    kept = "".join(ch for ch in value if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
+    return kept.strip()[:limit]
+
+
+# Any character, surrogates among them, and the bidi marks often.
+_ANY = st.one_of(st.characters(exclude_categories=()), st.sampled_from(sorted(_BIDI_CONTROLS)))
+
+
+@given(st.text(alphabet=_ANY, max_size=60), st.integers(min_value=1, max_value=80))
+@settings(max_examples=500, deadline=None)
+def test_text_taken_as_it_is_is_what_the_character_by_character_cleaning_keeps(value, limit):
+    """Printable text skips the character-by-character cleaning: never a control, surrogate or bidi
+    mark kept, whatever the text."""
+    assert clean_text(value, limit) == _clean_text_char_by_char(value, limit)
+
+
+@pytest.mark.parametrize("mark", [*sorted(_BIDI_CONTROLS), "\x00", "\x1b", "\ud800", "\x85"])
+def test_a_name_with_a_control_bidi_mark_or_surrogate_loses_it(mark):
+    assert clean_text(f"Pepe{mark} Moon", 200) == "Pepe Moon"

@@ -283,7 +283,8 @@ def _token(**values: Any) -> Token:
     attributes["_state"] = ModelState()
     attributes.update(_CONSTANT_DEFAULTS)
     for name, make in _MADE_DEFAULTS:
-        attributes[name] = make()
+        if name not in values:
+            attributes[name] = make()
     attributes.update(values)
     return token
 

@@ -204,6 +204,8 @@ def clean_text(value: Any, limit: int) -> str:
     overrides, or lone surrogates (no database encoding holds one), at most `limit` characters."""
     if not isinstance(value, str):
         return ""
+    if value.isprintable():  # nothing to take out: controls, surrogates and bidi marks are not printable
+        return value.strip()[:limit]
     kept = "".join(ch for ch in value if ch not in _BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
     return kept.strip()[:limit]
 

@@ -227,19 +227,20 @@ def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool
     for line in logs:
         if not isinstance(line, str):
             continue
-        if line.startswith("Program data: "):
+        if not line.startswith("Program "):
+            if line.startswith("Log truncated"):
+                truncated = True
+        elif line.startswith("data: ", 8):
             if stack and stack[-1] in EVENT_PROGRAMS:
                 data = _b64(line[len("Program data: ") :])
                 if data is not None:
                     payloads.append((stack[-1], data))
-        elif line.startswith("Program ") and line.endswith("]") and " invoke [" in line:
+        elif line.endswith("]") and " invoke [" in line:
             stack.append(line.split(" ", 2)[1])
-        elif line.startswith("Program ") and (line.endswith(" success") or " failed: " in line):
+        elif line.endswith(" success") or " failed: " in line:
             program = line.split(" ", 2)[1]
             if stack and stack[-1] == program:
                 stack.pop()
-        elif line.startswith("Log truncated"):
-            truncated = True
     return payloads, truncated
 
 
