@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db.models.signals import post_init
 
+from tokens.live.messages import BOARD_FIELDS, board_token_payload, token_payload
 from tokens.models import Token
 from tokens.store.batches import _token
 
@@ -44,3 +45,18 @@ def test_with_an_init_signal_listening_rows_are_made_by_the_model():
     finally:
         post_init.disconnect(listener, sender=Token)
     assert seen == [token]
+
+
+def test_a_batch_row_holds_the_api_rows_board_fields_in_their_order():
+    values = {
+        "mint": "Mint1111111111111111111111111111111111pump", "name": "Coin", "symbol": "C",
+        "created_at": datetime(2026, 12, 1, 12, 30, 15, 250_000, tzinfo=UTC), "usd_market_cap": 9_000.5,
+        "holders": 12, "sources": ["chain", "pumpportal"], "pool_status": "priced", "twitter": "https://x.com/c",
+        "volume_5m_usd": 1_234.5, "last_trade_at": datetime(2026, 12, 1, 12, 31, tzinfo=UTC), "pending": True,
+        "graduated_at": datetime(2026, 12, 1, 12, 40, tzinfo=UTC),
+    }  # fmt: skip
+    for token in (_token(**values), _token(mint="bare", created_at=values["created_at"])):
+        full = token_payload(token)
+        expected = {field: full[field] for field in BOARD_FIELDS}
+        row = board_token_payload(token)
+        assert row == expected and list(row) == list(expected)

@@ -112,8 +112,13 @@ UPDATE_FIELDS = frozenset(
 
 
 def board_token_payload(token: Token) -> dict[str, Any]:
-    full = token_payload(token)
-    return {field: full[field] for field in BOARD_FIELDS}
+    """`token_payload`'s BOARD_FIELDS, made without the rest (every batch row is one)."""
+    made = {
+        "created_timestamp": int(token.created_at.timestamp() * 1000),
+        "sources": list(token.sources),
+        **trade_figures(token),
+    }
+    return {field: made[field] if field in made else getattr(token, field) for field in BOARD_FIELDS}
 
 
 def batch_row(token: Token) -> dict[str, Any]:
