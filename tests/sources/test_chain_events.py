@@ -1,6 +1,7 @@
 """Decoding pump.fun launches from bytes: the real mainnet samples, every layout, every trap."""
 
 import base64
+import dataclasses
 import re
 
 import pytest
@@ -15,6 +16,7 @@ from tests.fakes.chain import (
     trade_event_payload,
     transaction_json,
 )
+from tests.fakes.trades import Curve
 from tokens.sources.chain.addresses import TOKEN_2022_PROGRAM, USDC_MINT
 from tokens.sources.chain.borsh import Reader, read_appended, read_fields, read_layout
 from tokens.sources.chain.curve import (
@@ -34,7 +36,7 @@ from tokens.sources.chain.events import (
     parse_create_event,
 )
 from tokens.sources.chain.launches import launch_records
-from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS
+from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS, parse_trade_event
 
 MAINNET_2024 = (
     "G3KpTd7rY3YFAAAANDQ0NDQFAAAANDQ0NDRDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1Xb21BUDhqSkxkNzNaTHlKbXJkSnFGQmhza1VySnky"
@@ -196,16 +198,22 @@ def _group_by_group(payload: bytes, base, groups) -> dict:
     return values
 
 
-@pytest.mark.parametrize("layout", ["create", "trade"])
+def _shared_trade(launch) -> bytes:
+    """A trade of the newest layout whose fee goes to two shareholders."""
+    trade = Curve(mint=launch.mint, creator=launch.creator).buy(launch.creator, 10**9, at=launch.block_time)
+    return dataclasses.replace(trade, shareholders=((launch.creator, 6000), (launch.mint, 4000))).payload()[8:]
+
+
+@pytest.mark.parametrize("layout", ["create", "trade", "shared trade"])
 def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(layout):
     """`read_layout` reads the newest layout in one pass and anything else group by group: cut at
     every byte, and with bytes appended, a payload reads to the same fields or fails alike."""
     launch = Launch(index=7, block_time=1_700_000_000)
-    payload, base, groups = (
-        (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS)
-        if layout == "create"
-        else (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS)
-    )
+    payload, base, groups = {
+        "create": (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS),
+        "trade": (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS),
+        "shared trade": (_shared_trade(launch), _TRADE_BASE, _TRADE_GROUPS),
+    }[layout]
     outcomes = set()
     for cut in [*range(len(payload) + 1), None]:
         data = payload[:cut] if cut is not None else payload + b"\x01" * 9  # a newer layout's tail
@@ -219,3 +227,23 @@ def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(l
         assert read_layout(data, base, groups) == expected, cut
         outcomes.add("reads")
     assert outcomes == {"reads", "fails"}
+
+
+def test_a_trade_cut_inside_a_shareholder_says_where():
+    """The messages, written out: a key cut short, then a share cut short."""
+    launch = Launch(index=7, block_time=1_700_000_000)
+    payload = _shared_trade(launch)
+    entries = len(payload) - 56 - 2 * 34  # the quote mint and three amounts follow the two entries
+    group = entries - 4 - 16  # the group starts with the buyback fee's two amounts
+    assert parse_trade_event(payload).shareholders == ((launch.creator, 6000), (launch.mint, 4000))
+    with pytest.raises(InvalidEvent) as key_cut:
+        parse_trade_event(payload[: entries + 10])
+    assert str(key_cut.value) == (
+        f"inside buyback_fee_basis_points's group (from byte {group}): payload ends 22 bytes early at byte {entries}"
+    )
+    with pytest.raises(InvalidEvent) as share_cut:
+        parse_trade_event(payload[: entries + 33])
+    assert str(share_cut.value) == (
+        f"inside buyback_fee_basis_points's group (from byte {group}): "
+        f"payload ends 1 bytes early at byte {entries + 32}"
+    )

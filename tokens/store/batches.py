@@ -12,7 +12,7 @@ rows others hold) needs none of it. Two transactions that follow the order canno
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -251,19 +251,19 @@ def _needs_preparing(field) -> bool:
 
 def _db_value(field):
     """A field's preparation for the database (None needs none). A batch's rows share most of their
-    values (the batch's own `now` in three fields of each, the same `sources` list): each is
-    prepared once. A list of strings is known by its items (other lists are prepared each time: 1
-    and True are equal keys, not equal JSON)."""
+    values (the batch's own `now` in three fields of each, the same `sources` list): a moment, or a
+    list of strings (known by its items), is prepared once."""
     prepared: dict[Any, Any] = {}
 
     def prepare(value):
-        key = tuple(value) if type(value) is list and all(type(item) is str for item in value) else value
-        try:
-            return prepared[key]
-        except KeyError:
-            prepared[key] = field.get_db_prep_save(value, connection)
-        except TypeError:  # an unhashable item
+        if type(value) is list and all(type(item) is str for item in value):
+            key: Any = tuple(value)
+        elif isinstance(value, datetime):
+            key = value
+        else:  # 1, 1.0 and True are equal keys, not equal JSON: prepared each time
             return field.get_db_prep_save(value, connection)
+        if key not in prepared:
+            prepared[key] = field.get_db_prep_save(value, connection)
         return prepared[key]
 
     return prepare

@@ -59,9 +59,9 @@ def _shares(data: bytes, at: int) -> tuple[tuple[tuple[str, int], ...], int]:
     at += 4
     shares = []
     for _ in range(count):
-        end = _end(data, at, 34)
-        shares.append((str(Pubkey(data[at : at + 32])), _U16.unpack_from(data, at + 32)[0]))
-        at = end
+        key_end = _end(data, at, 32)
+        at = _end(data, key_end, 2)
+        shares.append((str(Pubkey(data[key_end - 32 : key_end])), _U16.unpack_from(data, key_end)[0]))
     return tuple(shares), at
 
 
