@@ -189,8 +189,8 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
         "",
         "| path | launches in window | stored | RPC calls / launch (reading + curve state) "
         "| HTTP requests / launch (reading + curve state) | first batch on websocket (s) | total (s) "
-        "| calls needed / allowed rate (s) | total / bound | peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| calls needed / allowed rate (s) | total / bound | launches/s | loader CPU / launch (µs) | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         n, state = row["launches"], row["state_calls"]
@@ -198,11 +198,11 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
             f"| {row['path']} | {n:,} | {row['accepted']:,} | {(row['calls'] - state) / n:.4f} + {state / n:.4f} "
             f"| {(row['http_requests'] - state) / n:.4f} + {state / n:.4f} | {row['first_batch']:.3f} "
             f"| {row['total']:.1f} | {row['bound']:.1f} | {row['total'] / row['bound']:.2f} "
-            f"| {row['peak_rss_mb']:.0f} |"
+            f"| {n / row['total']:,.0f} | {_cpu_per_launch(row)} | {row['peak_rss_mb']:.0f} |"
         )
     lines += [
         f"| {api['path']} | ~{DAYS * 30_000:,} | {api['accepted']:,} | - | - | {api['first_batch']:.3f} "
-        f"| {api['total']:.1f} | - | - | {api['peak_rss_mb']:.0f} |",
+        f"| {api['total']:.1f} | - | - | - | - | {api['peak_rss_mb']:.0f} |",
         "",
         f"Time to the first batch target: 2 round trips + 100 ms = {rtt_target:.3f} s. The web API run ended "
         f"{api['status']}{' with the warning shown to users' if api.get('warning') else ''}.",
@@ -225,6 +225,13 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "chain.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _cpu_per_launch(row: dict) -> str:
+    """The loader's CPU during the run (its threads together: the event loop and the store's) per
+    launch: what the launches/s would be on a core of its own, whatever else shares the machine."""
+    cpu = row.get("cpu_seconds")
+    return "-" if cpu is None else f"{1e6 * cpu / row['launches']:.0f}"
 
 
 def report_from_log(path: str) -> None:

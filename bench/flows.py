@@ -64,6 +64,7 @@ def main() -> None:
     run = create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
     warm_up()  # as a loader worker is, at its start: the time measured is a Load on a running worker
     print(json.dumps({"started_at": time.time()}), flush=True)
+    cpu_at_start = time.process_time()  # the run's own CPU, this process's start-up left out
     if args.flow == "fetch_all":
         final = asyncio.run(fetch_everything_then_process(run.pk))
     else:
@@ -76,6 +77,7 @@ def main() -> None:
                 "accepted": final.accepted,
                 "error": final.error,
                 "warning": final.warning,
+                "cpu_seconds": time.process_time() - cpu_at_start,
             }
         )
     )

@@ -119,6 +119,7 @@ async def watch_flow(host: str, command: list[str], env: dict[str, str], *, firs
         "status": outcome["status"],
         "warning": outcome.get("warning", ""),
         "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_seconds": outcome.get("cpu_seconds"),  # the loader's, during the run (all its threads)
     }
 
 
