@@ -20,7 +20,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_bench import RESULTS, ROOT, start_web
+from run_bench import ROOT, save_report, start_web
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 TOKENS = 2_000
@@ -129,9 +129,7 @@ def main() -> None:
     for pool, clients, rate, p50, p99, errors in rows:
         label = "psycopg pool" if pool else "a new session per request"
         lines.append(f"| {label} | {clients} | {rate:.0f} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | {errors} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "api.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("api.md", lines)
 
 
 if __name__ == "__main__":

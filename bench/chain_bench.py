@@ -25,7 +25,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_bench import REDIS_URL, RESULTS, ROOT, base_env, fresh_db, migrated_template, start_web, watch_flow
+from run_bench import REDIS_URL, ROOT, base_env, fresh_db, migrated_template, save_report, start_web, watch_flow
 
 DAYS = 7
 BATCH = 100
@@ -222,9 +222,7 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
         f"| {r['path']} | {r['rate']:g} | {r['first_batch_rows']} | {r['first_batch']:.3f} | {r['goal']:.3f} |"
         for r in firsts
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "chain.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("chain.md", lines)
 
 
 def _cpu_per_launch(row: dict) -> str:

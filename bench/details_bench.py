@@ -25,7 +25,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chain_bench import chain_env, stats
-from run_bench import REDIS_URL, RESULTS, ROOT, base_env, fresh_db, migrated_template, start_web
+from run_bench import REDIS_URL, ROOT, base_env, fresh_db, migrated_template, save_report, start_web
 
 TOP = 100
 
@@ -133,9 +133,7 @@ def report(seen: dict, before: dict, after: dict, args) -> None:
         f"| rows with holder counts / images at the end | {len(seen['holders'])} / {len(seen['images'])} of {n:,} | |",
         f"| run | {seen['outcome']['status']}, {seen['finished'] - seen['started']:.1f} s | |",
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "details.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("details.md", lines)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ from tokens.store.filters import rules_from  # noqa: E402
 from tokens.store.processing import NO_DETAILS, process_batch  # noqa: E402
 
 BATCH = 100
-RESULTS = ROOT / "bench" / "results"
+from run_bench import save_report  # noqa: E402
+
 STAGES = ("read JSON", "decode", "records", "process", "store", "message")
 
 
@@ -116,9 +117,7 @@ def report(count: int, spent: dict[str, float]) -> None:
         *(f"| {name} | {1e6 * spent[name] / count:.1f} | {100 * spent[name] / total:.0f} % |" for name in STAGES),
         f"| all | {1e6 * total / count:.1f} | 100 % |",
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "loader_stages.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("loader_stages.md", lines)
 
 
 if __name__ == "__main__":

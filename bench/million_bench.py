@@ -30,7 +30,8 @@ from based58 import b58encode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "bench" / "results"
+from run_bench import save_report  # noqa: E402
+
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DB = "pumpfun_million"
 SORTS = ("created", "usd_market_cap", "holders", "bonding_progress", "volume_5m", "buys_5m", "price_change_5m",
@@ -279,10 +280,8 @@ def report(args, rows: list[dict], csv: dict, *, filled: float) -> None:
         f"CSV of a 3-day view ({csv['rows']:,} rows) streamed in {csv['seconds']:.1f} s: "
         f"RSS grew {csv['rss_growth_mb']:.1f} MB (a process of its own, from the response to its last line).",
     ]
-    RESULTS.mkdir(exist_ok=True)
     name = "million-sqlite.md" if args.sqlite else "million.md"
-    (RESULTS / name).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report(name, lines)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "bench" / "results"
+from run_bench import save_report  # noqa: E402
 
 
 def main() -> None:
@@ -188,9 +188,7 @@ def report(args, refreshes: list[dict], migration: dict) -> None:
         "update with `pool_status` priced: one `getMultipleAccounts` (pool, both vault candidates, the mint), "
         "one write, one broadcast.",
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pools.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("pools.md", lines)
 
 
 if __name__ == "__main__":

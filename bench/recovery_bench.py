@@ -21,10 +21,11 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from run_bench import save_report  # noqa: E402
+
 from tests.fakes.coins import make_history, now_ms  # noqa: E402
 from tests.fakes.pumpfun import FakePumpFun  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
@@ -127,9 +128,7 @@ def main() -> None:
     ]
     for fault, times in results.items():
         lines.append(f"| {fault} | {statistics.median(times):.2f} | {max(times):.2f} | {max(times) / args.lease:.2f} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "recovery.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("recovery.md", lines)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,13 @@ def fan_out(
     }
 
 
+def save_report(name: str, lines: list[str]) -> None:
+    """Write a benchmark's report to bench/results/<name> and print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def migrated_template(workdir: Path) -> Path:
     template = workdir / "template.sqlite3"
     env = base_env(template, "http://127.0.0.1:9", 1)
@@ -268,8 +275,7 @@ def write_report(rows: list[dict], fanout: list[dict], args) -> None:
             for f in fanout
         ),
     ]
-    (RESULTS / "latest.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("latest.md", lines)
     chart(rows, fanout)
 
 

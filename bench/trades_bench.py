@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from run_bench import save_report  # noqa: E402
+
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 COINS = 200
 FLUSH_SECONDS = 1.0  # the shipped TRADE_FLUSH_SECONDS: a page hears at most one message a second
@@ -149,9 +150,7 @@ def report(results: dict, *, rates: list[int], seconds: float, quick: bool) -> N
                       f"p99 trade-to-page {big['p99']:.2f} s; {big['messages_per_s']:.2f} messages/s."]  # fmt: skip
         storage = result["storage"]
         lines += ["", f"{name} storage: {storage}"]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "trades.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_report("trades.md", lines)
 
 
 # ---- the measured process ------------------------------------------------------------------------
