@@ -37,6 +37,14 @@ def feed_tailing() -> bool:
 
 async def stop_process(task: asyncio.Task) -> None:
     task.cancel()  # SIGTERM or Ctrl-C on the process
+    # Bounded: a feed that does not stop is a failure that says where every task waits (once, in a
+    # fresh-clone CI run, this await never returned), not a test run that hangs.
+    await asyncio.wait({task}, timeout=30)
+    if not task.done():
+        stacks = io.StringIO()
+        for each in asyncio.all_tasks():
+            each.print_stack(file=stacks)
+        pytest.fail(f"the feed did not stop within 30 s of its cancellation:\n{stacks.getvalue()}")
     with pytest.raises(asyncio.CancelledError):
         await task
 
