@@ -3,6 +3,7 @@ restart continues from the previous feed's position with no gap and no repeat, o
 the web API; one feed at a time; a dead feed's process is seen at once; a person's Stop ends it."""
 
 import asyncio
+import contextlib
 import io
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from tests.helpers import update_settings, wait_for
 from tokens.models import LoadRun, Token
 from tokens.runs.feed import FollowerRunning, follow_launches, prepare_run
 from tokens.runs.requests import request_cancel
+from tokens.sources.pumpfun_api.launch_source import ApiLaunchSource
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,6 +112,41 @@ async def test_one_feed_at_a_time_and_a_person_can_stop_it(pumpfun):
     await sync_to_async(request_cancel)(run_id=run.pk)  # "Stop following" on the page
     final = await asyncio.wait_for(task, timeout=10)
     assert final.pk == run.pk and final.status == LoadRun.Status.SUCCEEDED
+
+
+class SwallowingTail(ApiLaunchSource):
+    """The web API's tail, whose wait after an empty page swallows a cancellation, as Python 3.11's
+    `asyncio.wait_for` does when the call it waits for ends at that moment (every HTTP request of
+    a tail goes through one): the task stays `cancelling()`, and nothing raises it again."""
+
+    waiting: asyncio.Event
+
+    async def follow(self, position, *, window, poll_seconds):
+        async for page in super().follow(position, window=window, poll_seconds=poll_seconds):
+            yield page
+            if not page:
+                SwallowingTail.waiting.set()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(0.2)
+
+
+async def test_a_feed_stopped_at_a_moment_its_tail_swallows_the_stop_still_stops(pumpfun, settings):
+    """Once, in CI, a stopped feed never stopped: its tail went on turning on empty pages, and only
+    a batch (none came) checked whether the task had been asked to stop."""
+    settings.LAUNCH_SOURCES = {**settings.LAUNCH_SOURCES, "api": f"{__name__}.SwallowingTail"}
+    await sync_to_async(update_settings)(tail_interval_seconds=1)
+    SwallowingTail.waiting = asyncio.Event()
+    task = asyncio.create_task(follow_launches())
+    await wait_for(feed_tailing)
+    SwallowingTail.waiting.clear()
+    await SwallowingTail.waiting.wait()  # the tail is in its swallowing wait now
+    task.cancel()
+    await asyncio.wait({task}, timeout=10)
+    assert task.done(), "the feed went on after it was stopped"
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await LoadRun.objects.filter(origin="follower").alatest("pk")
+    assert run.status == LoadRun.Status.SUCCEEDED  # a stopped tail whose backfill was complete
 
 
 def test_a_feed_whose_process_is_gone_is_resumed_at_once(pumpfun):

@@ -383,4 +383,5 @@ async def wait_for_run_details(
     while await sync_to_async(DetailTask.objects.filter(run_id=run_id, kind__in=kinds).exists)():
         if check is not None:
             await check()
+        raise_swallowed_cancellation()  # a stop asgiref swallowed in either query above
         await asyncio.sleep(IDLE_SECONDS)

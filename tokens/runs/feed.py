@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tokens.bot_settings import effective_batch_size
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.live.outage import Outage
 from tokens.liveness import process_is_gone
 from tokens.models import BotSettings, LoadRun, Source
@@ -59,6 +60,7 @@ async def _follow(wait: float, longest: float) -> LoadRun:
     one after another) is said once, and its end once."""
     health = Outage("the feed of new launches", first_wait=wait, longest=longest, log=logger)
     while True:
+        raise_swallowed_cancellation()  # a stop asgiref swallowed: no new run after it
         started = time.monotonic()
         try:
             run_id, resume = await sync_to_async(prepare_run)()

@@ -94,6 +94,9 @@ async def _follow(
         async for page in pages:
             if await sync_to_async(cancel_requested)(run.pk):
                 raise RunCancelled
+            # A tail waiting for launches turns here with empty pages, never reaching a batch's check:
+            # a stop that landed in the query above (asgiref swallows it) would leave it turning forever.
+            raise_swallowed_cancellation()
             for start in range(0, len(page), run.batch_size):
                 await on_batch(page[start : start + run.batch_size])
 

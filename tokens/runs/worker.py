@@ -11,6 +11,7 @@ import logging
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.runs.loader import execute_claimed
 from tokens.runs.queue import claim_next
 from tokens.runs.warm import warm_up
@@ -31,6 +32,7 @@ class WorkerLoop:
         warm_up()
         logger.info("loader worker looking for runs every %g s", self.poll)
         while not self._stopping:
+            raise_swallowed_cancellation()  # a stop asgiref swallowed in the last claim
             claimed = await self._claim()
             if claimed is not None:
                 self._start(claimed)

@@ -7,6 +7,7 @@ from contextlib import suppress
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand
 
+from tokens.cancellation import raise_swallowed_cancellation
 from tokens.details.queue import details_waiting
 from tokens.details.service import details_service
 from tokens.details.stage import IDLE_SECONDS
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             try:
                 if once:
                     while await sync_to_async(_queued_for)(stage.kinds()):
+                        raise_swallowed_cancellation()  # a Ctrl-C asgiref swallowed in the query
                         await asyncio.sleep(IDLE_SECONDS)
                 else:
                     await asyncio.Event().wait()  # until Ctrl-C or SIGTERM
