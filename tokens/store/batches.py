@@ -18,16 +18,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
 from tokens.store.filters import HOLDERS, METADATA, STATE, FilterRules
-from tokens.store.lease import Lease, fenced_update, lease_length
+from tokens.store.lease import Lease, fenced_count, lease_length
 from tokens.store.normalise import TokenRecord
 from tokens.store.processing import judge_record
+from tokens.store.returning import update_returning
 from tokens.store.selectors import board_count
 
 _UPDATED_FIELDS = [
@@ -104,17 +104,18 @@ def store_batch(
         ]
         tasks = _new_tasks(records, run_id=run_id, tier=tier)
         accepted = sum(1 for record in records if not record.rejection_reason)
-        changes: dict[str, Any] = {
-            "fetched": F("fetched") + len(records) + invalid + failed,
-            "accepted": F("accepted") + accepted,
-            "rejected": F("rejected") + len(records) - accepted,
-            "invalid": F("invalid") + invalid,
-            "failed": F("failed") + failed,
-            "details_queued": F("details_queued") + len(tasks),
+        counts = {
+            "fetched": len(records) + invalid + failed,
+            "accepted": accepted,
+            "rejected": len(records) - accepted,
+            "invalid": invalid,
+            "failed": failed,
+            "details_queued": len(tasks),
             # A launch whose metadata link is unusable, counted once: when it is first stored.
-            "metadata_errors": F("metadata_errors")
-            + sum(record.metadata_refused and record.mint not in known for record in records),
-            "batches": F("batches") + 1,
+            "metadata_errors": sum(record.metadata_refused and record.mint not in known for record in records),
+            "batches": 1,
+        }
+        changes: dict[str, Any] = {
             "estimated_total": estimated_total,
             "heartbeat_at": now,
             "lease_expires_at": now + lease_length(),
@@ -123,11 +124,10 @@ def store_batch(
         if checkpoint is not None:
             changes["checkpoint"] = checkpoint
         # 2. the run, conditional on the lease: a late executor's batch is refused (rolled back) whole.
-        fenced_update(Lease(run_id=run_id, epoch=lease_epoch), **changes)
-        _count_first_seen(run_id, [record for record in records if record.mint not in known])
+        run = fenced_count(Lease(run_id=run_id, epoch=lease_epoch), add=counts, **changes)
+        _count_first_seen(run, [record for record in records if record.mint not in known])
         upsert_tokens(rows)  # 3. tokens
         DetailTask.objects.bulk_create(tasks)  # 4. detail tasks
-        run = LoadRun.objects.get(pk=run_id)
         on_board = board_count()
     return StoredBatch(
         run=run,
@@ -138,18 +138,19 @@ def store_batch(
     )
 
 
-def _count_first_seen(run_id: int, new: list[TokenRecord]) -> None:
-    """Which source delivered each new launch first, counted on the run (its row is locked by the
-    update just made, so this read and write are the batch's own)."""
+def _count_first_seen(run: LoadRun, new: list[TokenRecord]) -> None:
+    """Which source delivered each new launch first, counted on the run (read by the update just
+    made, which locked its row: this read and write are the batch's own)."""
     counts: dict[str, int] = {}
     for record in new:
         if record.seen_by:
             counts[record.seen_by] = counts.get(record.seen_by, 0) + 1
     if counts:
-        first_seen = LoadRun.objects.filter(pk=run_id).values_list("first_seen", flat=True).get() or {}
+        first_seen = dict(run.first_seen or {})
         for name, count in counts.items():
             first_seen[name] = first_seen.get(name, 0) + count
-        LoadRun.objects.filter(pk=run_id).update(first_seen=first_seen)
+        LoadRun.objects.filter(pk=run.pk).update(first_seen=first_seen)
+        run.first_seen = first_seen
 
 
 def _use_fresh_details(
@@ -308,10 +309,13 @@ def lock_board() -> BoardCursor:
 
 
 def next_cursor() -> int:
-    """Batches get consecutive cursors, so a page can tell when it missed one. Takes the board lock."""
-    counter = lock_board()
-    counter.value += 1
-    counter.save(update_fields=["value"])
+    """Batches get consecutive cursors, so a page can tell when it missed one. Takes the board lock
+    (the update locks the row), in one statement once the row exists."""
+    counter = update_returning(BoardCursor, where={"id": 1}, add={"value": 1})
+    if counter is None:  # the board's first batch: the row is made
+        counter = lock_board()
+        counter.value += 1
+        counter.save(update_fields=["value"])
     return counter.value
 
 
