@@ -7,6 +7,7 @@ from django.db.models.signals import post_init
 
 from tokens.live.messages import BOARD_FIELDS, board_token_payload, token_payload
 from tokens.models import Token
+from tokens.store import selectors
 from tokens.store.batches import _token
 
 
@@ -60,3 +61,21 @@ def test_a_batch_row_holds_the_api_rows_board_fields_in_their_order():
         expected = {field: full[field] for field in BOARD_FIELDS}
         row = board_token_payload(token)
         assert row == expected and list(row) == list(expected)
+
+
+@pytest.mark.django_db
+def test_the_board_count_in_sql_is_the_orms_count_up_to_its_cap(monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)
+    created = datetime(2026, 12, 1, tzinfo=UTC)
+    on_board = Token.objects.filter(passed_filters=True)
+    counts = []
+    for index in range(9):
+        Token.objects.bulk_create([
+            _token(mint=f"passed{index}", created_at=created, first_seen_at=created, last_seen_at=created,
+                   passed_filters=True),
+            _token(mint=f"rejected{index}", created_at=created, first_seen_at=created, last_seen_at=created,
+                   passed_filters=False),
+        ])  # fmt: skip
+        counts.append(selectors.board_count())
+        assert counts[-1] == selectors.count_up_to(on_board, 5)[0]
+    assert counts == [1, 2, 3, 4, 5, 5, 5, 5, 5]

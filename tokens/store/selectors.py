@@ -1,5 +1,6 @@
 """Reads the page and the API share."""
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from tokens.models import BotSettings, LoadRun, Token
@@ -28,8 +29,14 @@ def count_up_to(queryset: QuerySet[Token], cap: int) -> tuple[int, bool]:
 
 def board_count() -> int:
     """Tokens on the board, counted up to COUNT_CAP (then COUNT_CAP: pages show "10000+"). Every
-    stored batch says it: an exact count cost each 200-290 ms at a million tokens, inside its commit."""
-    return count_up_to(Token.objects.filter(passed_filters=True), COUNT_CAP)[0]
+    stored batch says it: an exact count cost each 200-290 ms at a million tokens, inside its commit.
+    Written as SQL: compiling `count_up_to`'s query took as long as counting 10,000 rows (0.4 ms,
+    every batch); tests/store/test_rows.py holds the two equal."""
+    quote = connection.ops.quote_name
+    table, passed = quote(Token._meta.db_table), quote(Token._meta.get_field("passed_filters").column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {passed} LIMIT %s) counted", [COUNT_CAP + 1])
+        return min(cursor.fetchone()[0], COUNT_CAP)
 
 
 def recent_runs(*, limit: int = 10) -> list[LoadRun]:
