@@ -28,7 +28,7 @@ from tokens.sources.batcher import AdaptiveBatchSize
 from tokens.sources.merge import merged_follow
 from tokens.sources.pumpfun_api.client import cutoff_ms_for
 from tokens.sources.registry import launch_source
-from tokens.store.batches import store_batch
+from tokens.store.batches import StoredBatch, store_batch
 from tokens.store.filters import FilterRules, rules_from
 from tokens.store.lease import Lease, fenced_update, lease_of
 from tokens.store.processing import NO_DETAILS, DetailPlan, process_batch
@@ -121,13 +121,11 @@ def batch_handler(
     async def on_batch(raw_batch: list[Launch]) -> None:
         nonlocal processed
         raise_swallowed_cancellation()
-        if await sync_to_async(cancel_requested)(run.pk):
-            raise RunCancelled
         outcome = process_batch(raw_batch, rules=rules, now_ms=int(time.time() * 1000), plan=plan)
         estimator.observe(raw_batch)
         processed += len(raw_batch)
         position = _position_after(raw_batch)
-        batch = await sync_to_async(store_batch)(
+        batch = await sync_to_async(_store_unless_cancelled)(
             run_id=run.pk,
             lease_epoch=run.lease_epoch,
             records=outcome.records,
@@ -166,6 +164,14 @@ async def warn(run: LoadRun, warning: str) -> None:
 
 def cancel_requested(run_id: int) -> bool:
     return LoadRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+
+def _store_unless_cancelled(*, run_id: int, **batch: Any) -> StoredBatch:
+    """A batch is stored only while its run is not being cancelled: the check and the store in one
+    hop to the database thread (a hop of its own cost as much as the check)."""
+    if cancel_requested(run_id):
+        raise RunCancelled
+    return store_batch(run_id=run_id, **batch)
 
 
 def in_tail(run_id: int) -> bool:
