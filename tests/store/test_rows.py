@@ -8,7 +8,7 @@ from django.db.models.signals import post_init
 from tokens.live.messages import BOARD_FIELDS, board_token_payload, token_payload
 from tokens.models import Token
 from tokens.store import selectors
-from tokens.store.batches import _token
+from tokens.store.batches import _token, upsert_tokens
 
 
 def _fields(token: Token) -> dict:
@@ -79,3 +79,35 @@ def test_the_board_count_in_sql_is_the_orms_count_up_to_its_cap(monkeypatch):
         counts.append(selectors.board_count())
         assert counts[-1] == selectors.count_up_to(on_board, 5)[0]
     assert counts == [1, 2, 3, 4, 5, 5, 5, 5, 5]
+
+
+def _stored(mint: str) -> dict:
+    fields = _fields(Token.objects.get(mint=mint))
+    del fields["id"]
+    return fields
+
+
+@pytest.mark.django_db
+def test_a_batch_stores_each_field_as_given_the_empty_ones_left_out_of_its_statement_included():
+    created = datetime(2026, 12, 1, 12, 0, 1, 5, tzinfo=UTC)
+    read = datetime(2026, 12, 1, 12, 5, tzinfo=UTC)
+    common = {"created_at": created, "first_seen_at": created, "last_seen_at": created, "passed_filters": True}
+    first = [
+        _token(mint="full", name="Full", price_usd=0.5, liquidity_usd=9.0, state_read_at=read, reply_count=4,
+               holders=7, sources=["chain"], last_trade_at=read, **common),
+        _token(mint="bare", name="Bare", **common),
+    ]  # fmt: skip
+    upsert_tokens(first)
+    for token in first:
+        expected = _fields(token)
+        del expected["id"]
+        assert _stored(token.mint) == expected
+    # Stored again by a batch in which no row has a price, a curve read, a reply count: those columns
+    # are not named. The price read with a curve stays (no read this time), the reply count is
+    # written (as the missing value it is), as when every column was named.
+    again = [_token(mint="full", name="Full 2", **common), _token(mint="bare", name="Bare 2", **common)]
+    upsert_tokens(again)
+    full = _stored("full")
+    assert (full["name"], full["price_usd"], full["liquidity_usd"], full["state_read_at"]) == ("Full 2", 0.5, 9.0, read)
+    assert (full["reply_count"], full["holders"], full["last_trade_at"]) == (None, None, None)
+    assert _stored("bare")["name"] == "Bare 2"

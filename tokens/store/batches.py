@@ -89,9 +89,9 @@ def store_batch(
         known = {
             row["mint"]: row
             # Unordered: Token's default ordering was a sort and a third of this read's compiling.
-            for row in Token.objects.filter(mint__in=[r.mint for r in records]).order_by().values(
-                "mint", *READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS
-            )
+            for row in Token.objects.filter(mint__in=[r.mint for r in records])
+            .order_by()
+            .values("mint", *READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS)
         }
         for record in records:
             if record.state_read and record.mint in known:
@@ -216,8 +216,17 @@ def upsert_tokens(rows: list[Token]) -> None:
     if not rows:
         return
     fields = [field for field in Token._meta.concrete_fields if not field.primary_key]
+    read = attrgetter(*(field.attname for field in fields))
+    columns = [list(column) for column in zip(*map(read, rows), strict=True)]  # each field's values
+    for index, field in enumerate(fields):
+        if _needs_preparing(field):
+            prepare = _db_value(field)
+            columns[index] = [None if value is None else prepare(value) for value in columns[index]]
+    # A field no row of the batch has a value for is left out of the statement: an insert leaves it
+    # NULL, as naming it did, and an update sets it from `excluded`, NULL either way. A backfill's
+    # rows leave 30-odd of the 66 empty, and SQLite's insert took 40 % longer with them named.
+    named = [index for index, column in enumerate(columns) if column.count(None) < len(rows)]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
     table = quote(Token._meta.db_table)
     read_at = quote(Token._meta.get_field("state_read_at").column)
     updates = ", ".join(
@@ -230,20 +239,11 @@ def upsert_tokens(rows: list[Token]) -> None:
         ]
     )
     sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} ({', '.join(quote(fields[index].column) for index in named)}) "
+        f"VALUES ({', '.join(['%s'] * len(named))}) ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
     )
-    read = attrgetter(*(field.attname for field in fields))
-    prepared = [(index, _db_value(field)) for index, field in enumerate(fields) if _needs_preparing(field)]
-    values = []
-    for row in rows:
-        value = list(read(row))
-        for index, prepare in prepared:
-            if value[index] is not None:
-                value[index] = prepare(value[index])
-        values.append(value)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        cursor.executemany(sql, list(zip(*(columns[index] for index in named), strict=True)))
 
 
 def _needs_preparing(field) -> bool:
