@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
@@ -218,9 +218,12 @@ def upsert_tokens(rows: list[Token]) -> None:
     fields = [field for field in Token._meta.concrete_fields if not field.primary_key]
     read = attrgetter(*(field.attname for field in fields))
     columns = [list(column) for column in zip(*map(read, rows), strict=True)]  # each field's values
+    # The connection itself, not django.db's proxy, which looks it up again at each use (a fifth
+    # of preparing a moment).
+    database = connections[connection.alias]
     for index, field in enumerate(fields):
         if _needs_preparing(field):
-            prepare = _db_value(field)
+            prepare = _db_value(field, database)
             columns[index] = [None if value is None else prepare(value) for value in columns[index]]
     # A field no row of the batch has a value for is left out of the statement: an insert leaves it
     # NULL, as naming it did, and an update sets it from `excluded`, NULL either way. A backfill's
@@ -251,7 +254,7 @@ def _needs_preparing(field) -> bool:
     return field.get_internal_type() in ("DateTimeField", "JSONField")
 
 
-def _db_value(field):
+def _db_value(field, database):
     """A field's preparation for the database (None needs none). A batch's rows share most of their
     values (the batch's own `now` in three fields of each, the same `sources` list): a moment, or a
     list of strings (known by its items), is prepared once."""
@@ -263,9 +266,9 @@ def _db_value(field):
         elif isinstance(value, datetime):
             key = value
         else:  # 1, 1.0 and True are equal keys, not equal JSON: prepared each time
-            return field.get_db_prep_save(value, connection)
+            return field.get_db_prep_save(value, database)
         if key not in prepared:
-            prepared[key] = field.get_db_prep_save(value, connection)
+            prepared[key] = field.get_db_prep_save(value, database)
         return prepared[key]
 
     return prepare

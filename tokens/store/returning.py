@@ -9,7 +9,7 @@ converters the ORM applies, so the row read is the row `Model.objects.get()` wou
 
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import F, Model
 
 M = TypeVar("M", bound=Model)
@@ -61,10 +61,25 @@ def update_returning(
 
 def _converted(meta, row: tuple) -> list[Any]:
     """Each column's value as the ORM reads it (SQLite's datetimes and booleans, JSON...)."""
+    database = connections[connection.alias]
     converted = []
-    for field, value in zip(meta.concrete_fields, row, strict=True):
-        column = field.get_col(meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-            value = convert(value, column, connection)
+    for value, (column, converters) in zip(row, _converters(meta, database), strict=True):
+        for convert in converters:
+            value = convert(value, column, database)
         converted.append(value)
     return converted
+
+
+_CONVERTERS: dict[tuple[str, str], list[tuple[Any, list]]] = {}
+
+
+def _converters(meta, database) -> list[tuple[Any, list]]:
+    """Each concrete field's column and the converters the ORM applies to it, as the compiler finds
+    them (the backend's, then the field's), looked up once a model and backend."""
+    key = (meta.label, database.vendor)
+    if key not in _CONVERTERS:
+        columns = [field.get_col(meta.db_table) for field in meta.concrete_fields]
+        _CONVERTERS[key] = [
+            (column, database.ops.get_db_converters(column) + column.get_db_converters(database)) for column in columns
+        ]
+    return _CONVERTERS[key]
