@@ -27,8 +27,8 @@ from tokens.store.filters import HOLDERS, METADATA, STATE, FilterRules
 from tokens.store.lease import Lease, fenced_count, lease_length
 from tokens.store.normalise import TokenRecord
 from tokens.store.processing import judge_record
-from tokens.store.returning import update_returning
 from tokens.store.selectors import board_count
+from tokens.store.statements import update_returning, values_in
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
@@ -54,6 +54,8 @@ DETAIL_FIELDS: dict[str, tuple[str, ...]] = {
 # When each kind of detail was last fetched, changed or not.
 READ_AT = {STATE: "state_read_at", HOLDERS: "holders_read_at", METADATA: "metadata_read_at"}
 _KEPT_FIELDS = ("sources", "signature", *(name for names in DETAIL_FIELDS.values() for name in names))
+# What a batch reads of its tokens already stored.
+_KNOWN_FIELDS = list(dict.fromkeys((*READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS)))
 
 
 @dataclass
@@ -88,10 +90,7 @@ def store_batch(
         cursor = next_cursor()  # 1. the board
         known = {
             row["mint"]: row
-            # Unordered: Token's default ordering was a sort and a third of this read's compiling.
-            for row in Token.objects.filter(mint__in=[r.mint for r in records])
-            .order_by()
-            .values("mint", *READ_AT.values(), *_KEPT_FIELDS, *_LEDGER_FIELDS)
+            for row in values_in(Token, key="mint", keys=[r.mint for r in records], names=["mint", *_KNOWN_FIELDS])
         }
         for record in records:
             if record.state_read and record.mint in known:
@@ -295,12 +294,17 @@ def _token(**values: Any) -> Token:
 
 
 # Each concrete field's default by attribute name: constants taken once, factories (a list) called
-# for each row.
+# for each row. (A field with no default has NOT_PROVIDED, a class, as its `default`: callable, but
+# its default is a constant.)
 _CONSTANT_DEFAULTS = {
-    field.attname: field.get_default() for field in Token._meta.concrete_fields if not callable(field.default)
+    field.attname: field.get_default()
+    for field in Token._meta.concrete_fields
+    if not (field.has_default() and callable(field.default))
 }
 _MADE_DEFAULTS = [
-    (field.attname, field.get_default) for field in Token._meta.concrete_fields if callable(field.default)
+    (field.attname, field.get_default)
+    for field in Token._meta.concrete_fields
+    if field.has_default() and callable(field.default)
 ]
 _TOKEN_NAMES = frozenset(field.attname for field in Token._meta.concrete_fields)
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from tokens.models import LoadRun
-from tokens.store.returning import update_returning
+from tokens.store.statements import update_returning
 
 
 class LeaseLost(Exception):

@@ -1,15 +1,16 @@
-"""A batch's run counters and board cursor are written and read back in one `UPDATE … RETURNING`:
-the row it returns must be the row the ORM reads, on SQLite and PostgreSQL, and without RETURNING."""
+"""A batch's run counters and board cursor are written and read back in one `UPDATE … RETURNING`,
+and its stored tokens read in plain SQL: the rows must be the rows the ORM reads, on SQLite and
+PostgreSQL, and without RETURNING."""
 
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 
-from tokens.models import BoardCursor, LoadRun
-from tokens.store.batches import next_cursor
+from tokens.models import BoardCursor, LoadRun, Token
+from tokens.store.batches import _token, next_cursor
 from tokens.store.lease import Lease, LeaseLost, fenced_count
-from tokens.store.returning import update_returning
+from tokens.store.statements import update_returning, values_in
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +77,26 @@ def test_the_board_cursor_counts_from_its_first_batch(path):
     assert not BoardCursor.objects.exists()
     assert [next_cursor(), next_cursor(), next_cursor()] == [1, 2, 3]
     assert BoardCursor.objects.get(pk=1).value == 3
+
+
+def test_rows_read_by_their_keys_are_the_rows_the_orm_reads():
+    created = datetime(2026, 12, 1, 12, 0, 1, 5, tzinfo=UTC)
+    common = {"created_at": created, "first_seen_at": created, "last_seen_at": created}
+    Token.objects.bulk_create([
+        _token(mint="full", sources=["chain", "pumpportal"], complete=True, state_read_at=HEARTBEAT, holders=7,
+               market_cap_sol=31.5, description="ünïcode", passed_filters=True, **common),
+        _token(mint="bare", **common),
+        _token(mint="other", **common),
+    ])  # fmt: skip
+    names = ["mint", "sources", "complete", "state_read_at", "holders_read_at", "holders", "market_cap_sol",
+             "description", "passed_filters", "created_at"]  # fmt: skip
+    keys = ["full", "bare", "absent"]
+    read = values_in(Token, key="mint", keys=keys, names=names)
+    orm = list(Token.objects.filter(mint__in=keys).values(*names))
+    assert sorted(read, key=lambda row: row["mint"]) == sorted(orm, key=lambda row: row["mint"])
+    assert {row["mint"] for row in read} == {"full", "bare"}
+    full = next(row for row in read if row["mint"] == "full")
+    assert (
+        full["complete"] is True and full["sources"] == ["chain", "pumpportal"] and full["state_read_at"] == HEARTBEAT
+    )
+    assert values_in(Token, key="mint", keys=[], names=names) == []

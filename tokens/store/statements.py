@@ -1,10 +1,13 @@
-"""One row updated and read back in one statement: `UPDATE … RETURNING`.
+"""Statements a batch makes every time, written as SQL: one row updated and read back in one
+`UPDATE … RETURNING`, and rows read by a list of keys.
 
-Hand-written because Django (5.2) has no such query: `QuerySet.update()` returns a count, so a write
-that needs the row it left took a second statement, and compiling the two through the ORM was a
-fifth of storing a backfill's batch (the run's counters and the board's cursor, every batch). The
-SQL is plain; the values go through each field's own preparation and come back through the same
-converters the ORM applies, so the row read is the row `Model.objects.get()` would make.
+Hand-written because Django (5.2) has no `UPDATE … RETURNING` (`QuerySet.update()` returns a count,
+so a write that needs the row it left took a second statement), and because compiling these
+through the ORM, every batch, cost more than running them: the run's counters and read-back, the
+board's cursor and the stored tokens' read were a fifth of storing a backfill's batch. The SQL is
+plain; values go through each field's own preparation and come back through the converters the ORM
+applies (looked up as its compiler does), so the rows read are the rows the ORM would read
+(tests/store/test_statements.py holds them equal).
 """
 
 from typing import Any, TypeVar
@@ -59,26 +62,46 @@ def update_returning(
     return model.from_db(connection.alias, [field.attname for field in fields], _converted(meta, row))
 
 
-def _converted(meta, row: tuple) -> list[Any]:
+def values_in(model: type[Model], *, key: str, keys: list[Any], names: list[str]) -> list[dict[str, Any]]:
+    """`model.objects.filter(<key>__in=keys).values(*names)`, unordered: each row holding `keys`,
+    as a dict of `names`."""
+    if not keys:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    key_field = meta.get_field(key)
+    sql = (
+        f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)} "
+        f"WHERE {quote(key_field.column)} IN ({', '.join(['%s'] * len(keys))})"
+    )
+    database = connections[connection.alias]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key_field.get_db_prep_value(value, database) for value in keys])
+        rows = cursor.fetchall()
+    return [dict(zip(names, _converted(meta, row, fields), strict=True)) for row in rows]
+
+
+def _converted(meta, row: tuple, fields: list | None = None) -> list[Any]:
     """Each column's value as the ORM reads it (SQLite's datetimes and booleans, JSON...)."""
     database = connections[connection.alias]
     converted = []
-    for value, (column, converters) in zip(row, _converters(meta, database), strict=True):
+    for value, (column, converters) in zip(row, _converters(meta, database, fields), strict=True):
         for convert in converters:
             value = convert(value, column, database)
         converted.append(value)
     return converted
 
 
-_CONVERTERS: dict[tuple[str, str], list[tuple[Any, list]]] = {}
+_CONVERTERS: dict[tuple[str, str, tuple[str, ...] | None], list[tuple[Any, list]]] = {}
 
 
-def _converters(meta, database) -> list[tuple[Any, list]]:
-    """Each concrete field's column and the converters the ORM applies to it, as the compiler finds
-    them (the backend's, then the field's), looked up once a model and backend."""
-    key = (meta.label, database.vendor)
+def _converters(meta, database, fields: list | None) -> list[tuple[Any, list]]:
+    """The column of each field (each concrete field by default) and the converters the ORM applies
+    to it, as its compiler finds them (the backend's, then the field's); looked up once."""
+    key = (meta.label, database.vendor, None if fields is None else tuple(field.name for field in fields))
     if key not in _CONVERTERS:
-        columns = [field.get_col(meta.db_table) for field in meta.concrete_fields]
+        columns = [field.get_col(meta.db_table) for field in (meta.concrete_fields if fields is None else fields)]
         _CONVERTERS[key] = [
             (column, database.ops.get_db_converters(column) + column.get_db_converters(database)) for column in columns
         ]
