@@ -23,7 +23,7 @@ from tokens.runs.queue import claim_next
 from tokens.runs.watch import check_runs
 from tokens.runs.worker import WorkerLoop
 from tokens.store import lease as lease_module
-from tokens.store.batches import store_batch
+from tokens.store.batches import current_cursor, next_cursor, store_batch
 from tokens.store.lease import LeaseLost, lease_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,11 +55,14 @@ def test_a_late_executors_batch_is_refused_whole(db):
     expire(run.pk)
     second = claim_next()
     assert second is not None and second.resume and second.run.lease_epoch == first.lease_epoch + 1
+    with transaction.atomic():
+        assert next_cursor() == 1
     with pytest.raises(LeaseLost, match="another executor holds it now"):
         store_batch(run_id=run.pk, lease_epoch=first.lease_epoch, records=[], invalid=3, failed=0,
                     estimated_total=None, checkpoint={"phase": "recent"})  # fmt: skip
     after = LoadRun.objects.get(pk=run.pk)
     assert (after.fetched, after.batches, after.checkpoint, after.recoveries) == (0, 0, None, 1)
+    assert current_cursor() == 1  # the refused batch's cursor went back with it
 
 
 async def test_a_frozen_executor_that_wakes_is_stopped_and_the_run_counts_once(pumpfun, settings):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.db.transaction import TransactionManagementError
 
 from tokens.models import BoardCursor, LoadRun, Token
 from tokens.store.batches import _token, next_cursor
@@ -100,3 +101,19 @@ def test_rows_read_by_their_keys_are_the_rows_the_orm_reads():
         full["complete"] is True and full["sources"] == ["chain", "pumpportal"] and full["state_read_at"] == HEARTBEAT
     )
     assert values_in(Token, key="mint", keys=[], names=names) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_board_cursor_is_taken_inside_a_transaction_only():
+    with pytest.raises(TransactionManagementError, match="inside a transaction"):
+        next_cursor()
+    assert not BoardCursor.objects.exists()
+
+
+def test_an_update_with_nothing_to_write_or_no_condition_is_refused():
+    run = _running()
+    with pytest.raises(ValueError, match="a condition and something to write"):
+        update_returning(LoadRun, where={"id": run.pk})
+    with pytest.raises(ValueError, match="a condition and something to write"):
+        update_returning(LoadRun, where={}, add={"fetched": 1})
+    assert LoadRun.objects.get(pk=run.pk).fetched == 5

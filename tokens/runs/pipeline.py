@@ -168,7 +168,8 @@ def cancel_requested(run_id: int) -> bool:
 
 def _store_unless_cancelled(*, run_id: int, **batch: Any) -> StoredBatch:
     """A batch is stored only while its run is not being cancelled: the check and the store in one
-    hop to the database thread (a hop of its own cost as much as the check)."""
+    hop to the database thread (a hop of its own cost as much as the check). So the batch in hand
+    when a cancel comes is processed, then dropped: the run stops at its next batch, as before."""
     if cancel_requested(run_id):
         raise RunCancelled
     return store_batch(run_id=run_id, **batch)

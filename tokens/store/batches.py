@@ -3,7 +3,8 @@ its tokens still need (the durable queue of the details stage); and the board's 
 
 LOCK ORDER. Every transaction that writes tokens or detail tasks takes its row locks in this order,
 skipping what it does not touch:
-  1. the board cursor row (`lock_board()`, always first: it also serialises those transactions);
+  1. the board cursor row (`lock_board()`, or `next_cursor()`'s update, always first: it also
+     serialises those transactions);
   2. load runs, in ascending id;
   3. tokens;
   4. detail tasks.
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
@@ -319,6 +321,8 @@ def lock_board() -> BoardCursor:
 def next_cursor() -> int:
     """Batches get consecutive cursors, so a page can tell when it missed one. Takes the board lock
     (the update locks the row), in one statement once the row exists."""
+    if not connection.in_atomic_block:  # as select_for_update() refuses to, outside one
+        raise TransactionManagementError("next_cursor() takes the board lock: call it inside a transaction")
     counter = update_returning(BoardCursor, where={"id": 1}, add={"value": 1})
     if counter is None:  # the board's first batch: the row is made
         counter = lock_board()

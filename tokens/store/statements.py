@@ -11,6 +11,7 @@ applies (looked up as its compiler does), so the rows read are the rows the ORM 
 """
 
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.db import connection, connections
 from django.db.models import F, Model
@@ -26,7 +27,9 @@ def update_returning(
     row matched. `where` names fields the update does not change (the fallback reads the row by them)."""
     add = add or {}
     values = values or {}
-    if not connection.features.can_return_columns_from_insert:
+    if not where or not (add or values):
+        raise ValueError("update_returning needs a condition and something to write")
+    if not _has_update_returning():
         # SQLite before 3.35 has no RETURNING: the update, then the read, as the ORM makes them.
         updates = {name: F(name) + amount for name, amount in add.items()} | values
         if not model._default_manager.filter(**where).update(**updates):
@@ -62,6 +65,14 @@ def update_returning(
     return model.from_db(connection.alias, [field.attname for field in fields], _converted(meta, row))
 
 
+def _has_update_returning() -> bool:
+    """PostgreSQL's UPDATE has RETURNING, and SQLite's where its INSERT has it (3.35 on); the
+    project runs on nothing else (MariaDB's INSERT has it, its UPDATE not)."""
+    return connection.vendor == "postgresql" or (
+        connection.vendor == "sqlite" and connection.features.can_return_columns_from_insert
+    )
+
+
 def values_in(model: type[Model], *, key: str, keys: list[Any], names: list[str]) -> list[dict[str, Any]]:
     """`model.objects.filter(<key>__in=keys).values(*names)`, unordered: each row holding `keys`,
     as a dict of `names`."""
@@ -93,16 +104,21 @@ def _converted(meta, row: tuple, fields: list | None = None) -> list[Any]:
     return converted
 
 
-_CONVERTERS: dict[tuple[str, str, tuple[str, ...] | None], list[tuple[Any, list]]] = {}
+# By connection: a converter is a method of its connection's operations (SQLite's reads that
+# connection's time zone), and each thread has its own connection.
+_CONVERTERS: WeakKeyDictionary[Any, dict[tuple[str, tuple[str, ...] | None], list[tuple[Any, list]]]] = (
+    WeakKeyDictionary()
+)
 
 
 def _converters(meta, database, fields: list | None) -> list[tuple[Any, list]]:
     """The column of each field (each concrete field by default) and the converters the ORM applies
-    to it, as its compiler finds them (the backend's, then the field's); looked up once."""
-    key = (meta.label, database.vendor, None if fields is None else tuple(field.name for field in fields))
-    if key not in _CONVERTERS:
+    to it, as its compiler finds them (the backend's, then the field's); looked up once a connection."""
+    known = _CONVERTERS.setdefault(database, {})
+    key = (meta.label, None if fields is None else tuple(field.name for field in fields))
+    if key not in known:
         columns = [field.get_col(meta.db_table) for field in (meta.concrete_fields if fields is None else fields)]
-        _CONVERTERS[key] = [
+        known[key] = [
             (column, database.ops.get_db_converters(column) + column.get_db_converters(database)) for column in columns
         ]
-    return _CONVERTERS[key]
+    return known[key]
