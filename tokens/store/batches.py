@@ -151,8 +151,7 @@ def _count_first_seen(run: LoadRun, new: list[TokenRecord]) -> None:
         first_seen = dict(run.first_seen or {})
         for name, count in counts.items():
             first_seen[name] = first_seen.get(name, 0) + count
-        LoadRun.objects.filter(pk=run.pk).update(first_seen=first_seen)
-        run.first_seen = first_seen
+        run.first_seen = update_returning(LoadRun, where={"id": run.pk}, values={"first_seen": first_seen}).first_seen
 
 
 def _use_fresh_details(
