@@ -32,6 +32,7 @@ from tokens.store.batches import StoredBatch, store_batch
 from tokens.store.filters import FilterRules, rules_from
 from tokens.store.lease import Lease, fenced_update, lease_of
 from tokens.store.processing import NO_DETAILS, DetailPlan, process_batch
+from tokens.store.statements import values_in
 
 logger = logging.getLogger(__name__)
 ProgressHook = Callable[[LoadRun], None]
@@ -163,7 +164,9 @@ async def warn(run: LoadRun, warning: str) -> None:
 
 
 def cancel_requested(run_id: int) -> bool:
-    return LoadRun.objects.filter(pk=run_id, cancel_requested=True).exists()
+    """Asked every batch: read in SQL (the ORM's query compiled for longer than it ran)."""
+    rows = values_in(LoadRun, key="id", keys=[run_id], names=["cancel_requested"])
+    return any(row["cancel_requested"] for row in rows)
 
 
 def _store_unless_cancelled(*, run_id: int, **batch: Any) -> StoredBatch:
