@@ -26,6 +26,7 @@ from tokens.sources.resilience import (
     send_or_transient,
     shared_limiter,
 )
+from tokens.sources.pool import use_linear_pool
 from tokens.sources.tls import SHARED_CONTEXT, pool_limits
 
 logger = logging.getLogger(__name__)
@@ -95,11 +96,13 @@ class SolanaRpc:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._notice = on_notice or (lambda text: logger.warning("%s", text))
         self._next_id = 0
-        self._http = httpx.AsyncClient(
-            limits=pool_limits(16),  # batches (`concurrency` at once) and single calls beside them
-            timeout=timeout,
-            headers={"Content-Type": "application/json"},
-            verify=SHARED_CONTEXT,
+        self._http = use_linear_pool(
+            httpx.AsyncClient(
+                limits=pool_limits(16),  # batches (`concurrency` at once) and single calls beside them
+                timeout=timeout,
+                headers={"Content-Type": "application/json"},
+                verify=SHARED_CONTEXT,
+            )
         )
 
     async def __aenter__(self) -> "SolanaRpc":
