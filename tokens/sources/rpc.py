@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
+from tokens.sources.pool import use_linear_pool
 from tokens.sources.redaction import redact_url
 from tokens.sources.resilience import (
     RetriesExhausted,
@@ -26,7 +28,6 @@ from tokens.sources.resilience import (
     send_or_transient,
     shared_limiter,
 )
-from tokens.sources.pool import use_linear_pool
 from tokens.sources.tls import SHARED_CONTEXT, pool_limits
 
 logger = logging.getLogger(__name__)
@@ -117,11 +118,12 @@ class SolanaRpc:
     def _limiter(self):
         return None if self._rate is None else shared_limiter(RATE_LIMITER_NAME, per_second=self._rate)
 
-    async def call(self, method: str, params: list[Any] | dict[str, Any]) -> Any:
-        """One call's result (None is a result: `getTransaction` of a transaction not visible yet)."""
+    async def call(self, method: str, params: list[Any] | dict[str, Any], *, typed: "TypedAnswer | None" = None) -> Any:
+        """One call's result (None is a result: `getTransaction` of a transaction not visible yet).
+        With `typed`, a result of its type comes back as that type; any other answer is read as JSON."""
         try:
             return await call_with_retries(
-                lambda: self._send_one(method, params),
+                lambda: self._send_one(method, params, typed=typed),
                 policy=self._retry,
                 limiter=None,
                 what=f"Solana RPC {method}",
@@ -183,9 +185,17 @@ class SolanaRpc:
             raise RpcError(f"{exc}; SOLANA_RPC_URL is {redact_url(self._url)}") from exc
         return [results[i] for i in range(len(params_list))]
 
-    async def _send_one(self, method: str, params: list[Any] | dict[str, Any]) -> Any:
+    async def _send_one(
+        self, method: str, params: list[Any] | dict[str, Any], *, typed: "TypedAnswer | None" = None
+    ) -> Any:
         await acquire_calls(self._limiter(), 1)
-        body = await self._post(self._request(method, params), what=method)
+        content = await self._post_bytes(self._request(method, params), what=method)
+        if typed is not None:
+            with contextlib.suppress(msgspec.DecodeError):  # not of its type: read as any answer is
+                answer = typed.decode(content)
+                if bytes(answer.error) == b"null":
+                    return answer.result
+        body = _json(content, what=method)
         if not isinstance(body, dict):
             raise TransientError(f"{method}: sent a JSON {type(body).__name__}, not a JSON-RPC answer")
         if body.get("error") is not None:
@@ -234,6 +244,9 @@ class SolanaRpc:
         return {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
 
     async def _post(self, payload: Any, *, what: str) -> Any:
+        return _json(await self._post_bytes(payload, what=what), what=what)
+
+    async def _post_bytes(self, payload: Any, *, what: str) -> bytes:
         self.http_requests += 1
         self.calls += len(payload) if isinstance(payload, list) else 1
         response = await send_or_transient(
@@ -246,10 +259,26 @@ class SolanaRpc:
             )
         if response.status_code != 200:
             raise RpcError(f"{what}: the Solana RPC answered HTTP {response.status_code}")
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise TransientError(f"{what}: sent a body that is not JSON") from exc
+        return response.content
+
+
+def _json(content: bytes, *, what: str) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise TransientError(f"{what}: sent a body that is not JSON") from exc
+
+
+class TypedAnswer:
+    """A JSON-RPC answer whose `result` is read straight into `result_type` (msgspec), for answers
+    too large to build as JSON objects only to read a few of their fields."""
+
+    def __init__(self, result_type: type) -> None:
+        answer = msgspec.defstruct("Answer", [("result", result_type), ("error", msgspec.Raw, msgspec.Raw(b"null"))])
+        self._decoder = msgspec.json.Decoder(answer)
+
+    def decode(self, content: bytes) -> Any:
+        return self._decoder.decode(content)
 
 
 class _RateLimited:

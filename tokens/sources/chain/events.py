@@ -139,6 +139,11 @@ def decode_transaction(tx: Any, *, signature: str | None = None) -> DecodedTrans
     except TransactionShapeError as exc:
         name = signature or "?"
         return DecodedTransaction(signature=name, slot=None, block_time=None, failed=False, invalid=[f"{name}: {exc}"])
+    return decode_view(view)
+
+
+def decode_view(view: TransactionView) -> DecodedTransaction:
+    """The pump.fun events of a transaction as `transactions` reads it."""
     decoded = DecodedTransaction(
         signature=view.signature, slot=view.slot, block_time=view.block_time, failed=view.failed
     )

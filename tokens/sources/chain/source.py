@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import msgspec
 import orjson
 import websockets
 
@@ -34,7 +35,7 @@ from tokens.sources.chain.curve import (
     decode_pyth_price,
     fresh_usd_price,
 )
-from tokens.sources.chain.events import DecodedTransaction, decode_logs, decode_transaction
+from tokens.sources.chain.events import DecodedTransaction, decode_logs, decode_transaction, decode_view
 from tokens.sources.chain.launches import (
     apply_curve_state,
     apply_pool_reading,
@@ -42,8 +43,9 @@ from tokens.sources.chain.launches import (
     record_key,
 )
 from tokens.sources.chain.pool_reader import PoolReader
+from tokens.sources.chain.transactions import TypedTransaction, typed_view
 from tokens.sources.reach import Reach
-from tokens.sources.rpc import MethodNotFound, RpcCallError, RpcError, SolanaRpc
+from tokens.sources.rpc import MethodNotFound, RpcCallError, RpcError, SolanaRpc, TypedAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +175,7 @@ class ChainSource:
         }
         if token:
             options["paginationToken"] = token
-        return await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options])
+        return await self.rpc.call("getTransactionsForAddress", [MINT_AUTHORITY, options], typed=_FULL_PAGE)
 
     async def _signature_page(self, *, before: str | None, limit: int | None) -> list[dict[str, Any]]:
         # The backfill's first page as small as its first batch: a thousand signatures take a while
@@ -347,14 +349,20 @@ class ChainSource:
 
     def _page_contents(self, result: Any) -> tuple[list[DecodedTransaction], str | None]:
         """A `getTransactionsForAddress` answer's transactions, decoded, and its pagination token."""
-        transactions = result.get("data") if isinstance(result, dict) else None
-        if not isinstance(transactions, list):
-            raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
-        decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
+        if isinstance(result, _FullPage):
+            decoded_list = [
+                decode_view(typed_view(tx, signature=(tx.transaction.signatures or ["?"])[0])) for tx in result.data
+            ]
+            token = result.paginationToken
+        else:
+            transactions = result.get("data") if isinstance(result, dict) else None
+            if not isinstance(transactions, list):
+                raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
+            decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
+            token = result.get("paginationToken")
         for decoded in decoded_list:
             if decoded.block_time is not None:
                 self.reach.saw(decoded.block_time * 1000)
-        token = result.get("paginationToken")
         return decoded_list, token if isinstance(token, str) and token else None
 
     async def _rest_of(self, signature: str, *, done: list[str]) -> list[Launch]:
@@ -730,6 +738,17 @@ def _notification_value(raw: Any) -> tuple[dict[str, Any] | None, int | None]:
     context = result.get("context")
     slot = context.get("slot") if isinstance(context, dict) else None
     return value, slot if isinstance(slot, int) and not isinstance(slot, bool) else None
+
+
+class _FullPage(msgspec.Struct, gc=False):
+    """A `getTransactionsForAddress` page of whole transactions, as `transactions.TypedTransaction`
+    reads them (a page with any other transaction in it is read as JSON)."""
+
+    data: list[TypedTransaction]
+    paginationToken: str | None = None
+
+
+_FULL_PAGE = TypedAnswer(_FullPage)
 
 
 def _signature_of(tx: Any) -> str:
