@@ -8,7 +8,7 @@ import contextlib
 import httpcore
 import httpx
 
-from tokens.sources.pool import LinearConnectionPool, use_linear_pool
+from tokens.sources.pool import PINNED_HTTPCORE, LinearConnectionPool, use_linear_pool
 from tokens.sources.rpc import SolanaRpc
 
 
@@ -71,6 +71,10 @@ async def post(http: httpx.AsyncClient, url: str) -> int:
     return int(response.content)
 
 
+def test_the_httpcore_it_was_written_against_is_the_one_installed():
+    assert httpcore.__version__ == PINNED_HTTPCORE  # an upgrade reads pool.py again, then moves the pin
+
+
 async def test_the_rpc_client_uses_it():
     rpc = SolanaRpc(url="http://127.0.0.1:9/")
     try:
@@ -113,16 +117,20 @@ async def test_the_limit_holds_and_every_request_is_answered():
 async def test_a_connection_the_server_closed_is_replaced_not_failed_on():
     async with Server(close_after_answer=True) as server, client() as http:
         first = await post(http, server.url)
-        await asyncio.sleep(0.05)  # the server's close reaches this side: the idle socket reads EOF
+        for _ in range(500):  # until the server has closed it: then the idle socket reads EOF here
+            if server.open_now == 0:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # and the close has crossed the loopback
         second = await post(http, server.url)
     assert (first, second) == (1, 2)
 
 
 async def test_an_expired_keep_alive_is_replaced():
-    async with Server() as server, client(keepalive_expiry=0.05) as http:
+    async with Server() as server, client(keepalive_expiry=1.0) as http:
         assert await post(http, server.url) == 1
         assert await post(http, server.url) == 1
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(1.2)
         assert await post(http, server.url) == 2
         assert len(http._transport._pool.connections) == 1  # the expired one was closed, not kept
 

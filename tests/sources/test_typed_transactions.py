@@ -13,11 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakes.chain import Launch, history, transaction_json
+from tests.fakes.http import FakeServer, Reply
 from tests.real_samples import REAL, load
 from tokens.sources.chain.events import decode_transaction, decode_view
 from tokens.sources.chain.lists import get_chain_recent_tokens
+from tokens.sources.chain.source import _FULL_PAGE, _FullPage
 from tokens.sources.chain.transactions import TypedTransaction, typed_view
 from tokens.sources.clients import chain_source, solana_rpc
+from tokens.sources.resilience import RetryPolicy
+from tokens.sources.rpc import RpcCallError, RpcError, SolanaRpc
 
 
 def typed(tx) -> TypedTransaction | None:
@@ -137,7 +141,8 @@ JSON_VALUES = st.recursive(
 PLACES = [
     ("slot",), ("blockTime",), ("signature",), ("meta",), ("meta", "err"), ("meta", "logMessages"),
     ("meta", "logMessages", 0), ("meta", "innerInstructions"), ("meta", "innerInstructions", 0),
-    ("meta", "loadedAddresses"), ("meta", "loadedWritableAddresses"), ("transaction",),
+    ("meta", "loadedAddresses"), ("meta", "loadedAddresses", "writable"), ("meta", "loadedWritableAddresses"),
+    ("meta", "loadedReadonlyAddresses"), ("transaction",), ("transaction", "message", "header"),
     ("transaction", "signatures"), ("transaction", "signatures", 0), ("transaction", "message"),
     ("transaction", "message", "accountKeys"), ("transaction", "message", "accountKeys", 3), ("transaction", "meta"),
 ]  # fmt: skip
@@ -209,3 +214,67 @@ async def test_a_page_with_a_hostile_transaction_is_read_as_json_and_loses_nothi
     assert sorted(record.mint for record in delivered) == sorted(launch.mint for launch in launches)
     entry = solana.entries[solana.by_signature[hostile]]
     assert typed(whole(entry)) is None and typed(made(entry)) is not None  # the page was refused for it
+
+
+class Canned(FakeServer):
+    """Answers every call with the next of `bodies` (the last one again once they run out)."""
+
+    def __init__(self, *bodies: bytes) -> None:
+        super().__init__()
+        self.bodies = list(bodies)
+        self.calls = 0
+
+    def handle(self, method, path, query, body, headers) -> Reply:
+        self.calls += 1
+        return Reply(raw=self.bodies.pop(0) if len(self.bodies) > 1 else self.bodies[0])
+
+
+PAGE = {"data": [transaction_json(Launch(index=7, block_time=1_700_000_000), slot=10**8)], "paginationToken": "next"}
+
+
+def answer(**fields) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, **fields}, ensure_ascii=False).encode()
+
+
+async def typed_call(*bodies: bytes):
+    server = Canned(*bodies).start()
+    try:
+        async with SolanaRpc(url=server.url, retry=RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0)) as rpc:
+            return await rpc.call("getTransactionsForAddress", [], typed=_FULL_PAGE), server.calls
+    finally:
+        server.stop()
+
+
+async def test_a_page_of_its_type_comes_back_typed():
+    page, calls = await typed_call(answer(result=PAGE))
+    assert isinstance(page, _FullPage) and page.paginationToken == "next" and calls == 1
+    assert decode_view(typed_view(page.data[0])) == decode_transaction(PAGE["data"][0])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        answer(result=PAGE).replace(
+            b"Program log: Instruction: Buy", b"Program log: Instruction: \xff"
+        ),  # a read string
+        answer(result=PAGE).replace(b'"data": "', b'"data": "\xff', 1),  # a skipped string
+    ],
+    ids=["bad UTF-8 in the logs", "bad UTF-8 in an inner instruction"],
+)
+async def test_bad_utf8_anywhere_is_refused_and_asked_again_as_before(body):
+    page, calls = await typed_call(body, answer(result=PAGE))
+    assert calls == 2 and isinstance(page, _FullPage)
+
+
+async def test_answers_of_another_shape_are_read_as_json_as_before():
+    hostile = {**PAGE, "data": [{**PAGE["data"][0], "slot": "twelve"}]}
+    result, _ = await typed_call(answer(result=hostile))
+    assert result == json.loads(json.dumps(hostile))  # the JSON read: the page's JSON as it came
+    assert (await typed_call(answer(result=None)))[0] is None
+
+
+async def test_error_answers_are_errors_as_before():
+    with pytest.raises(RpcCallError, match="-32602"):
+        await typed_call(answer(result=PAGE, error={"code": -32602, "message": "bad params"}))
+    with pytest.raises(RpcError, match="rate limited"):
+        await typed_call(answer(error={"code": -32429, "message": "slow down"}))

@@ -18,9 +18,17 @@ new one as before.
 import httpcore
 import httpx
 
+PINNED_HTTPCORE = "1.0.9"  # the version whose pool this one's bookkeeping replaces
+
 
 class LinearConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's pool; only `_assign_requests_to_connections`, which it calls whenever a request
+    comes or goes, is this module's."""
+
     def _assign_requests_to_connections(self) -> list:
+        """Drop closed connections, close idle ones beyond the keep-alive limit, then give each
+        waiting request a usable connection, a new one, or one made room for; returns the
+        connections to close (httpcore closes them outside its lock)."""
         closing = []
         kept = []
         count = len(self._connections)
@@ -34,7 +42,7 @@ class LinearConnectionPool(httpcore.AsyncConnectionPool):
                 kept.append(connection)
         self._connections = kept
         for pool_request in [request for request in self._requests if request.is_queued()]:
-            connection = self._usable_connection(pool_request.request.url.origin, closing)
+            connection = self._usable_connection(origin=pool_request.request.url.origin, closing=closing)
             if connection is None:
                 if len(self._connections) >= self._max_connections:
                     idle = next((c for c in self._connections if c.is_idle()), None)
@@ -47,7 +55,7 @@ class LinearConnectionPool(httpcore.AsyncConnectionPool):
             pool_request.assign_to_connection(connection)
         return closing
 
-    def _usable_connection(self, origin: httpcore.Origin, closing: list):
+    def _usable_connection(self, *, origin: httpcore.Origin, closing: list):
         """The first connection that can take a request to `origin` now; expired ones found on the
         way are closed."""
         for connection in list(self._connections):
@@ -62,10 +70,13 @@ class LinearConnectionPool(httpcore.AsyncConnectionPool):
 
 
 def use_linear_pool(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """The client, its default transport's pool managed by `LinearConnectionPool` (a transport
-    behind a proxy keeps its own)."""
+    """The client, its default transport's pool managed by `LinearConnectionPool`. A transport
+    behind a proxy (or mounted for one by the environment) keeps its own, and so does every pool of
+    an httpcore other than the one this was written against."""
     transport = client._transport
     pool = getattr(transport, "_pool", None)
+    if httpcore.__version__ != PINNED_HTTPCORE:
+        return client
     if isinstance(transport, httpx.AsyncHTTPTransport) and type(pool) is httpcore.AsyncConnectionPool:
         pool.__class__ = LinearConnectionPool  # no state of its own: the pool as configured
     return client

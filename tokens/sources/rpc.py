@@ -191,10 +191,9 @@ class SolanaRpc:
         await acquire_calls(self._limiter(), 1)
         content = await self._post_bytes(self._request(method, params), what=method)
         if typed is not None:
-            with contextlib.suppress(msgspec.DecodeError):  # not of its type: read as any answer is
-                answer = typed.decode(content)
-                if bytes(answer.error) == b"null":
-                    return answer.result
+            answer = typed.decode(content)
+            if answer is not None and bytes(answer.error) == b"null":
+                return answer.result
         body = _json(content, what=method)
         if not isinstance(body, dict):
             raise TransientError(f"{method}: sent a JSON {type(body).__name__}, not a JSON-RPC answer")
@@ -278,7 +277,15 @@ class TypedAnswer:
         self._decoder = msgspec.json.Decoder(answer)
 
     def decode(self, content: bytes) -> Any:
-        return self._decoder.decode(content)
+        """The answer, or None when it is not of the type (then it is read as JSON, and refused or
+        taken as any answer is)."""
+        try:
+            # msgspec checks the UTF-8 of the strings it reads, not of those it skips; orjson refuses
+            # a body with bad UTF-8 anywhere, and so must this.
+            content.decode("utf-8")
+            return self._decoder.decode(content)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return None
 
 
 class _RateLimited:

@@ -349,17 +349,7 @@ class ChainSource:
 
     def _page_contents(self, result: Any) -> tuple[list[DecodedTransaction], str | None]:
         """A `getTransactionsForAddress` answer's transactions, decoded, and its pagination token."""
-        if isinstance(result, _FullPage):
-            decoded_list = [
-                decode_view(typed_view(tx, signature=(tx.transaction.signatures or ["?"])[0])) for tx in result.data
-            ]
-            token = result.paginationToken
-        else:
-            transactions = result.get("data") if isinstance(result, dict) else None
-            if not isinstance(transactions, list):
-                raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
-            decoded_list = [_decode(_signature_of(tx), tx) for tx in transactions]
-            token = result.get("paginationToken")
+        decoded_list, token = _typed_page(result) if isinstance(result, _FullPage) else _json_page(result)
         for decoded in decoded_list:
             if decoded.block_time is not None:
                 self.reach.saw(decoded.block_time * 1000)
@@ -749,6 +739,19 @@ class _FullPage(msgspec.Struct, gc=False):
 
 
 _FULL_PAGE = TypedAnswer(_FullPage)
+
+
+def _typed_page(page: _FullPage) -> tuple[list[DecodedTransaction], Any]:
+    # Each transaction with the signature a JSON page hands beside it (`_signature_of`).
+    decoded = [decode_view(typed_view(tx, signature=(tx.transaction.signatures or ["?"])[0])) for tx in page.data]
+    return decoded, page.paginationToken
+
+
+def _json_page(result: Any) -> tuple[list[DecodedTransaction], Any]:
+    transactions = result.get("data") if isinstance(result, dict) else None
+    if not isinstance(transactions, list):
+        raise ChainError("getTransactionsForAddress did not answer with a list of transactions")
+    return [_decode(_signature_of(tx), tx) for tx in transactions], result.get("paginationToken")
 
 
 def _signature_of(tx: Any) -> str:

@@ -106,6 +106,8 @@ def view_of(tx: Any, *, signature: str | None = None) -> TransactionView:
 
 _NULL = msgspec.Raw(b"null")
 # Integers of 64 bits: others are read by view_of (or refused, beyond orjson's range, as before).
+# In the fields kept raw or skipped, nothing is refused that the decoders do not read: an integer
+# wider than orjson reads there no longer costs the whole page.
 _Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
@@ -160,8 +162,12 @@ def _typed_keys_and_inner(message: dict[str, msgspec.Raw], meta: _TypedMeta | No
 
 
 def _raw_json(raw: msgspec.Raw) -> Any:
-    # msgspec read it whole already: it is JSON. null, as an absent field, is None.
-    return msgspec.json.decode(raw)
+    """A kept field's value; null, as an absent field, is None. It is JSON (the answer was read whole),
+    but nested deeper than Python reads it is read as absent: the decoders never raise."""
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
 
 
 def _signature_and_keys(transaction: Any) -> tuple[str | None, list[str]]:
