@@ -3,9 +3,10 @@ launch between the RPC's answer and the page's message.
 
     python bench/loader_stages.py [--launches 20000]
 
-N create transactions as `getTransactionsForAddress` hands them over (JSON text, read as the RPC
-client reads it) are decoded, made into launch records, processed (validated, filtered), stored
-100 a batch into a fresh SQLite database and made into the page's batch messages, each stage timed
+N create transactions as `getTransactionsForAddress` hands them over (a page's JSON answer, read as
+the RPC client reads it: straight into the fields the decoders use) are decoded, made into launch
+records, processed (validated, filtered), stored 100 a batch into a fresh SQLite database and made
+into the page's batch messages, each stage timed
 in CPU seconds (`time.process_time`): steadier than a wall clock on a machine shared with the
 processes `chain_bench.py` starts, and it names the stage. HTTP, the curves' reads and the channel
 layer are not in it (chain_bench.py measures the whole). Writes bench/results/loader_stages.md.
@@ -48,8 +49,10 @@ from tokens.models import BotSettings, LoadRun  # noqa: E402
 from tokens.runs.loader import claim_run  # noqa: E402
 from tokens.runs.requests import create_run, plan_run  # noqa: E402
 from tokens.runs.warm import warm_up  # noqa: E402
-from tokens.sources.chain.events import decode_transaction  # noqa: E402
+from tokens.sources.chain.events import decode_view  # noqa: E402
 from tokens.sources.chain.launches import launch_records  # noqa: E402
+from tokens.sources.chain.source import _FULL_PAGE  # noqa: E402
+from tokens.sources.chain.transactions import typed_view  # noqa: E402
 from tokens.store.batches import store_batch  # noqa: E402
 from tokens.store.filters import rules_from  # noqa: E402
 from tokens.store.processing import NO_DETAILS, process_batch  # noqa: E402
@@ -67,10 +70,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     warm_up()
     now = int(time.time())
-    # One page's worth of JSON text at a time, as the RPC client receives it.
+    # One page's answer at a time, as the RPC client receives it.
     pages = [
-        orjson.dumps([transaction_json(FakeLaunch(index=i, block_time=now - 30 * i), slot=10**8 - i)
-                      for i in range(start, min(start + BATCH, count))])
+        orjson.dumps({"jsonrpc": "2.0", "id": 1, "result": {"data": [
+            transaction_json(FakeLaunch(index=i, block_time=now - 30 * i), slot=10**8 - i)
+            for i in range(start, min(start + BATCH, count))]}})
         for start in range(0, count, BATCH)
     ]  # fmt: skip
     plan = plan_run(stored=BotSettings.get_solo(), days="30", batch_size=str(BATCH), source="recent", upstream="chain")
@@ -86,9 +90,9 @@ def main() -> None:
 
     for index, page in enumerate(pages):
         with stage("read JSON"):
-            transactions = orjson.loads(page)
+            transactions = _FULL_PAGE.decode(page).result.data  # as ChainSource reads a page
         with stage("decode"):
-            decoded = [decode_transaction(tx) for tx in transactions]
+            decoded = [decode_view(typed_view(tx)) for tx in transactions]
         with stage("records"):
             launches = [record for transaction in decoded for record in launch_records(transaction)]
         with stage("process"):

@@ -16,7 +16,7 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
-from based58 import b58encode
+from based58 import b58decode, b58encode
 from django.db import transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,6 +59,7 @@ EXAMPLES = {
     "notification logs": 1500,
     "accounts": 2000,
     "records": 2000,
+    "addresses": 3000,
     "stored batches": 60,
 }
 NOW_MS = 1_790_000_000_000
@@ -349,6 +350,25 @@ RECORDS = st.fixed_dictionaries(
         "complete": st.one_of(st.booleans(), JSON), "nsfw": st.one_of(st.booleans(), JSON), "_invalid": st.none(),
     },
 )  # fmt: skip
+
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+ADDRESS_LIKE = st.one_of(
+    st.text(alphabet=BASE58, min_size=28, max_size=46),
+    st.binary(max_size=40).map(lambda raw: b58encode(raw).decode()),
+    TEXT,
+)
+
+
+@settings(max_examples=EXAMPLES["addresses"])
+@given(ADDRESS_LIKE)
+def test_an_address_is_base58_of_exactly_32_bytes(value):
+    """`is_address` (solders) against its definition, read with another base58 decoder."""
+    try:
+        decodes_to_32 = len(b58decode(value.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        decodes_to_32 = False
+    assert is_address(value) == (decodes_to_32 and 32 <= len(value) <= 44)
 
 
 @settings(max_examples=EXAMPLES["records"])

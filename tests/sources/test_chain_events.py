@@ -17,7 +17,7 @@ from tests.fakes.chain import (
     transaction_json,
 )
 from tests.fakes.trades import Curve
-from tokens.sources.chain.addresses import TOKEN_2022_PROGRAM, USDC_MINT
+from tokens.sources.chain.addresses import PUMP_PROGRAM, TOKEN_2022_PROGRAM, USDC_MINT
 from tokens.sources.chain.borsh import Reader, read_appended, read_fields, read_layout
 from tokens.sources.chain.curve import (
     InvalidAccount,
@@ -34,6 +34,7 @@ from tokens.sources.chain.events import (
     create_event_from_log_data,
     decode_transaction,
     parse_create_event,
+    program_log_payloads,
 )
 from tokens.sources.chain.launches import launch_records
 from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS, parse_trade_event
@@ -247,3 +248,22 @@ def test_a_trade_cut_inside_a_shareholder_says_where():
         f"inside buyback_fee_basis_points's group (from byte {group}): "
         f"payload ends 1 bytes early at byte {entries + 32}"
     )
+
+
+def test_a_programs_own_log_line_never_moves_the_invoke_stack():
+    """Only the runtime writes `Program <id> invoke [n]` and `success`; what a program logs comes as
+    `Program log: …`, whatever it says after that."""
+    event = (
+        "Program data: " + base64.b64encode(create_event_payload(Launch(index=1, block_time=1_700_000_000))).decode()
+    )
+    lines = [
+        f"Program {PUMP_PROGRAM} invoke [1]",
+        "Program log: Program 11111111111111111111111111111111 invoke [2]",
+        event,  # pump is still innermost
+        "Program log: Program 6EF8rrecthR5Dkzon8Nwu78hRvfCKubJ14M5uBEwF6P success",
+        event,  # and still
+        f"Program {PUMP_PROGRAM} success",
+        event,  # now no program is
+    ]
+    payloads, truncated = program_log_payloads(lines)
+    assert [program for program, _ in payloads] == [PUMP_PROGRAM, PUMP_PROGRAM] and not truncated

@@ -10,6 +10,8 @@ all-zero `quote_mint`); USDC-quoted coins have zeros there and the amounts in th
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from tokens.sources.chain.borsh import ZERO_KEY, Group, InvalidEvent, read_layout
 
 TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
@@ -18,8 +20,9 @@ MIGRATION_EVENT_DISCRIMINATOR = bytes.fromhex("bde95db95c94ea94")
 SOL_DECIMALS = 9
 
 
-@dataclass(frozen=True, slots=True)
-class TradeEvent:
+class TradeEvent(msgspec.Struct, frozen=True, gc=False):
+    # A msgspec Struct, not a frozen dataclass: a stream of trades makes thousands a second, and
+    # a frozen dataclass's __init__ sets its 32 fields one object.__setattr__ at a time (6 µs, 1 here).
     mint: str
     sol_amount: int
     token_amount: int
