@@ -200,13 +200,15 @@ class TradeService:
             rows, launches=self.launches, windows=self.windows, sol_usd=sol_usd, now=now, covered_since=covered,
             retry=set(self.waiting), refresh=refresh, day=day,
         )  # fmt: skip
+        # Counted as soon as they are stored: a task cancelled while it saves its position below
+        # has stored them all the same (and a reader of the board may already see them).
+        self.trades_stored += flushed.stored
         for mint in flushed.waiting:
             self.waiting.setdefault(mint, time.monotonic())
         for mint in [m for m in self.waiting if m not in flushed.waiting]:
             del self.waiting[mint]
         await sync_to_async(_save_position)(last=last, now=now, stored=flushed.stored)
         self.flushes += 1
-        self.trades_stored += flushed.stored
         if flushed.update is not None:
             # One message a flush_seconds at most, however long each write took.
             await asyncio.sleep(max(0.0, self.broadcast_at + self.flush_seconds - time.monotonic()))
