@@ -1,3 +1,7 @@
+import asyncio
+import gc
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +30,29 @@ hypothesis_settings.register_profile(
     "project", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("project")
+
+
+# pytest-timeout (pytest.ini) fails a test that runs for five minutes, with every thread's stack; a
+# test waiting in an event loop shows there as a select(). Before that, say where each task waits.
+HANG_REPORT_SECONDS = 270
+
+
+def _print_waiting_tasks(nodeid: str) -> None:
+    out = sys.__stderr__
+    print(f"\n{nodeid} still runs after {HANG_REPORT_SECONDS} s; its asyncio tasks wait at:", file=out)
+    tasks = [each for each in gc.get_objects() if isinstance(each, asyncio.Task) and not each.done()]
+    for task in tasks:
+        task.print_stack(file=out)
+    out.flush()
+
+
+@pytest.fixture(autouse=True)
+def report_a_hang(request) -> Iterator[None]:
+    timer = threading.Timer(HANG_REPORT_SECONDS, _print_waiting_tasks, args=(request.node.nodeid,))
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 @pytest.fixture(autouse=True)
