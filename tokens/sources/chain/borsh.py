@@ -144,12 +144,29 @@ def _read_group(data: bytes, at: int, segments: list[_Segment], values: dict[str
         at += layout.size
         values.update(zip(names, raw, strict=True))
         for index in keys:
-            values[names[index]] = str(Pubkey(raw[index]))
+            values[names[index]] = _key_text(raw[index])
         for index in flags:
             if raw[index] > 1:
                 raise InvalidEvent(f"bool {names[index]} is {raw[index]}")
             values[names[index]] = raw[index] == 1
     return at
+
+
+# Keys as base58, remembered: most of an event's keys recur (a create's trade names its mint, user and
+# creator again; fee recipients, token programs and the zero key are shared by thousands), and a dict
+# lookup costs a fifth of an encoding. Bounded: forgotten all at once when full.
+_KEY_TEXTS: dict[bytes, str] = {}
+_KEY_TEXTS_KEPT = 8192
+
+
+def _key_text(raw: bytes) -> str:
+    text = _KEY_TEXTS.get(raw)
+    if text is None:
+        text = str(Pubkey(raw))
+        if len(_KEY_TEXTS) >= _KEY_TEXTS_KEPT:
+            _KEY_TEXTS.clear()
+        _KEY_TEXTS[raw] = text
+    return text
 
 
 # Every layout's fields end to end, compiled, by the identities of its base and groups.

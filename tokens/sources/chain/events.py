@@ -10,7 +10,6 @@ stack. Trades made through routers, bots or the Mayhem program are CPIs into pum
 finds them.
 """
 
-import base64
 import binascii
 from collections import Counter
 from dataclasses import dataclass, field
@@ -231,30 +230,60 @@ def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool
     stack: list[str] = []
     payloads: list[tuple[str, bytes]] = []
     truncated = False
+    kinds = _LINE_KINDS
     for line in logs:
         if not isinstance(line, str):
             continue
-        if not line.startswith("Program "):
-            if line.startswith("Log truncated"):
-                truncated = True
-        elif line.startswith("data: ", 8):
+        kind = kinds.get(line)
+        if kind is None:
+            kind = _line_kind(line)
+            if kind[0] != _DATA and len(line) <= _LINE_KEPT_CHARS:  # a data line is one event's
+                if len(kinds) >= _LINE_KINDS_KEPT:
+                    kinds.clear()
+                kinds[line] = kind
+        code, program = kind
+        if code == _DATA:
             if stack and stack[-1] in EVENT_PROGRAMS:
                 data = _b64(line[len("Program data: ") :])
                 if data is not None:
                     payloads.append((stack[-1], data))
-        elif line.startswith("log: ", 8):
-            continue  # what a program wrote: never the runtime's invoke or success line, whatever it says
-        elif line.endswith("]") and " invoke [" in line:
-            stack.append(line.split(" ", 2)[1])
-        elif line.endswith(" success") or " failed: " in line:
-            program = line.split(" ", 2)[1]
+        elif code == _INVOKE:
+            stack.append(program)
+        elif code == _EXIT:
             if stack and stack[-1] == program:
                 stack.pop()
+        elif code == _TRUNCATED:
+            truncated = True
     return payloads, truncated
 
 
+# What a log line is to the walk above, by its text alone. The same lines ("Program … invoke [1]",
+# "Program … success", "Program log: Instruction: Buy") recur in every transaction: each is read
+# once and remembered (a launch's logs are walked at a few µs a line otherwise). Bounded: short
+# lines only, and forgotten all at once when there are too many.
+_OTHER, _TRUNCATED, _DATA, _INVOKE, _EXIT = range(5)
+_LINE_KINDS: dict[str, tuple[int, str]] = {}
+_LINE_KINDS_KEPT = 4096
+_LINE_KEPT_CHARS = 200
+
+
+def _line_kind(line: str) -> tuple[int, str]:
+    """The line's kind, and the program an invoke or exit line names."""
+    if not line.startswith("Program "):
+        return (_TRUNCATED, "") if line.startswith("Log truncated") else (_OTHER, "")
+    if line.startswith("data: ", 8):
+        return _DATA, ""
+    if line.startswith("log: ", 8):
+        return _OTHER, ""  # what a program wrote: never the runtime's invoke or success line, whatever it says
+    if line.endswith("]") and " invoke [" in line:
+        return _INVOKE, line.split(" ", 2)[1]
+    if line.endswith(" success") or " failed: " in line:
+        return _EXIT, line.split(" ", 2)[1]
+    return _OTHER, ""
+
+
 def _b64(text: str) -> bytes | None:
-    try:
-        return base64.b64decode(text.strip(), validate=True)
+    try:  # base64.b64decode(validate=True) without its wrapper (an ASCII str is read as it is)
+        return binascii.a2b_base64(text.strip(), strict_mode=True)
     except (binascii.Error, ValueError):
         return None
