@@ -1,5 +1,7 @@
 import asyncio
+import contextlib
 import gc
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -32,17 +34,29 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("project")
 
 
-# pytest-timeout (pytest.ini) fails a test that runs for five minutes, with every thread's stack; a
-# test waiting in an event loop shows there as a select(). Before that, say where each task waits.
+# pytest-timeout (pytest.ini) ends the run when a test takes five minutes, with every thread's stack;
+# a test waiting in an event loop shows there as a select(). Before that, say where each task waits,
+# on the terminal's own stderr (pytest captures the process's while a test runs, and a run that ends
+# that way never shows what it captured).
 HANG_REPORT_SECONDS = 270
+_terminal: list = []
+
+
+def pytest_configure(config) -> None:
+    with contextlib.suppress(OSError):  # capturing is paused here: descriptor 2 is the terminal's
+        _terminal.append(os.fdopen(os.dup(2), "w", buffering=1))
 
 
 def _print_waiting_tasks(nodeid: str) -> None:
-    out = sys.__stderr__
+    out = _terminal[0] if _terminal else sys.__stderr__
     print(f"\n{nodeid} still runs after {HANG_REPORT_SECONDS} s; its asyncio tasks wait at:", file=out)
-    tasks = [each for each in gc.get_objects() if isinstance(each, asyncio.Task) and not each.done()]
-    for task in tasks:
-        task.print_stack(file=out)
+    # By type, not isinstance: that reads __class__, which sets up a lazy object (a page's user).
+    for each in [each for each in gc.get_objects() if issubclass(type(each), asyncio.Task)]:
+        try:
+            if not each.done() and not each.get_loop().is_closed():
+                each.print_stack(file=out)
+        except Exception as exc:  # one task that cannot say where it is must not hide the others
+            print(f"(a task could not print its stack: {exc!r})", file=out)
     out.flush()
 
 

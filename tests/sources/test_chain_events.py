@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
@@ -43,6 +43,7 @@ from tokens.sources.chain.curve import (
 from tokens.sources.chain.events import (
     _CREATE_BASE,
     _CREATE_GROUPS,
+    _EXIT,
     _LINE_KINDS,
     _LINE_KINDS_KEPT,
     EVENT_PROGRAMS,
@@ -323,7 +324,11 @@ _LOG_LINES = st.one_of(
     st.builds(lambda d: f"Program data: {d}", _DATA),
     st.builds(lambda t: f"Program log: {t}", st.sampled_from(["Instruction: Buy", "x invoke [2]", "y success"])),
     st.builds(lambda p, n: f"Program {p} consumed {n} of 200000 compute units", _PROGRAMS, st.integers(0, 9)),
-    st.sampled_from(["Log truncated", "Log truncatedx", "Program ", "Program", "program data: QUJD", "]"]),
+    st.sampled_from(["Log truncated", "Log truncatedx", "Log truncate", "Log trunc", "Program ", "Program"]),
+    st.sampled_from(
+        ["program data: QUJD", "]", f"Program {PUMP_PROGRAM} failed:x", f"Program {PUMP_PROGRAM} failed: "]
+    ),
+    st.sampled_from([f"Program {PUMP_PROGRAM} successx", f"Program {PUMP_PROGRAM}  success", "Program x invoke [1"]),
     st.text(max_size=30),
     st.builds(lambda t: "Program " + t, st.text(max_size=30)),
     st.builds(lambda t: "Program data: " + "A" * 300 + t, st.text(max_size=4)),  # longer than the lines kept
@@ -333,12 +338,15 @@ _LOG_LINES = st.one_of(
 
 @settings(max_examples=400)
 @given(st.lists(_LOG_LINES, max_size=40))
+@example([f"Program {PUMP_PROGRAM} invoke [1]", f"Program {PUMP_PROGRAM} failed:x", "Program data: QUJD"])
+@example([f"Program {PUMP_PROGRAM} invoke [1]", f"Program {PUMP_PROGRAM} unsuccess", "Program data: QUJD"])
+@example([f"Program {PUMP_PROGRAM} invoke [1", "Program data: QUJD", "Log truncate"])
 def test_the_log_walk_reads_every_log_as_the_line_by_line_reading_did(logs):
     assert program_log_payloads(logs) == _walk_line_by_line(logs)
     assert program_log_payloads(logs) == _walk_line_by_line(logs)  # again, each line's kind remembered
 
 
-def test_the_log_walk_reads_every_real_log_as_before_and_remembers_a_bounded_number_of_lines():
+def test_the_log_walk_reads_every_real_log_as_before():
     from tests.real_samples import REAL  # skips (fails in CI) where the recordings are missing
 
     found = []
@@ -360,10 +368,17 @@ def test_the_log_walk_reads_every_real_log_as_before_and_remembers_a_bounded_num
     assert sum(len(program_log_payloads(logs)[0]) for logs in found) >= 20  # events were read, not none
     for logs in found:
         assert program_log_payloads(logs) == _walk_line_by_line(logs)
+
+
+def test_the_log_walk_remembers_a_bounded_number_of_short_lines():
     program_log_payloads([f"Program {n} success" for n in range(3 * _LINE_KINDS_KEPT)])
     assert 0 < len(_LINE_KINDS) <= _LINE_KINDS_KEPT
-    program_log_payloads(["Program log: " + "x" * 500])
-    assert "Program log: " + "x" * 500 not in _LINE_KINDS
+    long_line = f"Program {PUMP_PROGRAM} invoke [1]" + " " * 300 + "]"
+    consumed = f"Program {PUMP_PROGRAM} consumed 2003 of 150000 compute units"
+    program_log_payloads([long_line, consumed])
+    assert long_line not in _LINE_KINDS and consumed not in _LINE_KINDS
+    last = 3 * _LINE_KINDS_KEPT - 1
+    assert _LINE_KINDS[f"Program {last} success"] == (_EXIT, str(last))  # the newest ones are kept
 
 
 @settings(max_examples=200)

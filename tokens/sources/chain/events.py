@@ -237,7 +237,7 @@ def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool
         kind = kinds.get(line)
         if kind is None:
             kind = _line_kind(line)
-            if kind[0] != _DATA and len(line) <= _LINE_KEPT_CHARS:  # a data line is one event's
+            if kind[0] in _KEPT_KINDS and len(line) <= _LINE_KEPT_CHARS:
                 if len(kinds) >= _LINE_KINDS_KEPT:
                     kinds.clear()
                 kinds[line] = kind
@@ -257,11 +257,13 @@ def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool
     return payloads, truncated
 
 
-# What a log line is to the walk above, by its text alone. The same lines ("Program … invoke [1]",
-# "Program … success", "Program log: Instruction: Buy") recur in every transaction: each is read
-# once and remembered (a launch's logs are walked at a few µs a line otherwise). Bounded: short
+# What a log line is to the walk above, by its text alone. The invoke and exit lines ("Program …
+# invoke [1]", "Program … success") recur in every transaction: each is read once and remembered.
+# The others are not kept: a data line is one event's, and "consumed N of M compute units" differs
+# from one transaction to the next (kept, it would fill the table every few hundred). Bounded: short
 # lines only, and forgotten all at once when there are too many.
 _OTHER, _TRUNCATED, _DATA, _INVOKE, _EXIT = range(5)
+_KEPT_KINDS = frozenset({_INVOKE, _EXIT, _TRUNCATED})
 _LINE_KINDS: dict[str, tuple[int, str]] = {}
 _LINE_KINDS_KEPT = 4096
 _LINE_KEPT_CHARS = 200
