@@ -5,7 +5,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the apps loaded)
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
@@ -21,7 +20,10 @@ warm_up()  # this process executes runs (a Load, a takeover, the embedded feed):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": BoardSocketGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # No session or user: the board's socket is the same for every reader and sends nothing
+        # private. Channels' session middleware also wraps every send to save the session, which was
+        # a fifth of a web process's time writing a batch to a thousand pages.
+        "websocket": BoardSocketGuard(URLRouter(websocket_urlpatterns)),
         "channel": ChannelNameRouter({LOADER_CHANNEL: LoaderWorker.as_asgi()}),
     }
 )

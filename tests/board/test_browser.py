@@ -4,6 +4,7 @@ Each test presses Load (or watches a load) the way a trader would, and reads wha
 The finished board is saved as artifacts/board.png, and at 360 px as artifacts/board-360.png.
 """
 
+import json
 import re
 import time
 from pathlib import Path
@@ -257,3 +258,28 @@ def test_the_page_runs_under_its_content_security_policy(browser, server, upstre
         page.wait_for_timeout(50)
     assert violations == []
     context.close()
+
+
+def test_messages_bundled_in_one_frame_are_each_handled_in_order(board):
+    """The page asks for bundles (messages that waited for the same delivery round, in one frame) and
+    handles each message of one as if it had come alone: a batch's row, then its update."""
+    assert board.evaluate("window.boardSocket.url").endswith("/ws/tokens/?frames=bundle")
+    board.wait_for_function("window.boardCaughtUp !== undefined")
+    cursor = board.evaluate("window.boardCaughtUp")
+    mint = "Bund1eRow1111111111111111111111111111pump"
+    row = {"mint": mint, "name": "Bundled <b>row</b>", "symbol": "BNDL", "created_timestamp": now_ms(),
+           "holders": 5, "sources": ["recent"]}  # fmt: skip
+    progress = {"processed": 1, "estimated_total": 1, "percent": 100.0, "accepted": 1, "rejected": 0, "invalid": 0,
+                "failed": 0, "holder_errors": 0, "metadata_errors": 0, "details_queued": 0, "details_done": 0,
+                "batches": 1}  # fmt: skip
+    batch = {"type": "batch", "run_id": 1, "index": 1, "cursor": cursor + 1, "tokens": [row], "removed": [],
+             "progress": progress, "stored": 1, "sent_at": time.time()}  # fmt: skip
+    update = {"type": "update", "cursor": cursor + 2, "tokens": [{**row, "holders": 42, "changed": ["holders"]}],
+              "removed": [], "stored": None, "sent_at": time.time()}  # fmt: skip
+    frame = json.dumps({"type": "bundle", "messages": [batch, update]})
+    board.evaluate("text => window.boardSocket.dispatchEvent(new MessageEvent('message', {data: text}))", frame)
+    board.wait_for_function(
+        "mint => document.querySelector(`#token-${mint} [data-field='holders']`)?.textContent.trim() === '42'", arg=mint
+    )
+    assert board_mints(board) == [mint]
+    assert board.inner_text(f"#token-{mint}").count("Bundled <b>row</b>") == 1  # text, not markup

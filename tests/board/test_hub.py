@@ -2,6 +2,7 @@
 order, and a lost channel layer closing the pages so they reconnect and catch up."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,10 +19,9 @@ from tokens.runs.loader import execute_run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def board_socket() -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        application, "/ws/tokens/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
-    )
+def board_socket(*, query: str = "") -> WebsocketCommunicator:
+    path = f"/ws/tokens/?{query}" if query else "/ws/tokens/"
+    return WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
 
 
 async def batches_until_finished(socket: WebsocketCommunicator) -> list[dict]:
@@ -79,8 +79,6 @@ async def test_a_page_that_leaves_mid_run_does_not_hold_up_the_others(pumpfun, s
 
 async def test_a_page_hears_the_run_first_and_then_every_message_in_order(settings):
     """Messages that reach the hub while a page is still reading the run's state wait for it."""
-    import json
-
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     layer = get_channel_layer()
     await sync_to_async(queue_run)(days=1)
@@ -189,3 +187,129 @@ def _restart(own_redis):
     process = subprocess.Popen(own_redis["command"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(own_redis["port"], process)
     return process
+
+
+class HeldPage:
+    """A page whose writes wait for `gate`: it holds the hub's round, as a slow socket's turn would."""
+
+    takes_bundles = False
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+        self.frames: list[str] = []
+        self.holding = asyncio.Event()
+
+    async def send_board_text(self, text: str) -> None:
+        self.holding.set()
+        await self.gate.wait()
+        self.frames.append(text)
+
+    async def close(self, code=None, reason=None) -> None:
+        pass
+
+
+def ping(number: int) -> str:
+    return json.dumps({"type": "ping", "n": number, "name": f'a "quoted" name {number}'})
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition never came true"
+        await asyncio.sleep(0.01)
+
+
+async def hold_a_round(hub, layer, *, held: HeldPage, texts: list[str]) -> None:
+    """The first text's round held by a page, the others sent meanwhile and waiting in the hub."""
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": texts[0]})
+    await asyncio.wait_for(held.holding.wait(), 5)
+    for text in texts[1:]:
+        await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": text})
+    await until(lambda: len(hub._waiting) == len(texts) - 1)
+    held.gate.set()
+
+
+async def test_messages_that_wait_for_a_round_reach_a_bundling_page_in_one_frame_and_others_one_by_one(settings):
+    """The board's own page asks for bundles (`?frames=bundle`); an API client that does not gets one
+    message a frame. Both get every message, in order."""
+    from tokens.board.hub import hub_for
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    bundling = board_socket(query="frames=bundle")
+    single = board_socket()
+    for page in (bundling, single):
+        assert (await page.connect())[0]
+    hub = hub_for(layer)
+    gate = asyncio.Event()
+    held = HeldPage(gate)
+    await hub.join(held)
+    texts = [ping(n) for n in range(1, 5)]
+
+    await hold_a_round(hub, layer, held=held, texts=texts)
+
+    frames = [await bundling.receive_from(timeout=5) for _ in range(2)]
+    singles = [await single.receive_from(timeout=5) for _ in range(4)]
+    await until(lambda: len(held.frames) == 4)
+    for page in (bundling, single):
+        assert await page.receive_nothing(timeout=0.1)
+        await page.disconnect()
+    await hub.leave(held)
+    assert frames[0] == texts[0]
+    assert json.loads(frames[1]) == {"type": "bundle", "messages": [json.loads(t) for t in texts[1:]]}
+    assert singles == texts and held.frames == texts
+
+
+async def test_a_round_holds_a_bounded_share_of_what_waits_and_the_rest_follows(settings, monkeypatch):
+    from tokens.board import hub as hub_module
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    texts = [ping(n) for n in range(1, 6)]
+    monkeypatch.setattr(hub_module, "ROUND_CHARS", 2 * len(texts[1]) + 1)  # two of these, not three
+    bundling = board_socket(query="frames=bundle")
+    assert (await bundling.connect())[0]
+    hub = hub_module.hub_for(layer)
+    gate = asyncio.Event()
+    held = HeldPage(gate)
+    await hub.join(held)
+
+    await hold_a_round(hub, layer, held=held, texts=texts)
+
+    frames = [json.loads(await bundling.receive_from(timeout=5)) for _ in range(3)]
+    await bundling.disconnect()
+    await hub.leave(held)
+    assert frames[0] == json.loads(texts[0])
+    assert frames[1] == {"type": "bundle", "messages": [json.loads(t) for t in texts[1:3]]}
+    assert frames[2] == {"type": "bundle", "messages": [json.loads(t) for t in texts[3:5]]}
+
+
+async def test_a_hub_that_lost_the_layer_with_messages_waiting_serves_its_next_pages(settings, monkeypatch):
+    """What waited for a round goes with the lost layer (the pages catch up from their cursor); the
+    next subscription's rounds start clean."""
+    from tokens.board.hub import hub_for
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    layer = get_channel_layer()
+    hub = hub_for(layer)
+    held = HeldPage(asyncio.Event())
+    await hub.join(held)
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(1)})
+    await asyncio.wait_for(held.holding.wait(), 5)
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(2)})
+    await until(lambda: len(hub._waiting) == 1)
+
+    async def lost(channel):
+        raise ConnectionError("the layer went away")
+
+    receive = layer.receive
+    monkeypatch.setattr(layer, "receive", lost)
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(3)})  # the last one it takes
+    await until(lambda: hub.pages == 0)
+    monkeypatch.setattr(layer, "receive", receive)
+
+    page = board_socket()
+    assert (await page.connect())[0]
+    await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(4)})
+    assert json.loads(await page.receive_from(timeout=5))["n"] == 4
+    await page.disconnect()

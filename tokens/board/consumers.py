@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from tokens.board.hub import hub_for
-from tokens.live.messages import run_message
+from tokens.live.messages import BUNDLE_QUERY, run_message
 from tokens.models import LoadRun
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         # Board messages wait here until the page has the run's state, so none arrives before it.
         self._held: list[str] | None = []
+        # The board's own page takes messages that waited for the same round in one frame.
+        self.takes_bundles = BUNDLE_QUERY in self.scope.get("query_string", b"").split(b"&")
         self.hub = hub_for(get_channel_layer())
         await self.hub.join(self)
         try:

@@ -6,6 +6,11 @@ Redis round trip under one lock per process). With a thousand pages that queue, 
 delivery time (bench/run_bench.py fan-out: p99 2.7 s). Here the process's one channel takes each message
 once and writes its text to every page's socket in turn; no library offers this for Channels.
 
+Delivery goes in rounds: messages that arrive while a round is being written wait for the next one,
+and a page that asked for bundles gets them in one frame. A burst of batches then costs each page one
+write instead of one a batch: Daphne's write path (Channels' send, autobahn's framing, Twisted's
+write), not the bytes, was most of a web process's time at a thousand pages.
+
 If the layer fails the hub closes its pages with "try again later": each page reconnects and catches
 up from its cursor through the API, as it would after any lost connection."""
 
@@ -15,17 +20,26 @@ import logging
 from typing import Any, Protocol
 
 from tokens.cancellation import raise_swallowed_cancellation
-from tokens.live.messages import BOARD_EVENT, BOARD_GROUP, LAYER_DEADLINE
+from tokens.live.messages import BOARD_EVENT, BOARD_GROUP, LAYER_DEADLINE, bundle_text
 
 logger = logging.getLogger(__name__)
 TRY_AGAIN_LATER = 4013  # 1013 as Daphne lets an application send it (tokens/board/ws_guard.py)
 # A layer forgets a group member after `group_expiry` (a day on Redis), and the in-memory layer
 # drops from every group a channel whose oldest message waited a minute: the hub joins again often.
 REJOIN_SECONDS = 30.0
+# Pages written to before a round lets the event loop run: the sockets' writes go out meanwhile, and
+# the layer's next messages come in for the next round. channels_redis takes several turns of the
+# loop to receive a message: at 50 pages a turn no round at a thousand pages ever held two messages,
+# at 10 most held three or four (bench/run_bench.py fan-out).
+PAGES_PER_TURN = 10
+# A round's messages, at most (in characters; at least one message): a page's frame stays a few MB.
+ROUND_CHARS = 4_000_000
 
 
 class Page(Protocol):
     """What the hub needs of a page (the board's consumer is one)."""
+
+    takes_bundles: bool  # several messages in one frame (messages.bundle_text), or one a frame
 
     async def send_board_text(self, text: str) -> None: ...
 
@@ -40,6 +54,8 @@ class BoardHub:
         self._lock = asyncio.Lock()
         self._channel: str | None = None
         self._task: asyncio.Task | None = None
+        self._waiting: list[str] = []  # received, not yet written to the pages
+        self._arrived = asyncio.Event()
 
     @property
     def pages(self) -> int:
@@ -52,7 +68,7 @@ class BoardHub:
             if self._task is None or self._task.done():
                 channel = await self.layer.new_channel(prefix="board-hub")
                 await asyncio.wait_for(self.layer.group_add(BOARD_GROUP, channel), LAYER_DEADLINE)
-                self._channel = channel
+                self._channel, self._waiting = channel, []
                 self._task = asyncio.create_task(self._listen(channel), name="board hub")
             self._pages.add(page)
 
@@ -81,7 +97,10 @@ class BoardHub:
             buffers.pop(channel, None)
 
     async def _listen(self, channel: str) -> None:
-        renewal = asyncio.create_task(self._stay_in_group(channel), name="board hub membership")
+        helpers = [
+            asyncio.create_task(self._stay_in_group(channel), name="board hub membership"),
+            asyncio.create_task(self._deliver_rounds(), name="board hub delivery"),
+        ]
         try:
             while True:
                 raise_swallowed_cancellation()
@@ -94,10 +113,12 @@ class BoardHub:
                     return
                 text = message.get("text") if isinstance(message, dict) else None
                 if isinstance(text, str) and message.get("type") == BOARD_EVENT:
-                    await self._deliver(text)
+                    self._waiting.append(text)
+                    self._arrived.set()
         finally:
-            renewal.cancel()
-            await asyncio.gather(renewal, return_exceptions=True)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _stay_in_group(self, channel: str) -> None:
         """A failure here is the listener's to report (it fails on the same layer)."""
@@ -108,12 +129,40 @@ class BoardHub:
             except Exception as exc:
                 logger.info("the board hub could not renew its membership (%s)", type(exc).__name__)
 
-    async def _deliver(self, text: str) -> None:
-        for page in list(self._pages):
+    async def _deliver_rounds(self) -> None:
+        while True:
+            await self._arrived.wait()
+            if not self._waiting:  # a listener that stopped with messages waiting: they went with it
+                self._arrived.clear()
+                continue
+            texts = self._next_round()
+            if not self._waiting:
+                self._arrived.clear()
+            await self._deliver(texts)
+
+    def _next_round(self) -> list[str]:
+        texts, size = [self._waiting[0]], len(self._waiting[0])
+        for text in self._waiting[1:]:
+            size += len(text)
+            if size > ROUND_CHARS:
+                break
+            texts.append(text)
+        del self._waiting[: len(texts)]
+        return texts
+
+    async def _deliver(self, texts: list[str]) -> None:
+        bundle = bundle_text(texts)
+        for turn, page in enumerate(list(self._pages), start=1):
             try:
-                await page.send_board_text(text)
+                if page.takes_bundles:
+                    await page.send_board_text(bundle)
+                else:
+                    for text in texts:
+                        await page.send_board_text(text)
             except Exception as exc:  # a socket that went away mid-send: the others still get theirs
                 logger.debug("a board page could not be sent to (%s)", type(exc).__name__)
+            if turn % PAGES_PER_TURN == 0:
+                await asyncio.sleep(0)
 
     async def _fail(self, exc: Exception, *, channel: str) -> None:
         logger.warning(

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tokens.age_filters import window_days
 from tokens.bot_settings import effective_batch_size
-from tokens.live.messages import BOARD_FIELDS, is_following, run_payload, token_payload
+from tokens.live.messages import BOARD_FIELDS, BUNDLE_QUERY, is_following, run_payload, token_payload
 from tokens.models import BotSettings, LoadRun, Source, Upstream
 from tokens.runs.dispatch import dispatch_run
 from tokens.runs.requests import (
@@ -102,7 +102,8 @@ def board(request: HttpRequest) -> HttpResponse:
         "saved_filters": saved_filter_labels(stored),
         "configured_upstreams": configured_upstreams(),
         "board_config": {
-            "ws_path": "/ws/tokens/",
+            # Messages that waited for the same delivery round come in one frame (tokens/board/hub.py).
+            "ws_path": "/ws/tokens/?" + BUNDLE_QUERY.decode(),
             "api_tokens": reverse("tokens:api-tokens"),
             "api_changes": reverse("tokens:api-changes"),
             "latest_run": run_payload(runs[0]) if runs else None,

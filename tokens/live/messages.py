@@ -20,6 +20,10 @@ BOARD_EVENT = "board.event"
 # The channel `manage.py runworker token-loader` consumes, and the message that starts a run there.
 LOADER_CHANNEL = "token-loader"
 RUN_START = "run.start"
+# Board messages that waited for the same delivery round, in one frame, for pages that ask for it
+# (`?frames=bundle`): `{"type": "bundle", "messages": [<message>, ...]}`, in order.
+BUNDLE = "bundle"
+BUNDLE_QUERY = b"frames=bundle"
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -31,6 +35,14 @@ def encode(message: dict[str, Any]) -> str:
         return orjson.dumps(message).decode()
     except TypeError:
         return json.dumps(message)
+
+
+def bundle_text(texts: list[str]) -> str:
+    """Encoded messages as one frame's text: one message as it is, several as a bundle. The texts are
+    joined as they are, not decoded and encoded again (each is an encoded JSON object)."""
+    if len(texts) == 1:
+        return texts[0]
+    return f'{{"type":"{BUNDLE}","messages":[{",".join(texts)}]}}'
 
 
 def run_start_message(*, run_id: int, resume: bool) -> dict[str, Any]:

@@ -557,7 +557,10 @@
   }
 
   function handle(message) {
-    if (message.type === "update") {
+    if (message.type === "bundle") {
+      // Messages that waited for the same delivery round, in order (tokens/board/hub.py).
+      for (const each of message.messages) handle(each);
+    } else if (message.type === "update") {
       applyUpdate(message.tokens, message.removed);
       pulseReceive(message.tokens, message.removed);
       showStored(message.stored, message.cursor);
