@@ -121,10 +121,7 @@ async def test_a_backfill_with_its_pages_decoded_in_the_worker_stores_the_same_l
     settings.DECODE_PROCESSES = 1
     pool = clients.decoding_pool()
     pool.start()
-    deadline = time.monotonic() + 60
-    while not pool.ready:
-        assert time.monotonic() < deadline, "the decoding process did not start"
-        await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(pool.wait_until_ready, timeout=60), "the decoding process did not start"
     sent = pool.sent
     solana.offer_transactions_for_address = True
     now = int(time.time())

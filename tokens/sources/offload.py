@@ -17,6 +17,7 @@ worker is not used), so the choice changes speed only.
 """
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -65,6 +66,13 @@ class DecodingPool:
             and not started.cancelled()
             and started.exception() is None
         )
+
+    def wait_until_ready(self, *, timeout: float) -> bool:
+        """Whether the worker is up, waiting at most `timeout` for one that is starting."""
+        if self._started is not None:
+            with contextlib.suppress(Exception):  # not up in time, or failed to start: not ready
+                self._started.result(timeout=timeout)
+        return self.ready
 
     async def run(self, function: Callable[..., T], *args: Any, size: int) -> T:
         """`function(*args)` in the worker if it is ready and the input is worth it, else here."""
