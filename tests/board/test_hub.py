@@ -3,6 +3,7 @@ order, and a lost channel layer closing the pages so they reconnect and catch up
 
 import asyncio
 import json
+import logging
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -225,7 +226,7 @@ async def hold_a_round(hub, layer, *, held: HeldPage, texts: list[str]) -> None:
     await asyncio.wait_for(held.holding.wait(), 5)
     for text in texts[1:]:
         await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": text})
-    await until(lambda: len(hub._waiting) == len(texts) - 1)
+    await until(lambda: len(hub._waiting.texts) == len(texts) - 1)
     held.gate.set()
 
 
@@ -297,7 +298,7 @@ async def test_a_hub_that_lost_the_layer_with_messages_waiting_serves_its_next_p
     await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(1)})
     await asyncio.wait_for(held.holding.wait(), 5)
     await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(2)})
-    await until(lambda: len(hub._waiting) == 1)
+    await until(lambda: len(hub._waiting.texts) == 1)
 
     async def lost(channel):
         raise ConnectionError("the layer went away")
@@ -313,3 +314,43 @@ async def test_a_hub_that_lost_the_layer_with_messages_waiting_serves_its_next_p
     await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": ping(4)})
     assert json.loads(await page.receive_from(timeout=5))["n"] == 4
     await page.disconnect()
+
+
+async def test_a_process_that_falls_far_behind_drops_the_oldest_and_says_so_once(settings, monkeypatch, caplog):
+    """Its pages see the cursor jump and catch up through the API, as when a layer's channel was full."""
+    from tokens.board import hub as hub_module
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    monkeypatch.setattr(hub_module, "WAITING_CAP", 3)
+    layer = get_channel_layer()
+    bundling = board_socket(query="frames=bundle")
+    assert (await bundling.connect())[0]
+    hub = hub_module.hub_for(layer)
+    held = HeldPage(asyncio.Event())
+    await hub.join(held)
+    texts = [ping(n) for n in range(1, 8)]
+    with caplog.at_level(logging.WARNING, logger="tokens.board.hub"):
+        await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": texts[0]})
+        await asyncio.wait_for(held.holding.wait(), 5)
+        for text in texts[1:]:
+            await layer.group_send(BOARD_GROUP, {"type": "board.event", "text": text})
+        await until(lambda: hub._waiting.dropped == 3)
+        held.gate.set()
+        frames = [json.loads(await bundling.receive_from(timeout=5)) for _ in range(2)]
+    await bundling.disconnect()
+    await hub.leave(held)
+    assert frames[0] == json.loads(texts[0])
+    assert frames[1] == {"type": "bundle", "messages": [json.loads(t) for t in texts[4:]]}  # the newest three
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tokens.board.hub"]
+    assert len(warnings) == 1 and "fell 3 messages behind" in warnings[0]
+
+
+def test_a_message_orjson_refuses_is_still_json_and_a_bundle_of_it_reads_whole():
+    """A lone surrogate (an upstream's error text) sends the message to the standard library, whose
+    NaN is no JSON: it becomes null, as orjson writes it, and the bundle around it still parses."""
+    from tokens.live.messages import bundle_text, encode
+
+    odd = encode({"type": "retry", "text": "bad \ud800 text", "figure": float("nan"), "far": float("inf")})
+    assert json.loads(odd) == {"type": "retry", "text": "bad \ud800 text", "figure": None, "far": None}
+    bundle = json.loads(bundle_text([odd, ping(2)]), parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert [message["type"] for message in bundle["messages"]] == ["retry", "ping"]

@@ -17,6 +17,7 @@ up from its cursor through the API, as it would after any lost connection."""
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tokens.cancellation import raise_swallowed_cancellation
@@ -34,6 +35,9 @@ REJOIN_SECONDS = 30.0
 PAGES_PER_TURN = 10
 # A round's messages, at most (in characters; at least one message): a page's frame stays a few MB.
 ROUND_CHARS = 4_000_000
+# Messages received and not yet written, at most: a process that falls further behind drops the
+# oldest, and its pages catch up from their cursor (as they did when the layer's channel was full).
+WAITING_CAP = 200
 
 
 class Page(Protocol):
@@ -46,6 +50,16 @@ class Page(Protocol):
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None: ...
 
 
+@dataclass
+class _Waiting:
+    """What one subscription received and has not written yet. Each listener has its own: the
+    delivery task of a layer that was lost must not take the next subscription's messages."""
+
+    texts: list[str] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: int = 0
+
+
 class BoardHub:
     def __init__(self, *, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.layer = layer
@@ -54,8 +68,7 @@ class BoardHub:
         self._lock = asyncio.Lock()
         self._channel: str | None = None
         self._task: asyncio.Task | None = None
-        self._waiting: list[str] = []  # received, not yet written to the pages
-        self._arrived = asyncio.Event()
+        self._waiting = _Waiting()  # the current subscription's
 
     @property
     def pages(self) -> int:
@@ -68,7 +81,7 @@ class BoardHub:
             if self._task is None or self._task.done():
                 channel = await self.layer.new_channel(prefix="board-hub")
                 await asyncio.wait_for(self.layer.group_add(BOARD_GROUP, channel), LAYER_DEADLINE)
-                self._channel, self._waiting = channel, []
+                self._channel = channel
                 self._task = asyncio.create_task(self._listen(channel), name="board hub")
             self._pages.add(page)
 
@@ -97,9 +110,10 @@ class BoardHub:
             buffers.pop(channel, None)
 
     async def _listen(self, channel: str) -> None:
+        waiting = self._waiting = _Waiting()
         helpers = [
             asyncio.create_task(self._stay_in_group(channel), name="board hub membership"),
-            asyncio.create_task(self._deliver_rounds(), name="board hub delivery"),
+            asyncio.create_task(self._deliver_rounds(waiting), name="board hub delivery"),
         ]
         try:
             while True:
@@ -113,8 +127,7 @@ class BoardHub:
                     return
                 text = message.get("text") if isinstance(message, dict) else None
                 if isinstance(text, str) and message.get("type") == BOARD_EVENT:
-                    self._waiting.append(text)
-                    self._arrived.set()
+                    _queue(waiting, text)
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -129,26 +142,17 @@ class BoardHub:
             except Exception as exc:
                 logger.info("the board hub could not renew its membership (%s)", type(exc).__name__)
 
-    async def _deliver_rounds(self) -> None:
+    async def _deliver_rounds(self, waiting: _Waiting) -> None:
         while True:
-            await self._arrived.wait()
-            if not self._waiting:  # a listener that stopped with messages waiting: they went with it
-                self._arrived.clear()
+            raise_swallowed_cancellation()
+            await waiting.arrived.wait()
+            if not waiting.texts:  # (set only with a text; cleared once they are taken)
+                waiting.arrived.clear()
                 continue
-            texts = self._next_round()
-            if not self._waiting:
-                self._arrived.clear()
+            texts = _next_round(waiting)
+            if not waiting.texts:
+                waiting.arrived.clear()
             await self._deliver(texts)
-
-    def _next_round(self) -> list[str]:
-        texts, size = [self._waiting[0]], len(self._waiting[0])
-        for text in self._waiting[1:]:
-            size += len(text)
-            if size > ROUND_CHARS:
-                break
-            texts.append(text)
-        del self._waiting[: len(texts)]
-        return texts
 
     async def _deliver(self, texts: list[str]) -> None:
         bundle = bundle_text(texts)
@@ -176,6 +180,30 @@ class BoardHub:
             with contextlib.suppress(Exception):  # already gone
                 await page.close(code=TRY_AGAIN_LATER)
         await self._unsubscribe(channel)
+
+
+def _queue(waiting: _Waiting, text: str) -> None:
+    waiting.texts.append(text)
+    waiting.arrived.set()
+    if len(waiting.texts) > WAITING_CAP:
+        if not waiting.dropped:
+            logger.warning(
+                "the board's pages fell %d messages behind; the oldest are dropped and the pages catch up", WAITING_CAP
+            )
+        waiting.dropped += 1
+        del waiting.texts[0]
+
+
+def _next_round(waiting: _Waiting) -> list[str]:
+    """The oldest messages waiting, up to ROUND_CHARS (at least one)."""
+    texts, size = [waiting.texts[0]], len(waiting.texts[0])
+    for text in waiting.texts[1:]:
+        size += len(text)
+        if size > ROUND_CHARS:
+            break
+        texts.append(text)
+    del waiting.texts[: len(texts)]
+    return texts
 
 
 _hubs: dict[tuple[int, int], BoardHub] = {}

@@ -34,7 +34,9 @@ def encode(message: dict[str, Any]) -> str:
     try:
         return orjson.dumps(message).decode()
     except TypeError:
-        return json.dumps(message)
+        # NaN and infinities as orjson writes them (null): the standard library's NaN is no JSON, and
+        # one such message would spoil a whole bundle (bundle_text) on the page. A rare path: read back.
+        return json.dumps(json.loads(json.dumps(message), parse_constant=lambda _name: None))
 
 
 def bundle_text(texts: list[str]) -> str:
