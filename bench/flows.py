@@ -31,7 +31,7 @@ from tokens.runs.loader import claim_run, end_run, execute_run  # noqa: E402
 from tokens.runs.pipeline import batch_handler  # noqa: E402
 from tokens.runs.requests import create_run, plan_run  # noqa: E402
 from tokens.runs.warm import warm_up  # noqa: E402
-from tokens.sources.clients import decoding_pool, pumpfun_client  # noqa: E402
+from tokens.sources.clients import pumpfun_client  # noqa: E402
 from tokens.sources.pumpfun_api.client import get_recent_pump_tokens  # noqa: E402
 from tokens.store.lease import lease_of  # noqa: E402
 
@@ -63,9 +63,6 @@ def main() -> None:
     )
     run = create_run(plan=plan, origin=LoadRun.Origin.COMMAND)
     warm_up()  # as a loader worker is, at its start: the time measured is a Load on a running worker
-    pool = decoding_pool()
-    if pool is not None:
-        pool.wait_until_ready(timeout=30)  # a running worker's decoding process started long before
     print(json.dumps({"started_at": time.time()}), flush=True)
     cpu_at_start = time.process_time()  # the run's own CPU, this process's start-up left out
     if args.flow == "fetch_all":

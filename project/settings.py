@@ -1,6 +1,5 @@
 """Settings for the pump.fun history loader; everything deploy-specific comes from the environment."""
 
-import os
 from pathlib import Path
 
 import dj_database_url
@@ -211,9 +210,6 @@ SOLANA_RPC_URL = env_url("SOLANA_RPC_URL")
 SOLANA_WS_URL = env_url("SOLANA_WS_URL", schemes=("ws", "wss"))
 # getTransaction calls per JSON-RPC batch array (providers take 20-1,000; some take none).
 SOLANA_RPC_BATCH_SIZE = env_int("SOLANA_RPC_BATCH_SIZE", 100, minimum=1)
-# Processes beside a loader that decode `getTransactionsForAddress` pages (tokens/sources/offload.py):
-# one where there is a second core, none (decode in the loader itself) with 0.
-DECODE_PROCESSES = env_int("DECODE_PROCESSES", 1 if (os.cpu_count() or 1) > 1 else 0, minimum=0)
 PYTH_SOL_USD_ACCOUNT = env_str("PYTH_SOL_USD_ACCOUNT", "7UVimffxr9ow1uXYxsr4LHAcV58mLzhmwaeKvJ1pjLiE")
 IPFS_GATEWAY = env_url("IPFS_GATEWAY", "https://pump.mypinata.cloud/ipfs/")
 METADATA_CONCURRENCY = env_int("METADATA_CONCURRENCY", 8, minimum=1)

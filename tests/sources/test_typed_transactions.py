@@ -17,7 +17,7 @@ from tests.fakes.http import FakeServer, Reply
 from tests.real_samples import REAL, load
 from tokens.sources.chain.events import decode_transaction, decode_view
 from tokens.sources.chain.lists import get_chain_recent_tokens
-from tokens.sources.chain.source import _FULL_PAGE, DecodedPage
+from tokens.sources.chain.source import _FULL_PAGE, _FullPage
 from tokens.sources.chain.transactions import TypedTransaction, typed_view
 from tokens.sources.clients import chain_source, solana_rpc
 from tokens.sources.resilience import RetryPolicy
@@ -247,8 +247,8 @@ async def typed_call(*bodies: bytes):
 
 async def test_a_page_of_its_type_comes_back_typed():
     page, calls = await typed_call(answer(result=PAGE))
-    assert isinstance(page, DecodedPage) and page.token == "next" and calls == 1
-    assert page.transactions == [decode_transaction(PAGE["data"][0])]
+    assert isinstance(page, _FullPage) and page.paginationToken == "next" and calls == 1
+    assert decode_view(typed_view(page.data[0])) == decode_transaction(PAGE["data"][0])
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ async def test_a_page_of_its_type_comes_back_typed():
 )
 async def test_bad_utf8_anywhere_is_refused_and_asked_again_as_before(body):
     page, calls = await typed_call(body, answer(result=PAGE))
-    assert calls == 2 and isinstance(page, DecodedPage)
+    assert calls == 2 and isinstance(page, _FullPage)
 
 
 async def test_answers_of_another_shape_are_read_as_json_as_before():

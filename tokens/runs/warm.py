@@ -12,9 +12,7 @@ of 0.1 s in a 10,000-launch backfill: a tenth of its CPU, measured with gc.callb
 import gc
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
-from tokens.sources.clients import decoding_pool
 from tokens.sources.links import prepare as prepare_links
 
 _warmed = False
@@ -29,8 +27,5 @@ def warm_up() -> None:
     _warmed = True
     get_channel_layer()
     prepare_links()
-    pool = decoding_pool()
-    if pool is not None and settings.SOLANA_RPC_URL:
-        pool.start()  # its start takes a second of the other core: not inside a run's first batch
     gc.collect()
     gc.freeze()

@@ -6,7 +6,6 @@ from tokens.models import Upstream
 from tokens.sources.chain.source import ChainSource
 from tokens.sources.holders import HolderCounter
 from tokens.sources.metadata import MetadataFetcher
-from tokens.sources.offload import DecodingPool, shared_pool
 from tokens.sources.pumpfun_api.client import PumpFunClient
 from tokens.sources.redaction import redact_url
 from tokens.sources.resilience import RetryPolicy
@@ -69,13 +68,7 @@ def solana_rpc(*, on_notice=None) -> SolanaRpc:
         calls_per_second=settings.SOLANA_RPC_REQUESTS_PER_SECOND,
         batch_size=settings.SOLANA_RPC_BATCH_SIZE,
         on_notice=on_notice,
-        decoding=decoding_pool(),
     )
-
-
-def decoding_pool() -> DecodingPool | None:
-    """The process's pool for decoding large RPC answers, or None where it is switched off."""
-    return shared_pool(processes=settings.DECODE_PROCESSES) if settings.DECODE_PROCESSES else None
 
 
 def chain_source(rpc: SolanaRpc) -> ChainSource:

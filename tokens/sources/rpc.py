@@ -16,7 +16,6 @@ import httpx
 import msgspec
 import orjson
 
-from tokens.sources.offload import DecodingPool
 from tokens.sources.pool import use_linear_pool
 from tokens.sources.redaction import redact_url
 from tokens.sources.resilience import (
@@ -87,10 +86,8 @@ class SolanaRpc:
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = 4,
         on_notice: Callable[[str], None] | None = None,
-        decoding: DecodingPool | None = None,
     ) -> None:
         self.batch_size = max(1, batch_size)
-        self._decoding = decoding  # large typed answers are read there (tokens/sources/offload.py)
         self.batches_refused = False
         self.calls = 0  # JSON-RPC calls sent, batch members included
         self.http_requests = 0
@@ -194,9 +191,9 @@ class SolanaRpc:
         await acquire_calls(self._limiter(), 1)
         content = await self._post_bytes(self._request(method, params), what=method)
         if typed is not None:
-            found, result = await self._read_typed(typed, content)
-            if found:
-                return result
+            answer = typed.decode(content)
+            if answer is not None and bytes(answer.error) == b"null":
+                return answer.result
         body = _json(content, what=method)
         if not isinstance(body, dict):
             raise TransientError(f"{method}: sent a JSON {type(body).__name__}, not a JSON-RPC answer")
@@ -241,11 +238,6 @@ class SolanaRpc:
                 answers.append(item["result"])
         return answers
 
-    async def _read_typed(self, typed: "TypedAnswer", content: bytes) -> tuple[bool, Any]:
-        if self._decoding is None:
-            return typed.read(content)
-        return await self._decoding.run(read_typed, typed, content, size=len(content))
-
     def _request(self, method: str, params: list[Any] | dict[str, Any]) -> dict[str, Any]:
         self._next_id += 1
         return {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
@@ -278,17 +270,11 @@ def _json(content: bytes, *, what: str) -> Any:
 
 class TypedAnswer:
     """A JSON-RPC answer whose `result` is read straight into `result_type` (msgspec), for answers
-    too large to build as JSON objects only to read a few of their fields; then, with `finish`, made
-    into what the caller reads of it. Both are module-level names: the answer can be read in the
-    decoding process (tokens/sources/offload.py), where it is sent by name and built once."""
+    too large to build as JSON objects only to read a few of their fields."""
 
-    def __init__(self, result_type: type, finish: Callable[[Any], Any] | None = None) -> None:
-        self.result_type, self.finish = result_type, finish
+    def __init__(self, result_type: type) -> None:
         answer = msgspec.defstruct("Answer", [("result", result_type), ("error", msgspec.Raw, msgspec.Raw(b"null"))])
         self._decoder = msgspec.json.Decoder(answer)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _typed_answer, (self.result_type, self.finish)
 
     def decode(self, content: bytes) -> Any:
         """The answer, or None when it is not of the type (then it is read as JSON, and refused or
@@ -300,30 +286,6 @@ class TypedAnswer:
             return self._decoder.decode(content)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
-
-    def read(self, content: bytes) -> tuple[bool, Any]:
-        """(True, the result finished) for an answer of the type without an error; (False, None) for
-        any other, which the caller reads as JSON."""
-        answer = self.decode(content)
-        if answer is None or bytes(answer.error) != b"null":
-            return False, None
-        return True, answer.result if self.finish is None else self.finish(answer.result)
-
-
-_typed_answers: dict[tuple[type, Any], TypedAnswer] = {}
-
-
-def _typed_answer(result_type: type, finish: Callable[[Any], Any] | None) -> TypedAnswer:
-    """A TypedAnswer as unpickled: built once a process (its decoder costs more than a small page)."""
-    typed = _typed_answers.get((result_type, finish))
-    if typed is None:
-        typed = _typed_answers[(result_type, finish)] = TypedAnswer(result_type, finish)
-    return typed
-
-
-def read_typed(typed: TypedAnswer, content: bytes) -> tuple[bool, Any]:
-    """`typed.read(content)`, as a module-level function the decoding process can be sent."""
-    return typed.read(content)
 
 
 class _RateLimited:

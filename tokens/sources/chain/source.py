@@ -19,7 +19,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -350,10 +349,7 @@ class ChainSource:
 
     def _page_contents(self, result: Any) -> tuple[list[DecodedTransaction], str | None]:
         """A `getTransactionsForAddress` answer's transactions, decoded, and its pagination token."""
-        if isinstance(result, DecodedPage):
-            decoded_list, token = result.transactions, result.token
-        else:
-            decoded_list, token = _json_page(result)
+        decoded_list, token = _typed_page(result) if isinstance(result, _FullPage) else _json_page(result)
         for decoded in decoded_list:
             if decoded.block_time is not None:
                 self.reach.saw(decoded.block_time * 1000)
@@ -742,21 +738,13 @@ class _FullPage(msgspec.Struct, gc=False):
     paginationToken: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedPage:
-    """A typed page, decoded (in the decoding process where there is one: tokens/sources/offload.py)."""
-
-    transactions: list[DecodedTransaction]
-    token: str | None
+_FULL_PAGE = TypedAnswer(_FullPage)
 
 
-def _typed_page(page: _FullPage) -> DecodedPage:
+def _typed_page(page: _FullPage) -> tuple[list[DecodedTransaction], Any]:
     # Each transaction with the signature a JSON page hands beside it (`_signature_of`).
     decoded = [decode_view(typed_view(tx, signature=(tx.transaction.signatures or ["?"])[0])) for tx in page.data]
-    return DecodedPage(transactions=decoded, token=page.paginationToken)
-
-
-_FULL_PAGE = TypedAnswer(_FullPage, finish=_typed_page)
+    return decoded, page.paginationToken
 
 
 def _json_page(result: Any) -> tuple[list[DecodedTransaction], Any]:
