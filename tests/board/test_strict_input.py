@@ -16,6 +16,15 @@ pytestmark = pytest.mark.django_db
 JSON = {"Accept": "application/json"}
 
 
+@pytest.fixture(autouse=True)
+def runs_are_only_queued(settings):
+    """The runs these requests create wait in the queue. Started in the server, they lived in the test
+    client's short-lived loop, and their first database calls went on in asgiref's thread past the
+    test: one held SQLite's write lock into a later test's flush ("database is locked", 1 run in 4 of
+    this module followed by test_api_filters.py)."""
+    settings.LOADER_WORKERS = True
+
+
 def post_json(client, body, content_type="application/json"):
     return client.post("/runs/", body, content_type=content_type, headers=JSON)
 
