@@ -63,6 +63,7 @@ bench: install services
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/process_concurrency.py
 	$(BIN)/python bench/chain_bench.py
+	$(BIN)/python bench/chain_bench.py --quick --postgres
 	$(BIN)/python bench/loader_stages.py
 	$(BIN)/python bench/details_bench.py
 	$(BIN)/python bench/api_bench.py

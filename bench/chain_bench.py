@@ -29,6 +29,8 @@ from run_bench import REDIS_URL, ROOT, base_env, fresh_db, migrated_template, sa
 
 DAYS = 7
 BATCH = 100
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+POSTGRES_DB = "pumpfun_chain_bench"
 FIRST_BATCH = 20  # a new user's Load: 1 day, batches of 20
 FIRST_WINDOW = 4_000  # launches over the fake's 7 days: ~570 in the first day
 
@@ -80,6 +82,8 @@ def run_chain(template, workdir, host, size, args, *, gtfa: bool) -> dict:
     try:
         before = stats(url)
         env = chain_env(fresh_db(template, workdir, f"chain-{size}-{gtfa}"), url, ws, args.rate)
+        if args.postgres:
+            env["DATABASE_URL"] = fresh_postgres(env)
         command = [sys.executable, str(ROOT / "bench" / "flows.py"), "--flow", "project", "--upstream", "chain",
                    "--days", str(DAYS), "--batch-size", str(BATCH)]  # fmt: skip
         result = asyncio.run(watch_flow(host, command, env))
@@ -99,6 +103,20 @@ def run_chain(template, workdir, host, size, args, *, gtfa: bool) -> dict:
     )
     print(json.dumps(result), flush=True)
     return result
+
+
+def fresh_postgres(env: dict[str, str]) -> str:
+    """An empty, migrated PostgreSQL database for one loader run (the production store: its three
+    dozen board indexes are what an insert there pays for)."""
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}"')
+        admin.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
+    url = f"{POSTGRES}/{POSTGRES_DB}"
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"], env={**env, "DATABASE_URL": url},
+                   cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+    return url
 
 
 def run_first_batch(template, workdir, host, args, *, rate: float, gtfa: bool) -> dict:
@@ -150,6 +168,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=800, help="calls a second the fake RPC allows")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--first-only", action="store_true", help="only the first-batch runs, printed")
+    parser.add_argument(
+        "--postgres", action="store_true", help="the chain loads store into PostgreSQL (chain-postgres.md) alone"
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes = [10_000]
@@ -168,6 +189,9 @@ def main() -> None:
         for size in args.sizes:
             rows.append(run_chain(template, workdir, host, size, args, gtfa=False))
         rows.append(run_chain(template, workdir, host, args.sizes[0], args, gtfa=True))
+        if args.postgres:
+            write_postgres_report(rows, args)
+            return
         api = run_web_api(template, workdir, host, args)
         firsts = [
             run_first_batch(template, workdir, host, args, rate=rate, gtfa=gtfa)
@@ -191,15 +215,8 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
         "| HTTP requests / launch (reading + curve state) | first batch on websocket (s) | total (s) "
         "| calls needed / allowed rate (s) | total / bound | launches/s | loader CPU / launch (µs) | peak RSS (MB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *_chain_rows(rows),
     ]
-    for row in rows:
-        n, state = row["launches"], row["state_calls"]
-        lines.append(
-            f"| {row['path']} | {n:,} | {row['accepted']:,} | {(row['calls'] - state) / n:.4f} + {state / n:.4f} "
-            f"| {(row['http_requests'] - state) / n:.4f} + {state / n:.4f} | {row['first_batch']:.3f} "
-            f"| {row['total']:.1f} | {row['bound']:.1f} | {row['total'] / row['bound']:.2f} "
-            f"| {n / row['total']:,.0f} | {_cpu_per_launch(row)} | {row['peak_rss_mb']:.0f} |"
-        )
     lines += [
         f"| {api['path']} | ~{DAYS * 30_000:,} | {api['accepted']:,} | - | - | {api['first_batch']:.3f} "
         f"| {api['total']:.1f} | - | - | - | - | {api['peak_rss_mb']:.0f} |",
@@ -223,6 +240,36 @@ def write_report(rows: list[dict], api: dict, args, firsts: list[dict]) -> None:
         for r in firsts
     ]
     save_report("chain.md", lines)
+
+
+def _chain_rows(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        n, state = row["launches"], row["state_calls"]
+        lines.append(
+            f"| {row['path']} | {n:,} | {row['accepted']:,} | {(row['calls'] - state) / n:.4f} + {state / n:.4f} "
+            f"| {(row['http_requests'] - state) / n:.4f} + {state / n:.4f} | {row['first_batch']:.3f} "
+            f"| {row['total']:.1f} | {row['bound']:.1f} | {row['total'] / row['bound']:.2f} "
+            f"| {n / row['total']:,.0f} | {_cpu_per_launch(row)} | {row['peak_rss_mb']:.0f} |"
+        )
+    return lines
+
+
+def write_postgres_report(rows: list[dict], args) -> None:
+    lines = [
+        f"The chain loads of `chain.md` storing into PostgreSQL (a fresh, migrated database each: the board's "
+        f"indexes, 37 on the token table, are what an insert pays for). Fake Solana RPC: {args.latency * 1000:.0f} "
+        f"ms per HTTP request, {args.rate:g} calls/s allowed; {DAYS}-day window; batches of {BATCH}; Redis channel "
+        f"layer; websocket client on a Daphne process. Machine: {os.cpu_count()} cores, PostgreSQL on the same "
+        "machine. Command: `python bench/chain_bench.py --quick --postgres` (in `make bench`).",
+        "",
+        "| path | launches in window | stored | RPC calls / launch (reading + curve state) "
+        "| HTTP requests / launch (reading + curve state) | first batch on websocket (s) | total (s) "
+        "| calls needed / allowed rate (s) | total / bound | launches/s | loader CPU / launch (µs) | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *_chain_rows(rows),
+    ]
+    save_report("chain-postgres.md", lines)
 
 
 def _cpu_per_launch(row: dict) -> str:

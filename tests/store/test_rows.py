@@ -111,3 +111,46 @@ def test_a_batch_stores_each_field_as_given_the_empty_ones_left_out_of_its_state
     assert (full["name"], full["price_usd"], full["liquidity_usd"], full["state_read_at"]) == ("Full 2", 0.5, 9.0, read)
     assert (full["reply_count"], full["holders"], full["last_trade_at"]) == (None, None, None)
     assert _stored("bare")["name"] == "Bare 2"
+
+
+HOSTILE_NAMES = ['{"a",b}', "NULL", 'it\'s \\ a "quote"', "comma, brace } and [bracket]", "🚀 ünïcode", "", " "]
+
+
+@pytest.mark.django_db
+def test_a_batch_of_hostile_texts_and_mixed_numbers_is_stored_exactly():
+    """PostgreSQL stores a batch as arrays (one per column): array syntax in a name is only text, and
+    a float column given an int (or an int column a float's worth of int) keeps each value."""
+    created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    rows = [
+        _token(mint=f"hostile{index}", name=name, symbol=name[:10], description=name, created_at=created,
+               first_seen_at=created, last_seen_at=created, passed_filters=True, sources=["chain", name],
+               price_usd=[1, 0.25][index % 2], holders=[3, None][index % 2])
+        for index, name in enumerate(HOSTILE_NAMES)
+    ]  # fmt: skip
+    upsert_tokens(rows)
+    for token in rows:
+        expected = _fields(token)
+        del expected["id"]
+        assert _stored(token.mint) == expected
+    assert type(_stored("hostile0")["price_usd"]) is float
+
+
+@pytest.mark.django_db
+def test_a_batch_holding_a_mint_twice_stores_it_once_with_the_later_values():
+    created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    common = {"created_at": created, "first_seen_at": created, "last_seen_at": created, "passed_filters": True}
+    upsert_tokens([_token(mint="twice", name="Earlier", **common), _token(mint="twice", name="Later", **common)])
+    assert list(Token.objects.filter(mint="twice").values_list("name", flat=True)) == ["Later"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_too_long_for_its_column_is_refused_and_nothing_of_the_batch_is_stored():
+    from django.db import DataError, connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not hold a text to its column's length")
+    created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    common = {"created_at": created, "first_seen_at": created, "last_seen_at": created, "passed_filters": True}
+    with pytest.raises(DataError), transaction.atomic():
+        upsert_tokens([_token(mint="fits", name="Fits", **common), _token(mint="m" * 45, name="Long", **common)])
+    assert not Token.objects.filter(mint__in=["fits", "m" * 45]).exists()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models.base import ModelState
@@ -241,12 +242,55 @@ def upsert_tokens(rows: list[Token]) -> None:
             if f.name in _READ_WITH_CURVE_FIELDS
         ]
     )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(quote(fields[index].column) for index in named)}) "
-        f"VALUES ({', '.join(['%s'] * len(named))}) ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
-    )
+    insert = f"INSERT INTO {table} ({', '.join(quote(fields[index].column) for index in named)}) "
+    conflict = f" ON CONFLICT ({quote('mint')}) DO UPDATE SET {updates}"
+    if connection.vendor == "postgresql" and len({row.mint for row in rows}) == len(rows):
+        _upsert_as_arrays(insert, conflict, [fields[index] for index in named], [columns[index] for index in named])
+        return
+    values = list(zip(*(columns[index] for index in named), strict=True))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, list(zip(*(columns[index] for index in named), strict=True)))
+        cursor.executemany(insert + f"VALUES ({', '.join(['%s'] * len(named))})" + conflict, values)
+
+
+def _upsert_as_arrays(insert: str, conflict: str, fields: list, columns: list[list[Any]]) -> None:
+    """PostgreSQL: the batch in one statement, a column to an array (`unnest`). Row by row, each
+    statement opened the table's three dozen indexes for its one row (about 0.35 ms a row in the
+    server, five times the rest of storing it); a batch's statement opens them once. Server-side
+    binding (psycopg's own cursor, not Django's, which binds on the client): the arrays travel as
+    parameters and the statement's text stays the same from batch to batch.
+
+    A mint twice in one statement is refused by ON CONFLICT DO UPDATE: such a batch goes row by row."""
+    arrays = [[None if value is None else _ARRAY_TYPES.get(field.get_internal_type(), _same)(value)
+               for value in column] for field, column in zip(fields, columns, strict=True)]  # fmt: skip
+    # Cast to the bare type: an explicit cast to varchar(n) cuts a longer text short, where the
+    # insert's own assignment refuses it, as the row-by-row insert did.
+    casts = ", ".join(f"%s::{_bare_type(field.db_type(connection))}[]" for field in fields)
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"{insert}SELECT * FROM unnest({casts}){conflict}", arrays)
+
+
+def _bare_type(db_type: str) -> str:
+    return db_type.split("(", 1)[0]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# psycopg refuses an array of mixed types (a float column holding an int): each value is sent as its
+# column's type.
+_ARRAY_TYPES = {
+    "CharField": str,
+    "TextField": str,
+    "FloatField": float,
+    "IntegerField": int,
+    "PositiveIntegerField": int,
+    "BigIntegerField": int,
+    "PositiveBigIntegerField": int,
+    "SmallIntegerField": int,
+    "PositiveSmallIntegerField": int,
+}
 
 
 def _needs_preparing(field) -> bool:
