@@ -87,6 +87,13 @@ def _stored(mint: str) -> dict:
     return fields
 
 
+def _assert_stored_as_made(rows: list[Token]) -> None:
+    for token in rows:
+        expected = _fields(token)
+        del expected["id"]
+        assert _stored(token.mint) == expected
+
+
 @pytest.mark.django_db
 def test_a_batch_stores_each_field_as_given_the_empty_ones_left_out_of_its_statement_included():
     created = datetime(2026, 12, 1, 12, 0, 1, 5, tzinfo=UTC)
@@ -98,10 +105,7 @@ def test_a_batch_stores_each_field_as_given_the_empty_ones_left_out_of_its_state
         _token(mint="bare", name="Bare", **common),
     ]  # fmt: skip
     upsert_tokens(first)
-    for token in first:
-        expected = _fields(token)
-        del expected["id"]
-        assert _stored(token.mint) == expected
+    _assert_stored_as_made(first)
     # Stored again by a batch in which no row has a price, a curve read, a reply count: those columns
     # are not named. The price read with a curve stays (no read this time), the reply count is
     # written (as the missing value it is), as when every column was named.
@@ -128,10 +132,7 @@ def test_a_batch_of_hostile_texts_and_mixed_numbers_is_stored_exactly():
         for index, name in enumerate(HOSTILE_NAMES)
     ]  # fmt: skip
     upsert_tokens(rows)
-    for token in rows:
-        expected = _fields(token)
-        del expected["id"]
-        assert _stored(token.mint) == expected
+    _assert_stored_as_made(rows)
     assert type(_stored("hostile0")["price_usd"]) is float
 
 
