@@ -111,7 +111,7 @@ def fresh_postgres(env: dict[str, str]) -> str:
     import psycopg
 
     with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}"')
+        admin.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
     url = f"{POSTGRES}/{POSTGRES_DB}"
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput"], env={**env, "DATABASE_URL": url},

@@ -3,7 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.db.models.signals import post_init
+from django.test.utils import CaptureQueriesContext
 
 from tokens.live.messages import BOARD_FIELDS, board_token_payload, token_payload
 from tokens.models import Token
@@ -122,18 +124,25 @@ HOSTILE_NAMES = ['{"a",b}', "NULL", 'it\'s \\ a "quote"', "comma, brace } and [b
 
 @pytest.mark.django_db
 def test_a_batch_of_hostile_texts_and_mixed_numbers_is_stored_exactly():
-    """PostgreSQL stores a batch as arrays (one per column): array syntax in a name is only text, and
-    a float column given an int (or an int column a float's worth of int) keeps each value."""
+    """PostgreSQL stores a batch in one statement, a column to an array: array syntax in a name is only
+    text, a float column given an int keeps each value as a float, and an int past 2**31 stays whole."""
     created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
     rows = [
         _token(mint=f"hostile{index}", name=name, symbol=name[:10], description=name, created_at=created,
                first_seen_at=created, last_seen_at=created, passed_filters=True, sources=["chain", name],
-               price_usd=[1, 0.25][index % 2], holders=[3, None][index % 2])
+               price_usd=[1, 0.25][index % 2], holders=[3, None][index % 2],
+               initial_real_token_reserves=[793_100_000_000_000, 7][index % 2], complete=[True, False][index % 2])
         for index, name in enumerate(HOSTILE_NAMES)
     ]  # fmt: skip
-    upsert_tokens(rows)
+    with CaptureQueriesContext(connection) as captured:
+        upsert_tokens(rows)
     _assert_stored_as_made(rows)
     assert type(_stored("hostile0")["price_usd"]) is float
+    statements = [query["sql"] for query in captured.captured_queries]
+    if connection.vendor == "postgresql":  # one statement, logged as Django logs its own
+        assert len(statements) == 1 and "unnest(" in statements[0]
+    else:
+        assert all("unnest(" not in sql for sql in statements)
 
 
 @pytest.mark.django_db
@@ -146,7 +155,7 @@ def test_a_batch_holding_a_mint_twice_stores_it_once_with_the_later_values():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_text_too_long_for_its_column_is_refused_and_nothing_of_the_batch_is_stored():
-    from django.db import DataError, connection, transaction
+    from django.db import DataError, transaction
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite does not hold a text to its column's length")
