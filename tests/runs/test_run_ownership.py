@@ -14,8 +14,8 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from tests.fakes.coins import make_history
-from tests.helpers import queue_run, stored_tokens, wait_for
+from tests.fakes.coins import make_coin, make_history, now_ms
+from tests.helpers import coin_launch, queue_run, stored_tokens, wait_for
 from tokens.models import LoadRun, Token
 from tokens.runs import tasks
 from tokens.runs.loader import claim_run, execute_claimed
@@ -24,7 +24,9 @@ from tokens.runs.watch import check_runs
 from tokens.runs.worker import WorkerLoop
 from tokens.store import lease as lease_module
 from tokens.store.batches import current_cursor, next_cursor, store_batch
-from tokens.store.lease import LeaseLost, lease_of
+from tokens.store.filters import FilterRules
+from tokens.store.lease import LeaseLost, RunCancelled, lease_of
+from tokens.store.processing import NO_DETAILS, process_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +65,26 @@ def test_a_late_executors_batch_is_refused_whole(db):
     after = LoadRun.objects.get(pk=run.pk)
     assert (after.fetched, after.batches, after.checkpoint, after.recoveries) == (0, 0, None, 1)
     assert current_cursor() == 1  # the refused batch's cursor went back with it
+
+
+def test_the_batch_of_a_run_being_cancelled_is_refused_whole(db):
+    """The cancel is read under the run's lock, by the batch's own update: nothing of the batch stays."""
+    run = queue_run(days=1, source="recent")
+    claimed = claim_run(run.pk)
+    launch = coin_launch(make_coin(1, created_ms=now_ms() - 60_000))
+    rules = FilterRules(cutoff=timezone.now() - timedelta(days=1))
+    records = process_batch([launch], rules=rules, now_ms=now_ms(), plan=NO_DETAILS).records
+    LoadRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    with pytest.raises(RunCancelled):
+        store_batch(run_id=run.pk, lease_epoch=claimed.lease_epoch, records=records, invalid=0, failed=0,
+                    estimated_total=None, checkpoint={"phase": "recent"})  # fmt: skip
+    after = LoadRun.objects.get(pk=run.pk)
+    assert (after.fetched, after.accepted, after.batches, after.checkpoint) == (0, 0, 0, None)
+    assert not Token.objects.exists() and current_cursor() == 0
+    LoadRun.objects.filter(pk=run.pk).update(cancel_requested=False)  # the same batch, not cancelled: stored
+    store_batch(run_id=run.pk, lease_epoch=claimed.lease_epoch, records=records, invalid=0, failed=0,
+                estimated_total=None, checkpoint={"phase": "recent"})  # fmt: skip
+    assert Token.objects.count() == 1 and current_cursor() == 1
 
 
 async def test_a_frozen_executor_that_wakes_is_stopped_and_the_run_counts_once(pumpfun, settings):

@@ -28,18 +28,14 @@ from tokens.sources.batcher import AdaptiveBatchSize
 from tokens.sources.merge import merged_follow
 from tokens.sources.pumpfun_api.client import cutoff_ms_for
 from tokens.sources.registry import launch_source
-from tokens.store.batches import StoredBatch, store_batch
+from tokens.store.batches import store_batch
 from tokens.store.filters import FilterRules, rules_from
-from tokens.store.lease import Lease, fenced_update, lease_of
+from tokens.store.lease import Lease, RunCancelled, fenced_update, lease_of
 from tokens.store.processing import NO_DETAILS, DetailPlan, process_batch
 from tokens.store.statements import values_in
 
 logger = logging.getLogger(__name__)
 ProgressHook = Callable[[LoadRun], None]
-
-
-class RunCancelled(Exception):
-    """Someone asked the run to stop."""
 
 
 class RunConfigurationError(Exception):
@@ -126,7 +122,7 @@ def batch_handler(
         estimator.observe(raw_batch)
         processed += len(raw_batch)
         position = _position_after(raw_batch)
-        batch = await sync_to_async(_store_unless_cancelled)(
+        batch = await sync_to_async(store_batch)(
             run_id=run.pk,
             lease_epoch=run.lease_epoch,
             records=outcome.records,
@@ -164,18 +160,11 @@ async def warn(run: LoadRun, warning: str) -> None:
 
 
 def cancel_requested(run_id: int) -> bool:
-    """Asked every batch: read in SQL (the ORM's query compiled for longer than it ran)."""
+    """Asked at each page of the live tail and while waiting for details (a batch's store asks it
+    itself, under the run's lock: `store_batch`). Read in SQL: the ORM's query compiled for longer
+    than it ran."""
     rows = values_in(LoadRun, key="id", keys=[run_id], names=["cancel_requested"])
     return any(row["cancel_requested"] for row in rows)
-
-
-def _store_unless_cancelled(*, run_id: int, **batch: Any) -> StoredBatch:
-    """A batch is stored only while its run is not being cancelled: the check and the store in one
-    hop to the database thread (a hop of its own cost as much as the check). So the batch in hand
-    when a cancel comes is processed, then dropped: the run stops at its next batch, as before."""
-    if cancel_requested(run_id):
-        raise RunCancelled
-    return store_batch(run_id=run_id, **batch)
 
 
 def in_tail(run_id: int) -> bool:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from tokens.models import BoardCursor, DetailTask, LoadRun, Token
 from tokens.store.filters import HOLDERS, METADATA, STATE, FilterRules
-from tokens.store.lease import Lease, fenced_count, lease_length
+from tokens.store.lease import Lease, RunCancelled, fenced_count, lease_length
 from tokens.store.normalise import TokenRecord
 from tokens.store.processing import judge_record
 from tokens.store.selectors import board_count
@@ -83,7 +83,8 @@ def store_batch(
     rules: FilterRules | None = None,
 ) -> StoredBatch:
     """Upsert the batch's tokens by mint, give them the next board cursor, queue the details they
-    need, and record the batch and the run's checkpoint: all or nothing.
+    need, and record the batch and the run's checkpoint: all or nothing. Nothing of it is stored for
+    a run being cancelled (`RunCancelled`): it stops at its next batch.
 
     The board lock comes first (see LOCK ORDER), so what is known of a token is read after any detail
     written before it: a detail that landed a moment ago is kept, and with `rules` it is not fetched
@@ -126,8 +127,11 @@ def store_batch(
         }
         if checkpoint is not None:
             changes["checkpoint"] = checkpoint
-        # 2. the run, conditional on the lease: a late executor's batch is refused (rolled back) whole.
+        # 2. the run, conditional on the lease: a late executor's batch is refused (rolled back) whole,
+        # and so is the batch of a run someone asked to stop (read under the run's row lock).
         run = fenced_count(Lease(run_id=run_id, epoch=lease_epoch), add=counts, **changes)
+        if run.cancel_requested:
+            raise RunCancelled
         _count_first_seen(run, [record for record in records if record.mint not in known])
         upsert_tokens(rows)  # 3. tokens
         DetailTask.objects.bulk_create(tasks)  # 4. detail tasks

@@ -18,6 +18,10 @@ class LeaseLost(Exception):
     """Another executor holds the run now (or it was stopped for good); this one must stop."""
 
 
+class RunCancelled(Exception):
+    """Someone asked the run to stop."""
+
+
 @dataclass(frozen=True)
 class Lease:
     run_id: int
