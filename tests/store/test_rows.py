@@ -1,16 +1,17 @@
 """The rows a batch stores are made without Model.__init__: they must hold what it would."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
-from tokens.live.messages import BOARD_FIELDS, board_token_payload, token_payload
+from tokens.live.messages import BOARD_FIELDS, batch_row, board_token_payload, token_payload
 from tokens.models import Token
 from tokens.store import selectors
-from tokens.store.batches import _token, upsert_tokens
+from tokens.store.batches import _db_value, _token, upsert_tokens
 
 
 def _fields(token: Token) -> dict:
@@ -63,6 +64,9 @@ def test_a_batch_row_holds_the_api_rows_board_fields_in_their_order():
         expected = {field: full[field] for field in BOARD_FIELDS}
         row = board_token_payload(token)
         assert row == expected and list(row) == list(expected)
+        # A batch's row: the same, its nulls left out.
+        without_nulls = {field: value for field, value in expected.items() if value is not None}
+        assert batch_row(token) == without_nulls and list(batch_row(token)) == list(without_nulls)
 
 
 @pytest.mark.django_db
@@ -164,3 +168,18 @@ def test_a_text_too_long_for_its_column_is_refused_and_nothing_of_the_batch_is_s
     with pytest.raises(DataError), transaction.atomic():
         upsert_tokens([_token(mint="fits", name="Fits", **common), _token(mint="m" * 45, name="Long", **common)])
     assert not Token.objects.filter(mint__in=["fits", "m" * 45]).exists()
+
+
+@pytest.mark.django_db
+def test_a_batchs_moments_are_prepared_as_djangos_own_preparation_prepares_them():
+    """The batch's preparation of a moment (a fast path for UTC on SQLite) writes what Django writes."""
+    moments = [
+        datetime(2026, 12, 1, 12, 30, 15, 250_000, tzinfo=UTC), datetime(2026, 12, 1, 12, 30, 15, tzinfo=UTC),
+        datetime(1999, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, 13, 30, 15, 1, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(2026, 12, 1, 12, 30, 15, 999_999, tzinfo=timezone(timedelta(hours=-5))),
+    ]  # fmt: skip
+    for name in ("created_at", "last_seen_at", "last_trade_at"):
+        field = Token._meta.get_field(name)
+        prepare = _db_value(field, connection)
+        for moment in moments * 2:  # the second time from what was prepared the first
+            assert prepare(moment) == field.get_db_prep_save(moment, connection), (name, moment)
