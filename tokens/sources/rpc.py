@@ -281,8 +281,10 @@ class TypedAnswer:
         taken as any answer is)."""
         try:
             # msgspec checks the UTF-8 of the strings it reads, not of those it skips; orjson refuses
-            # a body with bad UTF-8 anywhere, and so must this.
-            content.decode("utf-8")
+            # a body with bad UTF-8 anywhere, and so must this (ASCII, nearly every answer, is UTF-8:
+            # checked without making the text).
+            if not content.isascii():
+                content.decode("utf-8")
             return self._decoder.decode(content)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
