@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from tokens.live.messages import BOARD_FIELDS, batch_row, board_token_payload, token_payload
 from tokens.models import Token
 from tokens.store import selectors
-from tokens.store.batches import _db_value, _token, upsert_tokens
+from tokens.store.batches import _prepared_moments, _token, upsert_tokens
 
 
 def _fields(token: Token) -> dict:
@@ -177,9 +177,10 @@ def test_a_batchs_moments_are_prepared_as_djangos_own_preparation_prepares_them(
         datetime(2026, 12, 1, 12, 30, 15, 250_000, tzinfo=UTC), datetime(2026, 12, 1, 12, 30, 15, tzinfo=UTC),
         datetime(1999, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, 13, 30, 15, 1, tzinfo=ZoneInfo("Europe/Paris")),
         datetime(2026, 12, 1, 12, 30, 15, 999_999, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2026, 12, 1, 13, 30, 15, 250_000, tzinfo=ZoneInfo("Europe/Paris")),  # the first's instant
     ]  # fmt: skip
+    column = [*moments, None, *moments]  # each moment twice: the second time as prepared the first
     for name in ("created_at", "last_seen_at", "last_trade_at"):
         field = Token._meta.get_field(name)
-        prepare = _db_value(field, connection)
-        for moment in moments * 2:  # the second time from what was prepared the first
-            assert prepare(moment) == field.get_db_prep_save(moment, connection), (name, moment)
+        expected = [None if moment is None else field.get_db_prep_save(moment, connection) for moment in column]
+        assert _prepared_moments(field, connection, column) == expected, name

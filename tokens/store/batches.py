@@ -227,8 +227,11 @@ def upsert_tokens(rows: list[Token]) -> None:
     # of preparing a moment).
     database = connections[connection.alias]
     for index, field in enumerate(fields):
-        if _needs_preparing(field):
-            prepare = _db_value(field, database)
+        kind = field.get_internal_type()
+        if kind == "DateTimeField":
+            columns[index] = _prepared_moments(field, database, columns[index])
+        elif kind == "JSONField":
+            prepare = _json_value(field, database)
             columns[index] = [None if value is None else prepare(value) for value in columns[index]]
     # A field no row of the batch has a value for is left out of the statement: an insert leaves it
     # NULL, as naming it did, and an update sets it from `excluded`, NULL either way. A backfill's
@@ -282,40 +285,38 @@ def _upsert_as_arrays(insert: str, conflict: str, fields: list, columns: list[li
         cursor.execute(f"{insert}SELECT * FROM unnest({casts}){conflict}", arrays)
 
 
-def _needs_preparing(field) -> bool:
-    """Plain values go as they are; datetimes and JSON as the database takes them."""
-    return field.get_internal_type() in ("DateTimeField", "JSONField")
-
-
-def _db_value(field, database):
-    """A field's preparation for the database (None needs none). A batch's rows share most of their
-    values (the batch's own `now` in three fields of each, the same `sources` list): a moment, or a
-    list of strings (known by its items), is prepared once.
+def _prepared_moments(field, database, column: list[Any]) -> list[Any]:
+    """A datetime column as the database takes it, each distinct moment prepared once: a batch's
+    rows share the batch's own `now` in four fields of each.
 
     On SQLite a UTC moment is written as Django's SQLite backend writes it (the naive UTC time's
     `str`), without its per-value checks: 1.5 µs a moment against 5.7, and each launch has one of its
-    own. tests/store/test_rows.py holds the two equal."""
-    prepared: dict[Any, Any] = {}
-    utc_text = (
-        field.get_internal_type() == "DateTimeField"
-        and database.vendor == "sqlite"
-        and settings.USE_TZ
-        and database.timezone is UTC
-    )
+    own. tests/store/test_rows.py holds the two equal. (Moments equal as instants in other zones are
+    one key: each database stores them as the same instant.)"""
+    utc_text = database.vendor == "sqlite" and settings.USE_TZ and database.timezone is UTC
+    prepared: dict[Any, Any] = {None: None}
+    for value in set(column):
+        if value is None:
+            continue
+        if utc_text and type(value) is datetime and value.tzinfo is UTC:
+            prepared[value] = str(value.replace(tzinfo=None))
+        else:
+            prepared[value] = field.get_db_prep_save(value, database)
+    return [prepared[value] for value in column]
+
+
+def _json_value(field, database):
+    """A JSON field's preparation for the database. A batch's rows share most of their values (the
+    same `sources` list): a list of strings, known by its items, is prepared once."""
+    prepared: dict[tuple[str, ...], Any] = {}
 
     def prepare(value):
         if type(value) is list and all(type(item) is str for item in value):
-            key: Any = tuple(value)
-        elif isinstance(value, datetime):
-            key = value
-        else:  # 1, 1.0 and True are equal keys, not equal JSON: prepared each time
-            return field.get_db_prep_save(value, database)
-        if key not in prepared:
-            if utc_text and type(value) is datetime and value.tzinfo is UTC:
-                prepared[key] = str(value.replace(tzinfo=None))
-            else:
+            key = tuple(value)
+            if key not in prepared:
                 prepared[key] = field.get_db_prep_save(value, database)
-        return prepared[key]
+            return prepared[key]
+        return field.get_db_prep_save(value, database)  # 1, 1.0 and True are equal keys, not equal JSON
 
     return prepare
 
