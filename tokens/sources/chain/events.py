@@ -234,14 +234,21 @@ def program_log_payloads(logs: list[str]) -> tuple[list[tuple[str, bytes]], bool
     for line in logs:
         if not isinstance(line, str):
             continue
-        kind = kinds.get(line)
-        if kind is None:
-            kind = _line_kind(line)
-            if kind[0] in _KEPT_KINDS and len(line) <= _LINE_KEPT_CHARS:
-                if len(kinds) >= _LINE_KINDS_KEPT:
-                    kinds.clear()
-                kinds[line] = kind
-        code, program = kind
+        # A data line and a program's own log line are told by their start (as `_line_kind` tells
+        # them), before hashing a long line to look it up.
+        if line.startswith("Program data: "):
+            code = _DATA
+        elif line.startswith("Program log: "):
+            continue
+        else:
+            kind = kinds.get(line)
+            if kind is None:
+                kind = _line_kind(line)
+                if kind[0] in _KEPT_KINDS and len(line) <= _LINE_KEPT_CHARS:
+                    if len(kinds) >= _LINE_KINDS_KEPT:
+                        kinds.clear()
+                    kinds[line] = kind
+            code, program = kind
         if code == _DATA:
             if stack and stack[-1] in EVENT_PROGRAMS:
                 data = _b64(line[len("Program data: ") :])
