@@ -85,6 +85,8 @@ def parse_link(value: Any, *, max_length: int = MAX_URL) -> Link:
 
 def safe_link(value: Any) -> str:
     """The link if it is a usable http(s) URL, else blank."""
+    if not value:  # none at all (a launch read from the chain has four): blank, as parse_link refuses it
+        return ""
     if isinstance(value, str) and len(value) <= MAX_URL and _PLAIN_URL.fullmatch(value):
         return value
     try:
