@@ -146,10 +146,14 @@ async def send_or_transient(request: Awaitable[httpx.Response], *, deadline: flo
         raise TransientError("timed out") from exc
     except httpx.TransportError as exc:
         raise TransientError(f"connection failed ({type(exc).__name__})") from exc
-    if response.status_code == 429 or response.status_code >= 500:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise TransientError(f"answered HTTP {response.status_code}", retry_after=retry_after)
+    transient_status(response.status_code, retry_after=response.headers.get("Retry-After"))
     return response
+
+
+def transient_status(status: int, *, retry_after: str | None) -> None:
+    """429 and 5xx are worth another try, after the server's Retry-After when it gives one."""
+    if status == 429 or status >= 500:
+        raise TransientError(f"answered HTTP {status}", retry_after=retry_after_seconds(retry_after))
 
 
 def json_or_transient(response: httpx.Response) -> object:

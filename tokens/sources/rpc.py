@@ -12,11 +12,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import httpx
 import msgspec
 import orjson
 
-from tokens.sources.pool import use_linear_pool
 from tokens.sources.redaction import redact_url
 from tokens.sources.resilience import (
     RetriesExhausted,
@@ -25,10 +23,9 @@ from tokens.sources.resilience import (
     acquire_calls,
     call_with_retries,
     circuit,
-    send_or_transient,
     shared_limiter,
 )
-from tokens.sources.tls import SHARED_CONTEXT, pool_limits
+from tokens.sources.rpc_http import JsonPoster
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +94,8 @@ class SolanaRpc:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._notice = on_notice or (lambda text: logger.warning("%s", text))
         self._next_id = 0
-        self._http = use_linear_pool(
-            httpx.AsyncClient(
-                limits=pool_limits(16),  # batches (`concurrency` at once) and single calls beside them
-                timeout=timeout,
-                headers={"Content-Type": "application/json"},
-                verify=SHARED_CONTEXT,
-            )
-        )
+        # Connections for batches (`concurrency` at once) and single calls beside them.
+        self._http = JsonPoster(url=url, timeout=timeout, connections=16)
 
     async def __aenter__(self) -> "SolanaRpc":
         return self
@@ -248,17 +239,15 @@ class SolanaRpc:
     async def _post_bytes(self, payload: Any, *, what: str) -> bytes:
         self.http_requests += 1
         self.calls += len(payload) if isinstance(payload, list) else 1
-        response = await send_or_transient(
-            self._http.post(self._url, content=orjson.dumps(payload)), deadline=self._retry.deadline
-        )
-        if response.status_code in (401, 403):
+        answer = await self._http.post(orjson.dumps(payload), deadline=self._retry.deadline)
+        if answer.status in (401, 403):
             raise RpcRefused(
-                f"{what}: the Solana RPC refused the request (HTTP {response.status_code}); "
+                f"{what}: the Solana RPC refused the request (HTTP {answer.status}); "
                 "check the API key in SOLANA_RPC_URL"
             )
-        if response.status_code != 200:
-            raise RpcError(f"{what}: the Solana RPC answered HTTP {response.status_code}")
-        return response.content
+        if answer.status != 200:
+            raise RpcError(f"{what}: the Solana RPC answered HTTP {answer.status}")
+        return answer.body
 
 
 def _json(content: bytes, *, what: str) -> Any:

@@ -1,0 +1,146 @@
+"""The Solana RPC's HTTP (aiohttp, tokens/sources/rpc_http.py) fails as the other upstream clients do:
+what is worth another try is retried (a reset mid-answer, a refused connection, a stalled or trickling
+answer, 429 after its Retry-After, 5xx), every failure is one readable line that never shows the URL's
+key, and an answer comes back whole. Each against a raw socket server that misbehaves on purpose."""
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.live import free_port
+from tokens.sources.resilience import RetryPolicy
+from tokens.sources.rpc import RpcError, RpcRefused, SolanaRpc
+
+KEY = "/?api-key=super-secret-key"
+FAST = RetryPolicy(attempts=2, wait_initial=0.01, wait_max=0.01, wait_jitter=0, deadline=0.8)
+ANSWER = b'{"jsonrpc": "2.0", "id": 1, "result": 42}'
+
+
+def whole(body: bytes, status: str = "200 OK", headers: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    ).encode() + body
+
+
+class Scripted:
+    """Serves each connection's requests by the next step of `steps`: bytes to send (then the
+    connection stays open for the next request), "reset" (closes after half an answer), "stall"
+    (headers, then nothing), or "trickle" (a byte every 0.1 s, for ever)."""
+
+    def __init__(self, *steps) -> None:
+        self.steps = list(steps)
+        self.requests = 0
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                while connection.recv(65536):
+                    step = self.steps[min(self.requests, len(self.steps) - 1)]
+                    self.requests += 1
+                    if isinstance(step, bytes):
+                        connection.sendall(step)
+                        continue
+                    if step == "reset":
+                        connection.sendall(whole(ANSWER)[:-10])
+                        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        return
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n[")
+                    while not self.stopped.is_set():
+                        time.sleep(0.1 if step == "trickle" else 0.05)
+                        if step == "trickle":
+                            connection.sendall(b" ")
+                    return
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def start(*steps) -> Scripted:
+        servers.append(Scripted(*steps))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+async def call(url: str, *, timeout: float = 5.0, policy: RetryPolicy = FAST):
+    async with SolanaRpc(url=url + KEY, timeout=timeout, retry=policy) as rpc:
+        return await rpc.call("getSlot", [])
+
+
+async def test_an_answer_cut_short_is_retried(scripted):
+    server = scripted("reset", whole(ANSWER))
+    assert await call(server.url) == 42
+    assert server.requests == 2
+
+
+async def test_a_429_is_retried_after_its_retry_after(scripted):
+    server = scripted(whole(b'{"message": "slow down"}', "429 Too Many Requests", "Retry-After: 1\r\n"), whole(ANSWER))
+    started = time.monotonic()
+    assert await call(server.url, policy=RetryPolicy(attempts=2, wait_initial=0.01, wait_jitter=0)) == 42
+    assert time.monotonic() - started >= 0.9 and server.requests == 2
+
+
+async def test_every_failure_is_one_line_without_the_key(scripted):
+    failures = {
+        "answered HTTP 503": scripted(whole(b"{}", "503 Service Unavailable")),
+        r"connection failed \(\w+\)": scripted("reset"),
+        r"no whole answer within 0\.8 s": scripted("trickle"),
+        "timed out": scripted("stall"),
+    }
+    for message, server in failures.items():
+        with pytest.raises(RpcError) as failed:
+            await call(server.url, timeout=0.3)
+        text = str(failed.value)
+        assert "super-secret-key" not in text and "\n" not in text
+        assert text.startswith("Solana RPC getSlot") and "gave up after 2 attempts" in text, text
+        assert f"SOLANA_RPC_URL is {server.url}/***" in text
+        assert re.search(message, text), (message, text)
+        assert server.requests == 2, message
+
+
+async def test_a_refused_connection_is_retried_and_said():
+    started = time.monotonic()
+    with pytest.raises(RpcError, match=r"connection failed \(\w+\).*gave up after 2 attempts"):
+        await call(f"http://127.0.0.1:{free_port()}")
+    assert time.monotonic() - started < 5
+
+
+async def test_a_refusal_says_to_check_the_key_and_is_not_retried(scripted):
+    server = scripted(whole(b'{"message": "unauthorized"}', "401 Unauthorized"))
+    with pytest.raises(RpcRefused, match="check the API key in SOLANA_RPC_URL"):
+        await call(server.url)
+    assert server.requests == 1
+
+
+async def test_calls_one_after_another_keep_one_connection(scripted):
+    server = scripted(whole(ANSWER))
+    async with SolanaRpc(url=server.url + KEY, retry=FAST) as rpc:
+        for _ in range(3):
+            assert await rpc.call("getSlot", []) == 42
+    assert (server.requests, server.connections) == (3, 1)
