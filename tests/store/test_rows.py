@@ -178,6 +178,9 @@ def test_a_batchs_moments_are_prepared_as_djangos_own_preparation_prepares_them(
         datetime(1999, 1, 1, tzinfo=UTC), datetime(2026, 12, 1, 13, 30, 15, 1, tzinfo=ZoneInfo("Europe/Paris")),
         datetime(2026, 12, 1, 12, 30, 15, 999_999, tzinfo=timezone(timedelta(hours=-5))),
         datetime(2026, 12, 1, 13, 30, 15, 250_000, tzinfo=ZoneInfo("Europe/Paris")),  # the first's instant
+        # The hour Paris lives twice: equal, and an hour apart.
+        datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Paris")),
+        datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris")),
     ]  # fmt: skip
     column = [*moments, None, *moments]  # each moment twice: the second time as prepared the first
     for name in ("created_at", "last_seen_at", "last_trade_at"):
