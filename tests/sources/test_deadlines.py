@@ -3,8 +3,6 @@ a hanging holder RPC trips its circuit breaker (later lookups fail at once and s
 run whose every holder lookup failed ends with a warning that says so."""
 
 import asyncio
-import socket
-import threading
 import time
 
 import pytest
@@ -12,6 +10,7 @@ from asgiref.sync import sync_to_async
 
 from tests.fakes.coins import make_history
 from tests.fakes.das import FakeDas
+from tests.fakes.scripted import Scripted
 from tests.helpers import queue_run
 from tokens.models import LoadRun
 from tokens.runs.loader import execute_run
@@ -22,49 +21,9 @@ from tokens.sources.resilience import RetryPolicy
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Trickle:
-    """Answers every request with a 200 whose body comes one byte every `every` seconds, for ever:
-    no read ever waits long enough for a per-read timeout."""
-
-    def __init__(self, every: float = 0.1) -> None:
-        self.every = every
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        self.listener.settimeout(0.2)
-        while not self.stopped.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        with connection:
-            try:
-                connection.recv(65536)
-                connection.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n["
-                )
-                while not self.stopped.is_set():
-                    time.sleep(self.every)
-                    connection.sendall(b" ")
-            except OSError:
-                return
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.listener.close()
-
-
 @pytest.fixture
 def trickle():
-    server = Trickle()
+    server = Scripted("trickle")  # a 200 whose body comes a byte at a time, for ever
     yield server
     server.stop()
 
