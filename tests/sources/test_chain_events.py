@@ -26,6 +26,8 @@ from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM, TOKEN
 from tokens.sources.chain.borsh import (
     _KEY_TEXTS,
     _KEY_TEXTS_KEPT,
+    ZERO_KEY,
+    EventLayout,
     Reader,
     _key_text,
     read_appended,
@@ -47,6 +49,7 @@ from tokens.sources.chain.events import (
     _LINE_KINDS,
     _LINE_KINDS_KEPT,
     EVENT_PROGRAMS,
+    CreateEvent,
     InvalidEvent,
     create_event_from_log_data,
     decode_transaction,
@@ -54,7 +57,7 @@ from tokens.sources.chain.events import (
     program_log_payloads,
 )
 from tokens.sources.chain.launches import launch_records
-from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS, parse_trade_event
+from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS, TradeEvent, parse_trade_event
 
 MAINNET_2024 = (
     "G3KpTd7rY3YFAAAANDQ0NDQFAAAANDQ0NDRDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1Xb21BUDhqSkxkNzNaTHlKbXJkSnFGQmhza1VySnky"
@@ -232,6 +235,7 @@ def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(l
         "trade": (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS),
         "shared trade": (_shared_trade(launch), _TRADE_BASE, _TRADE_GROUPS),
     }[layout]
+    event_type, parse = (CreateEvent, parse_create_event) if layout == "create" else (TradeEvent, parse_trade_event)
     outcomes = set()
     for cut in [*range(len(payload) + 1), None]:
         data = payload[:cut] if cut is not None else payload + b"\x01" * 9  # a newer layout's tail
@@ -240,11 +244,41 @@ def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(l
         except InvalidEvent as exc:
             with pytest.raises(InvalidEvent, match=re.escape(str(exc))):
                 read_layout(data, base, groups)
+            with pytest.raises(InvalidEvent, match=re.escape(str(exc))):
+                parse(data)
             outcomes.add("fails")
             continue
         assert read_layout(data, base, groups) == expected, cut
+        # The event made by position is the event made by name (the all-zero quote mint is none).
+        by_name = {**expected, **({"quote_mint": None} if expected.get("quote_mint") == ZERO_KEY else {})}
+        assert parse(data) == event_type(**by_name), cut
         outcomes.add("reads")
     assert outcomes == {"reads", "fails"}
+
+
+def test_an_event_type_whose_fields_are_not_its_layouts_in_order_is_refused():
+    """Values are given by position: a type with a field moved, missing or added would take values
+    meant for another field, so it is refused when its layout is declared."""
+
+    @dataclasses.dataclass
+    class Swapped:
+        mint: str
+        name: str
+
+    @dataclasses.dataclass
+    class InOrder:
+        name: str
+        mint: str | None = None
+
+    base = (("name", "string"), ("mint", "key"))
+    with pytest.raises(TypeError, match="not its layout's"):
+        EventLayout(Swapped, base)
+    with pytest.raises(TypeError, match="not its layout's"):
+        EventLayout(InOrder, base[:1])
+    key = bytes(range(32))
+    payload = b"\x02\x00\x00\x00hi" + key
+    assert EventLayout(InOrder, base).read(payload) == InOrder(name="hi", mint=str(Pubkey(key)))
+    assert EventLayout(InOrder, base, none_if_zero="mint").read(payload[:6] + bytes(32)) == InOrder(name="hi")
 
 
 def test_a_trade_cut_inside_a_shareholder_says_where():

@@ -5,6 +5,7 @@ extra bytes every newer program version appends; pump's events must be read at e
 ever had, with the fields that arrived together read together or not at all.
 """
 
+import dataclasses
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -91,31 +92,61 @@ class Reader:
 
 
 def read_layout(data: bytes, base: Group, groups: tuple[Group, ...] = ()) -> dict[str, Any]:
-    """The `base` fields, then the appended `groups` the payload holds, oldest first. A payload that
-    ends between groups is an older layout; one that ends inside a group is broken (`InvalidEvent`);
-    bytes after the last known group are a newer layout's, ignored.
+    """The `base` fields, then the appended `groups` the payload holds, oldest first, by name. A
+    payload that ends between groups is an older layout; one that ends inside a group is broken
+    (`InvalidEvent`); bytes after the last known group are a newer layout's, ignored."""
+    return dict(zip(_whole_layout(base, groups)[0], read_values(data, base, groups), strict=False))
+
+
+def read_values(data: bytes, base: Group, groups: tuple[Group, ...] = ()) -> list[Any]:
+    """What `read_layout` reads, as the values alone in the layout's order: as many as the payload
+    holds fields. An event type whose fields are the layout's, in order, is made of them by position
+    (`EventLayout`), without a dict of names in between.
 
     A payload of the newest layout (nearly all of them) is read in one pass over the layout's
     fields end to end, its fixed-size runs merged across the groups' edges; any other is read again
     group by group, which tells an older layout from a broken one."""
-    values: dict[str, Any] = {}
+    values: list[Any] = []
     try:
-        _read_group(data, 0, _whole_layout(base, groups), values)
+        _read_group(data, 0, _whole_layout(base, groups)[1], values)
         return values
     except InvalidEvent:
         pass
     reader = Reader(data)
-    values = read_fields(reader, base)
-    values.update(read_appended(reader, groups))
+    values = [*read_fields(reader, base).values()]
+    values += read_appended(reader, groups).values()
     return values
+
+
+class EventLayout:
+    """An event type read from its borsh layout: `cls`'s fields are the layout's fields, in order
+    (checked here, once), so a payload's values make the event by position. `none_if_zero` names a
+    key field whose all-zero key (Pubkey::default()) means none."""
+
+    def __init__(
+        self, cls: type, base: Group, groups: tuple[Group, ...] = (), *, none_if_zero: str | None = None
+    ) -> None:
+        names = _whole_layout(base, groups)[0]
+        fields = getattr(cls, "__struct_fields__", None) or tuple(field.name for field in dataclasses.fields(cls))
+        if tuple(fields) != names:
+            raise TypeError(f"{cls.__name__}'s fields are not its layout's, in order: {fields} != {names}")
+        self.cls, self.base, self.groups = cls, base, groups
+        self._zero_at = names.index(none_if_zero) if none_if_zero else None
+
+    def read(self, payload: bytes) -> Any:
+        values = read_values(payload, self.base, self.groups)
+        at = self._zero_at
+        if at is not None and at < len(values) and values[at] == ZERO_KEY:
+            values[at] = None
+        return self.cls(*values)
 
 
 def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
     """The fields in order. Runs of fixed-size fields are read with one precompiled struct (a trade
     stream decodes thousands of events a second); strings and vectors one by one."""
-    values: dict[str, Any] = {}
+    values: list[Any] = []
     reader.at = _read_group(reader.data, reader.at, _compiled_group(fields), values)
-    return values
+    return dict(zip((name for name, _ in fields), values, strict=True))
 
 
 def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
@@ -125,30 +156,35 @@ def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
     for group in groups:
         if at == len(data):
             break
+        read: list[Any] = []
         try:
-            at = _read_group(data, at, _compiled_group(group), values)
+            at = _read_group(data, at, _compiled_group(group), read)
         except InvalidEvent as exc:
             raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {reader.at}): {exc}") from None
+        values.update(zip((name for name, _ in group), read, strict=True))
         reader.at = at
     return values
 
 
-def _read_group(data: bytes, at: int, segments: list[_Segment], values: dict[str, Any]) -> int:
+def _read_group(data: bytes, at: int, segments: list[_Segment], values: list[Any]) -> int:
+    """The segments' values appended to `values`, in order; where the group ends."""
     for layout, names, keys, flags in segments:
         if layout is None:  # a variable-size field: names is its name, keys its reader
-            values[names], at = keys(data, at)
+            value, at = keys(data, at)
+            values.append(value)
             continue
         if at + layout.size > len(data):
             _end(data, at, layout.size)
         raw = layout.unpack_from(data, at)
         at += layout.size
-        values.update(zip(names, raw, strict=True))
+        start = len(values)
+        values += raw
         for index in keys:
-            values[names[index]] = _key_text(raw[index])
+            values[start + index] = _key_text(raw[index])
         for index in flags:
             if raw[index] > 1:
                 raise InvalidEvent(f"bool {names[index]} is {raw[index]}")
-            values[names[index]] = raw[index] == 1
+            values[start + index] = raw[index] == 1
     return at
 
 
@@ -169,17 +205,18 @@ def _key_text(raw: bytes) -> str:
     return text
 
 
-# Every layout's fields end to end, compiled, by the identities of its base and groups.
-_whole: dict[tuple[int, int], tuple[Group, tuple[Group, ...], list[_Segment]]] = {}
+# Every layout's field names and fields end to end, compiled, by the identities of its base and groups.
+_whole: dict[tuple[int, int], tuple[Group, tuple[Group, ...], tuple[str, ...], list[_Segment]]] = {}
 
 
-def _whole_layout(base: Group, groups: tuple[Group, ...]) -> list[_Segment]:
+def _whole_layout(base: Group, groups: tuple[Group, ...]) -> tuple[tuple[str, ...], list[_Segment]]:
     found = _whole.get((id(base), id(groups)))
     if found is not None and found[0] is base and found[1] is groups:
-        return found[2]
-    segments = _compiled_group(tuple(field for group in (base, *groups) for field in group))
-    _whole[(id(base), id(groups))] = (base, groups, segments)
-    return segments
+        return found[2], found[3]
+    fields = tuple(field for group in (base, *groups) for field in group)
+    names, segments = tuple(name for name, _ in fields), _compiled_group(fields)
+    _whole[(id(base), id(groups))] = (base, groups, names, segments)
+    return names, segments
 
 
 # Compiled groups by the group's identity (hashing a group's nested tuple on every read cost more

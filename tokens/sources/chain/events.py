@@ -25,12 +25,7 @@ from tokens.sources.chain.amm import (
     parse_amm_buy_event,
     parse_amm_sell_event,
 )
-from tokens.sources.chain.borsh import (
-    ZERO_KEY,
-    Group,
-    InvalidEvent,
-    read_layout,
-)
+from tokens.sources.chain.borsh import EventLayout, Group, InvalidEvent
 from tokens.sources.chain.trades import (
     COMPLETE_EVENT_DISCRIMINATOR,
     MIGRATION_EVENT_DISCRIMINATOR,
@@ -102,12 +97,12 @@ _CREATE_GROUPS: tuple[Group, ...] = (
 )  # fmt: skip
 
 
+_CREATE = EventLayout(CreateEvent, _CREATE_BASE, _CREATE_GROUPS, none_if_zero="quote_mint")
+
+
 def parse_create_event(payload: bytes) -> CreateEvent:
     """The event's fields from its borsh payload (after the 8-byte discriminator)."""
-    values = read_layout(payload, _CREATE_BASE, _CREATE_GROUPS)
-    if values.get("quote_mint") == ZERO_KEY:
-        values["quote_mint"] = None
-    return CreateEvent(**values)
+    return _CREATE.read(payload)
 
 
 def create_event_from_log_data(data: bytes) -> CreateEvent | None:

@@ -8,11 +8,10 @@ all-zero `quote_mint`); USDC-quoted coins have zeros there and the amounts in th
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
-from tokens.sources.chain.borsh import ZERO_KEY, Group, InvalidEvent, read_layout
+from tokens.sources.chain.borsh import EventLayout, Group, InvalidEvent
 
 TRADE_EVENT_DISCRIMINATOR = bytes.fromhex("bddb7fd34ee661ee")
 COMPLETE_EVENT_DISCRIMINATOR = bytes.fromhex("5f72619cd42e9808")
@@ -132,23 +131,22 @@ _MIGRATION_BASE: Group = (
 _QUOTE_MINT: tuple[Group, ...] = ((("quote_mint", "key"),),)  # 2026-05
 
 
+# Each event type's fields are its layout's, in order: a payload's values make it by position.
+_TRADE = EventLayout(TradeEvent, _TRADE_BASE, _TRADE_GROUPS, none_if_zero="quote_mint")
+_COMPLETE = EventLayout(CompleteEvent, _COMPLETE_BASE, _QUOTE_MINT, none_if_zero="quote_mint")
+_MIGRATION = EventLayout(MigrationEvent, _MIGRATION_BASE, _QUOTE_MINT, none_if_zero="quote_mint")
+
+
 def parse_trade_event(payload: bytes) -> TradeEvent:
-    return TradeEvent(**_parse(payload, _TRADE_BASE, _TRADE_GROUPS))
+    return _TRADE.read(payload)
 
 
 def parse_complete_event(payload: bytes) -> CompleteEvent:
-    return CompleteEvent(**_parse(payload, _COMPLETE_BASE, _QUOTE_MINT))
+    return _COMPLETE.read(payload)
 
 
 def parse_migration_event(payload: bytes) -> MigrationEvent:
-    return MigrationEvent(**_parse(payload, _MIGRATION_BASE, _QUOTE_MINT))
-
-
-def _parse(payload: bytes, base: Group, groups: tuple[Group, ...]) -> dict[str, Any]:
-    values = read_layout(payload, base, groups)
-    if values.get("quote_mint") == ZERO_KEY:
-        values["quote_mint"] = None
-    return values
+    return _MIGRATION.read(payload)
 
 
 __all__ = [
