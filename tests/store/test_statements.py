@@ -11,7 +11,7 @@ from django.db.transaction import TransactionManagementError
 from tokens.models import BoardCursor, LoadRun, Token
 from tokens.store.batches import _token, next_cursor
 from tokens.store.lease import Lease, LeaseLost, fenced_count
-from tokens.store.statements import update_returning, values_in
+from tokens.store.statements import update_returning, update_where, values_in
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,20 @@ def test_an_update_with_nothing_to_write_or_no_condition_is_refused():
     with pytest.raises(ValueError, match="a condition and something to write"):
         update_returning(LoadRun, where={}, add={"fetched": 1})
     assert LoadRun.objects.get(pk=run.pk).fetched == 5
+
+
+def test_an_update_without_returning_writes_the_values_as_the_orm_does_and_counts_rows():
+    run = _running()
+    other = LoadRun.objects.create(source="recent", days=1, batch_size=10, origin="command", status="succeeded")
+    before = _fields(LoadRun.objects.get(pk=other.pk))
+    changes = {"first_seen": {"chain": 3, "pumpportal": 1}, "heartbeat_at": HEARTBEAT}
+    assert update_where(LoadRun, where={"id": run.pk, "lease_epoch": 3}, values=changes) == 1
+    stored = LoadRun.objects.get(pk=run.pk)
+    assert stored.first_seen == {"chain": 3, "pumpportal": 1} and stored.heartbeat_at == HEARTBEAT
+    assert stored.fetched == 5 and _fields(LoadRun.objects.get(pk=other.pk)) == before
+    assert update_where(LoadRun, where={"id": run.pk, "lease_epoch": 2}, values={"fetched": 9}) == 0
+    assert LoadRun.objects.get(pk=run.pk).fetched == 5
+    with pytest.raises(ValueError, match="a condition and something to write"):
+        update_where(LoadRun, where={"id": run.pk}, values={})
+    with pytest.raises(ValueError, match="a condition and something to write"):
+        update_where(LoadRun, where={}, values={"fetched": 1})

@@ -31,7 +31,7 @@ from tokens.store.lease import Lease, RunCancelled, fenced_count, lease_length
 from tokens.store.normalise import TokenRecord
 from tokens.store.processing import judge_record
 from tokens.store.selectors import board_count
-from tokens.store.statements import update_returning, values_in
+from tokens.store.statements import update_returning, update_where, values_in
 
 _UPDATED_FIELDS = [
     "name", "symbol", "description", "image_uri", "metadata_uri", "bonding_curve", "signature", "quote", "creator",
@@ -156,7 +156,8 @@ def _count_first_seen(run: LoadRun, new: list[TokenRecord]) -> None:
         first_seen = dict(run.first_seen or {})
         for name, count in counts.items():
             first_seen[name] = first_seen.get(name, 0) + count
-        run.first_seen = update_returning(LoadRun, where={"id": run.pk}, values={"first_seen": first_seen}).first_seen
+        update_where(LoadRun, where={"id": run.pk}, values={"first_seen": first_seen})
+        run.first_seen = first_seen
 
 
 def _use_fresh_details(

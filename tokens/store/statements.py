@@ -37,6 +37,34 @@ def update_returning(
         return model._default_manager.get(**where)
     meta = model._meta
     quote = connection.ops.quote_name
+    fields = meta.concrete_fields
+    update, params = _update_sql(model, where=where, add=add, values=values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{update} RETURNING {', '.join(quote(field.column) for field in fields)}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return model.from_db(connection.alias, [field.attname for field in fields], _converted(meta, row))
+
+
+def update_where(model: type[Model], *, where: dict[str, Any], values: dict[str, Any]) -> int:
+    """`UPDATE model SET name = value (each of values) WHERE name = value (each of where)`: how many
+    rows it changed. For a write whose row the caller already knows as it leaves it: nothing is read
+    back (update_returning's read of every column, for a row whose one field changed, cost more than
+    the write)."""
+    if not where or not values:
+        raise ValueError("update_where needs a condition and something to write")
+    update, params = _update_sql(model, where=where, add={}, values=values)
+    with connection.cursor() as cursor:
+        cursor.execute(update, params)
+        return cursor.rowcount
+
+
+def _update_sql(
+    model: type[Model], *, where: dict[str, Any], add: dict[str, int], values: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    meta = model._meta
+    quote = connection.ops.quote_name
     assignments: list[str] = []
     params: list[Any] = []
     for name, amount in add.items():
@@ -52,17 +80,7 @@ def update_returning(
         field = meta.get_field(name)
         conditions.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_value(value, connection))
-    fields = meta.concrete_fields
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "
-        f"RETURNING {', '.join(quote(field.column) for field in fields)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return model.from_db(connection.alias, [field.attname for field in fields], _converted(meta, row))
+    return f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}", params
 
 
 def _has_update_returning() -> bool:
