@@ -268,7 +268,11 @@ def _upsert_as_arrays(insert: str, conflict: str, fields: list, columns: list[li
     Bound by the server (a psycopg cursor of its own, wrapped as Django wraps its cursors: logged,
     errors translated, refused in a broken transaction): Django's own cursor binds on the client,
     and quoting a batch's every value into one statement's text cost a fifth of storing it.
-    A mint twice in one statement is refused by ON CONFLICT DO UPDATE: such a batch goes row by row."""
+    A mint twice in one statement is refused by ON CONFLICT DO UPDATE: such a batch goes row by row.
+
+    The arrays go in binary (`%b`): psycopg writes a text array item by item in Python, quoting and
+    escaping each, and that was a quarter of the loader's CPU on PostgreSQL; its binary array writer
+    only frames each item's bytes (tests/store/test_rows.py: hostile texts, mixed numbers, too long)."""
     # psycopg refuses an array of mixed types: a float column holding an int is sent as floats.
     arrays = [
         [None if value is None else float(value) for value in column] if field.get_internal_type() == "FloatField"
@@ -277,7 +281,7 @@ def _upsert_as_arrays(insert: str, conflict: str, fields: list, columns: list[li
     ]  # fmt: skip
     # Cast to the bare type: an explicit cast to varchar(n) cuts a longer text short, where the
     # insert's own assignment refuses it, as the row-by-row insert did.
-    casts = ", ".join(f"%s::{field.db_type(connection).split('(', 1)[0]}[]" for field in fields)
+    casts = ", ".join(f"%b::{field.db_type(connection).split('(', 1)[0]}[]" for field in fields)
     connection.ensure_connection()
     with connection.wrap_database_errors:
         bound = psycopg.Cursor(connection.connection)
