@@ -4,8 +4,8 @@ import base64
 import contextlib
 import dataclasses
 import json
-import re
 
+import msgspec
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -21,17 +21,17 @@ from tests.fakes.chain import (
     trade_event_payload,
     transaction_json,
 )
-from tests.fakes.trades import Curve
+from tests.fakes.pools import migration_event_payload
+from tests.fakes.trades import Curve, complete_event_payload
 from tokens.sources.chain.addresses import PUMP_AMM_PROGRAM, PUMP_PROGRAM, TOKEN_2022_PROGRAM, USDC_MINT
 from tokens.sources.chain.borsh import (
     _KEY_TEXTS,
     _KEY_TEXTS_KEPT,
+    MAX_STRING_BYTES,
+    MAX_VECTOR_ITEMS,
     ZERO_KEY,
     EventLayout,
-    Reader,
     _key_text,
-    read_appended,
-    read_fields,
     read_layout,
 )
 from tokens.sources.chain.curve import (
@@ -57,7 +57,19 @@ from tokens.sources.chain.events import (
     program_log_payloads,
 )
 from tokens.sources.chain.launches import launch_records
-from tokens.sources.chain.trades import _TRADE_BASE, _TRADE_GROUPS, TradeEvent, parse_trade_event
+from tokens.sources.chain.trades import (
+    _COMPLETE_BASE,
+    _MIGRATION_BASE,
+    _QUOTE_MINT,
+    _TRADE_BASE,
+    _TRADE_GROUPS,
+    CompleteEvent,
+    MigrationEvent,
+    TradeEvent,
+    parse_complete_event,
+    parse_migration_event,
+    parse_trade_event,
+)
 
 MAINNET_2024 = (
     "G3KpTd7rY3YFAAAANDQ0NDQFAAAANDQ0NDRDAAAAaHR0cHM6Ly9pcGZzLmlvL2lwZnMvUW1Xb21BUDhqSkxkNzNaTHlKbXJkSnFGQmhza1VySnky"
@@ -212,10 +224,54 @@ def test_the_pyth_price_is_read_and_a_stale_one_is_no_price():
         decode_pyth_price(bytes(partial))
 
 
-def _group_by_group(payload: bytes, base, groups) -> dict:
-    reader = Reader(payload)
-    values = read_fields(reader, base)
-    values.update(read_appended(reader, groups))
+class _Broken(Exception):
+    pass
+
+
+def _field_by_field(payload: bytes, base, groups, *, starts: dict | None = None) -> dict:
+    """An independent reading of a layout, one field at a time, for the decoder to agree with: the
+    values by name, or `_Broken` where the payload ends inside a group or holds what no field can.
+    `starts` gets where each field starts."""
+    at, values = 0, {}
+    starts = {} if starts is None else starts
+
+    def take(size: int) -> bytes:
+        nonlocal at
+        if at + size > len(payload):
+            raise _Broken
+        at += size
+        return payload[at - size : at]
+
+    def read(kind: str):
+        if kind == "string":
+            length = int.from_bytes(take(4), "little")
+            if length > MAX_STRING_BYTES:
+                raise _Broken
+            try:
+                return take(length).decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Broken from None
+        if kind == "shares":
+            count = int.from_bytes(take(4), "little")
+            if count > MAX_VECTOR_ITEMS:
+                raise _Broken
+            return tuple((str(Pubkey(take(32))), int.from_bytes(take(2), "little")) for _ in range(count))
+        if kind == "key":
+            return str(Pubkey(take(32)))
+        if kind == "flag":
+            flag = take(1)[0]
+            if flag > 1:
+                raise _Broken
+            return flag == 1
+        size, signed = {"u64": (8, False), "i64": (8, True), "u8": (1, False), "u16": (2, False)}[kind]
+        return int.from_bytes(take(size), "little", signed=signed)
+
+    for index, group in enumerate((base, *groups)):
+        if index and at == len(payload):
+            break  # an older layout ends between groups
+        for name, kind in group:
+            starts[name] = at
+            values[name] = read(kind)
     return values
 
 
@@ -225,26 +281,37 @@ def _shared_trade(launch) -> bytes:
     return dataclasses.replace(trade, shareholders=((launch.creator, 6000), (launch.mint, 4000))).payload()[8:]
 
 
-@pytest.mark.parametrize("layout", ["create", "trade", "shared trade"])
-def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(layout):
-    """`read_layout` reads the newest layout in one pass and anything else group by group: cut at
-    every byte, and with bytes appended, a payload reads to the same fields or fails alike."""
+@pytest.mark.parametrize("layout", ["create", "trade", "shared trade", "complete", "migration"])
+def test_every_length_of_an_event_reads_as_a_field_by_field_reading_does(layout):
+    """`read_layout` reads the newest layout in one pass and anything else group by group, and each
+    event is made of the values by position: cut at every byte, and with bytes appended, a payload
+    reads to the fields an independent field-by-field reading finds, into the event made by name, or
+    fails alike."""
     launch = Launch(index=7, block_time=1_700_000_000)
-    payload, base, groups = {
-        "create": (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS),
-        "trade": (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS),
-        "shared trade": (_shared_trade(launch), _TRADE_BASE, _TRADE_GROUPS),
-    }[layout]
-    event_type, parse = (CreateEvent, parse_create_event) if layout == "create" else (TradeEvent, parse_trade_event)
+    ends = {
+        "user": launch.creator,
+        "mint": launch.mint,
+        "bonding_curve": launch.bonding_curve,
+        "timestamp": 1_700_000_100,
+    }
+    payload, base, groups, event_type, parse = {
+        "create": (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS, CreateEvent, parse_create_event),
+        "trade": (trade_event_payload(launch)[8:], _TRADE_BASE, _TRADE_GROUPS, TradeEvent, parse_trade_event),
+        "shared trade": (_shared_trade(launch), _TRADE_BASE, _TRADE_GROUPS, TradeEvent, parse_trade_event),
+        "complete": (complete_event_payload(**ends, quote_mint=USDC_MINT)[8:], _COMPLETE_BASE, _QUOTE_MINT,
+                     CompleteEvent, parse_complete_event),
+        "migration": (migration_event_payload(**ends, pool=launch.mint)[8:], _MIGRATION_BASE, _QUOTE_MINT,
+                      MigrationEvent, parse_migration_event),
+    }[layout]  # fmt: skip
     outcomes = set()
     for cut in [*range(len(payload) + 1), None]:
         data = payload[:cut] if cut is not None else payload + b"\x01" * 9  # a newer layout's tail
         try:
-            expected = _group_by_group(data, base, groups)
-        except InvalidEvent as exc:
-            with pytest.raises(InvalidEvent, match=re.escape(str(exc))):
+            expected = _field_by_field(data, base, groups)
+        except _Broken:
+            with pytest.raises(InvalidEvent):
                 read_layout(data, base, groups)
-            with pytest.raises(InvalidEvent, match=re.escape(str(exc))):
+            with pytest.raises(InvalidEvent):
                 parse(data)
             outcomes.add("fails")
             continue
@@ -256,9 +323,28 @@ def test_the_one_pass_read_agrees_with_the_group_by_group_read_at_every_length(l
     assert outcomes == {"reads", "fails"}
 
 
+@pytest.mark.parametrize("layout", ["create", "trade"])
+def test_a_flag_other_than_0_or_1_is_no_event(layout):
+    launch = Launch(index=7, block_time=1_700_000_000)
+    payload, base, groups, parse = {
+        "create": (create_event_payload(launch)[8:], _CREATE_BASE, _CREATE_GROUPS, parse_create_event),
+        "trade": (_shared_trade(launch), _TRADE_BASE, _TRADE_GROUPS, parse_trade_event),
+    }[layout]
+    starts: dict = {}
+    _field_by_field(payload, base, groups, starts=starts)
+    flags = [name for group in (base, *groups) for name, kind in group if kind == "flag"]
+    assert len(flags) >= 2
+    for name in flags:
+        data = bytearray(payload)
+        data[starts[name]] = 2
+        with pytest.raises(InvalidEvent, match=f"bool {name} is 2"):
+            parse(bytes(data))
+
+
 def test_an_event_type_whose_fields_are_not_its_layouts_in_order_is_refused():
-    """Values are given by position: a type with a field moved, missing or added would take values
-    meant for another field, so it is refused when its layout is declared."""
+    """Values are given by position: a type with a field moved, missing, added or taken by keyword only
+    would take values meant for another field, so it is refused when its layout is declared, as is a
+    layout that names a field twice."""
 
     @dataclasses.dataclass
     class Swapped:
@@ -270,11 +356,21 @@ def test_an_event_type_whose_fields_are_not_its_layouts_in_order_is_refused():
         name: str
         mint: str | None = None
 
+    @dataclasses.dataclass(kw_only=True)
+    class ByKeyword:
+        name: str
+        mint: str | None = None
+
+    class ByKeywordStruct(msgspec.Struct, kw_only=True):
+        name: str
+        mint: str | None = None
+
     base = (("name", "string"), ("mint", "key"))
-    with pytest.raises(TypeError, match="not its layout's"):
-        EventLayout(Swapped, base)
-    with pytest.raises(TypeError, match="not its layout's"):
-        EventLayout(InOrder, base[:1])
+    for refused, layout in [(Swapped, base), (InOrder, base[:1]), (ByKeyword, base), (ByKeywordStruct, base)]:
+        with pytest.raises(TypeError, match="not its layout's"):
+            EventLayout(refused, layout)
+    with pytest.raises(ValueError, match="names a field twice"):
+        EventLayout(InOrder, (("name", "string"), ("name", "string")))
     key = bytes(range(32))
     payload = b"\x02\x00\x00\x00hi" + key
     assert EventLayout(InOrder, base).read(payload) == InOrder(name="hi", mint=str(Pubkey(key)))

@@ -128,14 +128,18 @@ HOSTILE_NAMES = ['{"a",b}', "NULL", 'it\'s \\ a "quote"', "comma, brace } and [b
 
 @pytest.mark.django_db
 def test_a_batch_of_hostile_texts_and_mixed_numbers_is_stored_exactly():
-    """PostgreSQL stores a batch in one statement, a column to an array: array syntax in a name is only
-    text, a float column given an int keeps each value as a float, and an int past 2**31 stays whole."""
+    """PostgreSQL stores a batch in one statement, a column to a (binary) array: array syntax in a name
+    is only text, a float column given an int keeps each value as a float, an int past 2**31 stays
+    whole beside small ones, a negative figure stays negative, and moments of any zone beside unknown
+    ones are the same instants."""
     created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    traded = [datetime(2026, 12, 1, 13, 30, 15, 1, tzinfo=ZoneInfo("Europe/Paris")), None, created]
     rows = [
         _token(mint=f"hostile{index}", name=name, symbol=name[:10], description=name, created_at=created,
                first_seen_at=created, last_seen_at=created, passed_filters=True, sources=["chain", name],
                price_usd=[1, 0.25][index % 2], holders=[3, None][index % 2],
-               initial_real_token_reserves=[793_100_000_000_000, 7][index % 2], complete=[True, False][index % 2])
+               initial_real_token_reserves=[793_100_000_000_000, 7][index % 2], complete=[True, False][index % 2],
+               price_change_5m=[-12.5, None, 40][index % 3], last_trade_at=traded[index % 3])
         for index, name in enumerate(HOSTILE_NAMES)
     ]  # fmt: skip
     with CaptureQueriesContext(connection) as captured:
@@ -147,6 +151,21 @@ def test_a_batch_of_hostile_texts_and_mixed_numbers_is_stored_exactly():
         assert len(statements) == 1 and "unnest(" in statements[0]
     else:
         assert all("unnest(" not in sql for sql in statements)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_holding_nul_is_refused_and_nothing_of_the_batch_is_stored():
+    """No PostgreSQL text holds NUL (normalise strips it from what launchers write): a batch that
+    still has one fails whole, with Django's own error."""
+    from django.db import DataError, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's text holds NUL")
+    created = datetime(2026, 12, 1, 12, 0, 1, tzinfo=UTC)
+    common = {"created_at": created, "first_seen_at": created, "last_seen_at": created, "passed_filters": True}
+    with pytest.raises(DataError), transaction.atomic():
+        upsert_tokens([_token(mint="clean", name="Clean", **common), _token(mint="nul", name="a\x00b", **common)])
+    assert not Token.objects.filter(mint__in=["clean", "nul"]).exists()
 
 
 @pytest.mark.django_db

@@ -8,9 +8,13 @@ import pytest
 from django.db import connection
 from django.db.transaction import TransactionManagementError
 
+from tests.fakes.coins import make_coin, now_ms
+from tests.helpers import coin_launch
 from tokens.models import BoardCursor, LoadRun, Token
-from tokens.store.batches import _token, next_cursor
+from tokens.store.batches import _token, next_cursor, store_batch
+from tokens.store.filters import FilterRules
 from tokens.store.lease import Lease, LeaseLost, fenced_count
+from tokens.store.processing import DetailPlan, process_batch
 from tokens.store.statements import update_returning, update_where, values_in
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +138,21 @@ def test_an_update_without_returning_writes_the_values_as_the_orm_does_and_count
         update_where(LoadRun, where={"id": run.pk}, values={})
     with pytest.raises(ValueError, match="a condition and something to write"):
         update_where(LoadRun, where={}, values={"fetched": 1})
+
+
+def test_a_batchs_first_seen_counts_are_written_and_the_run_it_returns_holds_them():
+    """Each new launch counts once for the source that delivered it, on top of the run's counts; the
+    run handed back (its progress message) holds what is stored."""
+    run = _running()  # first_seen {"chain": 2}
+    launches = [coin_launch(make_coin(index, created_ms=now_ms() - 60_000)) for index in (1, 2, 3)]
+    rules = FilterRules(cutoff=datetime(2024, 1, 1, tzinfo=UTC))
+
+    def store(batch):
+        outcome = process_batch(batch, rules=rules, now_ms=now_ms(), plan=DetailPlan())
+        return store_batch(run_id=run.pk, lease_epoch=3, records=outcome.records, invalid=0, failed=0,
+                           estimated_total=None, checkpoint=None)  # fmt: skip
+
+    first = store(launches[:2])
+    assert first.run.first_seen == LoadRun.objects.get(pk=run.pk).first_seen == {"chain": 2, "api": 2}
+    again = store(launches)  # two stored already: only the third is new
+    assert again.run.first_seen == LoadRun.objects.get(pk=run.pk).first_seen == {"chain": 2, "api": 3}

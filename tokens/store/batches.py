@@ -156,7 +156,8 @@ def _count_first_seen(run: LoadRun, new: list[TokenRecord]) -> None:
         first_seen = dict(run.first_seen or {})
         for name, count in counts.items():
             first_seen[name] = first_seen.get(name, 0) + count
-        update_where(LoadRun, where={"id": run.pk}, values={"first_seen": first_seen})
+        if update_where(LoadRun, where={"id": run.pk}, values={"first_seen": first_seen}) != 1:
+            raise LoadRun.DoesNotExist(f"run {run.pk} is gone")  # its row is locked by this transaction
         run.first_seen = first_seen
 
 
@@ -272,7 +273,10 @@ def _upsert_as_arrays(insert: str, conflict: str, fields: list, columns: list[li
 
     The arrays go in binary (`%b`): psycopg writes a text array item by item in Python, quoting and
     escaping each, and that was a quarter of the loader's CPU on PostgreSQL; its binary array writer
-    only frames each item's bytes (tests/store/test_rows.py: hostile texts, mixed numbers, too long)."""
+    only frames each item's bytes (tests/store/test_rows.py: hostile texts, mixed numbers, too long).
+    A text holding NUL, which no PostgreSQL text holds, is refused by the server rather than by
+    psycopg: a `DataError` either way, and nothing of the batch is stored (normalise strips NUL from
+    what launchers write before it gets here)."""
     # psycopg refuses an array of mixed types: a float column holding an int is sent as floats.
     arrays = [
         [None if value is None else float(value) for value in column] if field.get_internal_type() == "FloatField"

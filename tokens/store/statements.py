@@ -1,5 +1,5 @@
 """Statements a batch makes every time, written as SQL: one row updated and read back in one
-`UPDATE … RETURNING`, and rows read by a list of keys.
+`UPDATE … RETURNING`, one updated without a read, and rows read by a list of keys.
 
 Hand-written because Django (5.2) has no `UPDATE … RETURNING` (`QuerySet.update()` returns a count,
 so a write that needs the row it left took a second statement), and because compiling these
@@ -49,7 +49,7 @@ def update_returning(
 
 def update_where(model: type[Model], *, where: dict[str, Any], values: dict[str, Any]) -> int:
     """`UPDATE model SET name = value (each of values) WHERE name = value (each of where)`: how many
-    rows it changed. For a write whose row the caller already knows as it leaves it: nothing is read
+    rows matched. For a write whose row the caller already knows as it leaves it: nothing is read
     back (update_returning's read of every column, for a row whose one field changed, cost more than
     the write)."""
     if not where or not values:

@@ -5,10 +5,9 @@ extra bytes every newer program version appends; pump's events must be read at e
 ever had, with the fields that arrived together read together or not at all.
 """
 
-import dataclasses
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from solders.pubkey import Pubkey
 
@@ -17,6 +16,7 @@ MAX_VECTOR_ITEMS = 256  # a shareholders list of more is not plausible
 ZERO_KEY = str(Pubkey(bytes(32)))  # Pubkey::default(): "none" (e.g. a SOL coin's quote mint)
 
 Group = tuple[tuple[str, str], ...]  # (field, kind) pairs that arrived in one program version
+T = TypeVar("T")
 
 
 class InvalidEvent(ValueError):
@@ -112,58 +112,40 @@ def read_values(data: bytes, base: Group, groups: tuple[Group, ...] = ()) -> lis
         return values
     except InvalidEvent:
         pass
-    reader = Reader(data)
-    values = [*read_fields(reader, base).values()]
-    values += read_appended(reader, groups).values()
+    values = []
+    at = _read_group(data, 0, _compiled_group(base), values)
+    for group in groups:
+        if at == len(data):
+            break
+        try:
+            at = _read_group(data, at, _compiled_group(group), values)
+        except InvalidEvent as exc:
+            raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {at}): {exc}") from None
     return values
 
 
-class EventLayout:
-    """An event type read from its borsh layout: `cls`'s fields are the layout's fields, in order
-    (checked here, once), so a payload's values make the event by position. `none_if_zero` names a
-    key field whose all-zero key (Pubkey::default()) means none."""
+class EventLayout(Generic[T]):
+    """An event type read from its borsh layout: `cls`'s positional fields are the layout's fields,
+    in order (checked here, once), so a payload's values make the event by position. `none_if_zero`
+    names a key field whose all-zero key (Pubkey::default()) means none."""
 
     def __init__(
-        self, cls: type, base: Group, groups: tuple[Group, ...] = (), *, none_if_zero: str | None = None
+        self, cls: type[T], base: Group, groups: tuple[Group, ...] = (), *, none_if_zero: str | None = None
     ) -> None:
         names = _whole_layout(base, groups)[0]
-        fields = getattr(cls, "__struct_fields__", None) or tuple(field.name for field in dataclasses.fields(cls))
-        if tuple(fields) != names:
-            raise TypeError(f"{cls.__name__}'s fields are not its layout's, in order: {fields} != {names}")
+        # What the constructor takes by position, for msgspec Structs and dataclasses alike.
+        positional = getattr(cls, "__match_args__", ())
+        if tuple(positional) != names:
+            raise TypeError(f"{cls.__name__}'s fields are not its layout's, in order: {positional} != {names}")
         self.cls, self.base, self.groups = cls, base, groups
         self._zero_at = names.index(none_if_zero) if none_if_zero else None
 
-    def read(self, payload: bytes) -> Any:
+    def read(self, payload: bytes) -> T:
         values = read_values(payload, self.base, self.groups)
         at = self._zero_at
         if at is not None and at < len(values) and values[at] == ZERO_KEY:
             values[at] = None
         return self.cls(*values)
-
-
-def read_fields(reader: Reader, fields: Group) -> dict[str, Any]:
-    """The fields in order. Runs of fixed-size fields are read with one precompiled struct (a trade
-    stream decodes thousands of events a second); strings and vectors one by one."""
-    values: list[Any] = []
-    reader.at = _read_group(reader.data, reader.at, _compiled_group(fields), values)
-    return dict(zip((name for name, _ in fields), values, strict=True))
-
-
-def read_appended(reader: Reader, groups: tuple[Group, ...]) -> dict[str, Any]:
-    """The groups the payload holds (see `read_layout`)."""
-    values: dict[str, Any] = {}
-    data, at = reader.data, reader.at
-    for group in groups:
-        if at == len(data):
-            break
-        read: list[Any] = []
-        try:
-            at = _read_group(data, at, _compiled_group(group), read)
-        except InvalidEvent as exc:
-            raise InvalidEvent(f"inside {group[0][0]}'s group (from byte {reader.at}): {exc}") from None
-        values.update(zip((name for name, _ in group), read, strict=True))
-        reader.at = at
-    return values
 
 
 def _read_group(data: bytes, at: int, segments: list[_Segment], values: list[Any]) -> int:
@@ -215,6 +197,8 @@ def _whole_layout(base: Group, groups: tuple[Group, ...]) -> tuple[tuple[str, ..
         return found[2], found[3]
     fields = tuple(field for group in (base, *groups) for field in group)
     names, segments = tuple(name for name, _ in fields), _compiled_group(fields)
+    if len(set(names)) != len(names):  # values go by position: a name twice would shift them
+        raise ValueError(f"a layout names a field twice: {names}")
     _whole[(id(base), id(groups))] = (base, groups, names, segments)
     return names, segments
 
